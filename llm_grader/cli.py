@@ -1,0 +1,269 @@
+"""The ``llm-grader`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import InputError, LLMGraderError
+from .grader import Grader
+from .rubric import Item, Rubric, check_rubric, load_rubric, rubric_json_schema
+from .scoring import Scorecard
+from .transcript import load_conversations
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="llm-grader",
+    help="Grade customer-service conversations against a QA scorecard (客服质检).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+rubric_app = typer.Typer(help="Check and show rubrics.", no_args_is_help=True)
+app.add_typer(rubric_app, name="rubric")
+
+# Piped output keeps whole lines rather than rich's 80-column default.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"llm-grader {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Grade customer-service conversations against a QA scorecard."""
+
+
+# --------------------------------------------------------------------------- rubric
+
+
+@rubric_app.command("check")
+def rubric_check(
+    rubric: Annotated[str, typer.Argument(help="Rubric file (.yaml) or built-in name.")],
+) -> None:
+    """Lint a rubric: every problem as file:line: field: message; exit 1 on errors."""
+    loaded, problems = check_rubric(rubric)
+    for problem in problems:
+        (err if problem.severity == "error" else out).print(str(problem), markup=False)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if errors or loaded is None:
+        err.print(f"{rubric}: {errors} error(s), {warnings} warning(s)", markup=False)
+        raise typer.Exit(1)
+    items = sum(1 for _ in loaded.items())
+    out.print(
+        f"{rubric}: OK — {loaded.name} v{loaded.version}, {len(loaded.categories)} categories, "
+        f"{items} items, {loaded.max_score:g} points ({warnings} warning(s))",
+        markup=False,
+    )
+
+
+def _tiers(item: Item) -> str:
+    if item.deduction is not None:
+        d = item.deduction
+        text = f"−{d.points:g}/次"
+        if d.severe_multiplier != 1:
+            text += f", 严重×{d.severe_multiplier:g}"
+        if d.cap is not None:
+            text += f", 上限{d.cap:g}"
+        if d.applies_to:
+            text += f", 扣自 {'/'.join(d.applies_to)}"
+        return text
+    return " / ".join(f"{t.display} {item.tier_points(t):g}" for t in item.tiers)
+
+
+def _show_item(rubric: Rubric, item: Item) -> None:
+    out.print(f"[bold]{item.name}[/bold] ({item.id}) — judge: {item.judge}, max {item.max_points:g}")
+    if item.description:
+        out.print(f"  {item.description}", markup=False)
+    for tier in item.tiers:
+        out.print(
+            f"  • {tier.display} ({tier.id}) {item.tier_points(tier):g}: {tier.description}", markup=False
+        )
+    if item.deduction is not None:
+        out.print(f"  deduction: {_tiers(item)}", markup=False)
+    for note in item.notes:
+        out.print(f"  备注/note: {note}", markup=False)
+    for flag in item.flags:
+        out.print(f"  flag {flag.id}: {flag.description}", markup=False)
+    if item.not_applicable:
+        out.print(
+            f"  not applicable when: {item.not_applicable.when} (policy: {item.not_applicable.policy})",
+            markup=False,
+        )
+    if item.applicability:
+        a = item.applicability
+        out.print(
+            f"  applies to: channels={','.join(a.channels or ['all'])} "
+            f"requires={','.join(a.requires) or '-'} (otherwise {a.policy})",
+            markup=False,
+        )
+    if item.rule is not None:
+        out.print(f"  rule: {item.rule.model_dump_json(exclude_defaults=True)}", markup=False)
+
+
+@rubric_app.command("show")
+def rubric_show(
+    rubric: Annotated[str, typer.Argument(help="Rubric file (.yaml) or built-in name.")],
+    item: Annotated[Optional[str], typer.Option("--item", help="Show one item in full.")] = None,  # noqa: UP045
+) -> None:
+    """Print a rubric readably: categories, items, tiers, points, rules and overrides."""
+    loaded = load_rubric(rubric)
+    if item is not None:
+        _show_item(loaded, loaded.item(item))
+        return
+    out.print(
+        f"[bold]{loaded.name}[/bold] ({loaded.id} v{loaded.version}, {loaded.language}) — "
+        f"max {loaded.max_score:g}"
+    )
+    if loaded.description:
+        out.print(loaded.description, markup=False)
+    table = Table(show_lines=False)
+    for column in ("category", "item", "id", "judge", "max", "tiers / deduction"):
+        table.add_column(column)
+    for category in loaded.categories:
+        header = f"{category.name} ({category.maximum:g})"
+        if category.base_score is not None:
+            header += f" base {category.base_score:g}"
+        for n, it in enumerate(category.items):
+            table.add_row(
+                header if n == 0 else "", it.name, it.id, it.judge, f"{it.max_points:g}", _tiers(it)
+            )
+    out.print(table)
+    for override in loaded.overrides:
+        when = " and ".join(
+            f"{c.item}.{c.flag}"
+            if c.flag
+            else f"{c.item} in {c.tier}"
+            if c.tier
+            else f"{c.item} ≥ {c.min_occurrences}"
+            for c in override.when
+        )
+        cap = f" (cap {override.cap:g})" if override.cap is not None else ""
+        out.print(
+            f"override [bold]{override.kind}[/bold]{cap} {override.id}: when {when} — {override.reason}"
+        )
+
+
+@rubric_app.command("schema")
+def rubric_schema(
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here.")] = None,  # noqa: UP045
+) -> None:
+    """Print (or write) the JSON Schema of the rubric format, for editors."""
+    schema = rubric_json_schema()
+    if output is None:
+        sys.stdout.write(schema)
+    else:
+        output.write_text(schema, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- grade
+
+
+def _total(card: Scorecard) -> str:
+    if card.total_score is None:
+        return "—"
+    text = f"{round(card.total_score, 2):g} / {card.max_score:g}"
+    if not card.complete:
+        text += f" ({card.unscored_points:g} pts ungraded)"
+    return text
+
+
+def _summary(cards: list[Scorecard]) -> Table:
+    table = Table(title="scorecards")
+    for column in ("conversation", "channel", "total", "graded", "unscored", "overrides / notes"):
+        table.add_column(column)
+    for card in cards:
+        unscored = [i for i in card.items if i.unscored]
+        graded = [i for i in card.items if not i.unscored]
+        notes = [f"{o.kind}: {o.id}" for o in card.overrides]
+        notes += [
+            f"{i.item_id}: {i.tier_label or i.tier or ''} {i.rationale}".strip()
+            for i in graded
+            if i.judge == "rule"
+        ]
+        notes += card.errors
+        table.add_row(
+            card.conversation_id,
+            str(card.metadata.get("channel", "")),
+            _total(card),
+            str(len(graded)),
+            str(len(unscored)),
+            "\n".join(notes),
+        )
+    return table
+
+
+@app.command()
+def grade(
+    conversations: Annotated[list[Path], typer.Argument(help="JSONL, CSV or text files, or folders.")],
+    rubric: Annotated[str, typer.Option("-r", "--rubric", help="Rubric file or built-in name.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Scorecards JSONL.")] = Path(
+        "scorecards.jsonl"
+    ),
+    model: Annotated[
+        str | None,
+        typer.Option("--model", envvar="LLM_GRADER_MODEL", help="Model for model-judged items."),
+    ] = None,
+    rules_only: Annotated[
+        bool,
+        typer.Option("--rules-only", help="Grade rule items only; model-judged items are marked not graded."),
+    ] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip conversations already in OUTPUT.")] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="Encoding of the input files (e.g. gb18030); default UTF-8."),
+    ] = None,
+) -> None:
+    """Grade conversations and write scorecards as JSONL, with a summary table."""
+    loaded_rubric = load_rubric(rubric)
+    if not rules_only and model is None:
+        raise LLMGraderError(
+            "no model configured: pass --model or set LLM_GRADER_MODEL, "
+            "or grade the rule items only with --rules-only"
+        )
+    grader = Grader(loaded_rubric, model=None if rules_only else model)
+    batch = load_conversations(*conversations, encoding=encoding)
+    for problem in batch.errors:
+        err.print(f"skipped: {problem}", markup=False)
+    cards = grader.grade_many(batch, output=output, resume=resume)
+    out.print(_summary(cards))
+    unscored = sum(1 for c in cards for i in c.items if i.unscored)
+    out.print(
+        f"{len(cards)} conversation(s) graded, {len(batch.errors)} skipped, "
+        f"{unscored} item(s) unscored; scorecards in {output}",
+        markup=False,
+    )
+    if batch.errors:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point of the console script: errors as messages, never tracebacks."""
+    try:
+        app()
+    except InputError as exc:
+        for problem in exc.problems:
+            err.print(f"error: {problem}", markup=False)
+        sys.exit(1)
+    except LLMGraderError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)

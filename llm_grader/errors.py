@@ -1,0 +1,81 @@
+"""The exceptions llm-grader raises.
+
+::
+
+    LLMGraderError                  every error the library raises on purpose
+    ├── InputError                  a file the user gave is wrong; carries its Problems
+    │   ├── ConversationError       a conversation file (JSONL, CSV, text)
+    │   └── RubricError             a rubric file
+    └── NotFoundError               a built-in rubric name, file or item that does not exist
+
+Every message names the file, the line and the field where it can, quotes names with
+``!r``, lists the valid choices where there are any, and says how to fix the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "ConversationError",
+    "InputError",
+    "LLMGraderError",
+    "NotFoundError",
+    "Problem",
+    "RubricError",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """One thing wrong with an input file, located as precisely as the format allows."""
+
+    file: str
+    """The file the problem is in, as the user named it."""
+    line: int | None
+    """1-based line number, or None when no line can be named."""
+    field: str
+    """Dotted path of the field (``categories[0].items[2].tiers``), or ``""`` for the file."""
+    message: str
+    """What is wrong and, where possible, how to fix it."""
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        field = f" {self.field}:" if self.field else ""
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{where}:{field} {tag}{self.message}"
+
+
+class LLMGraderError(Exception):
+    """Base class of every error llm-grader raises on purpose."""
+
+
+class InputError(LLMGraderError):
+    """A file given by the user cannot be used; ``problems`` says every reason found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ConversationError(InputError):
+    """A conversation (JSONL line, CSV rows or text file) is malformed."""
+
+    def __init__(self, problems: list[Problem], *, conversation_id: str | None = None) -> None:
+        self.conversation_id = conversation_id
+        super().__init__(problems)
+
+
+class RubricError(InputError):
+    """A rubric file does not load or does not pass its checks."""
+
+
+class NotFoundError(LLMGraderError):
+    """A named thing (built-in rubric, item, file) does not exist; ``choices`` lists what does."""
+
+    def __init__(self, message: str, *, name: str, choices: list[str] | None = None) -> None:
+        self.name = name
+        self.choices = choices or []
+        super().__init__(message)

@@ -1,0 +1,850 @@
+"""The rubric (scorecard) format: strict pydantic models loaded from YAML with line numbers.
+
+A rubric has categories; a category has items. An item is judged by the model or by a
+deterministic rule, and is either *scored* (its tiers give points) or a *deduction*
+(each occurrence takes points away, with a severity multiplier and a cap). Overrides
+(fatal error, zero score, cap) fire on the facts items report — a flag, a tier, a count.
+
+Loading layers: :meth:`Rubric.from_file` → :meth:`Rubric.from_text` → :meth:`Rubric.from_dict`;
+:func:`check_rubric` returns every problem at once. See ``rubrics/README.md`` for the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ._yaml import FieldPath, LineMap, load_yaml_with_lines, path_to_str
+from .errors import NotFoundError, Problem, RubricError
+
+__all__ = [
+    "Applicability",
+    "Category",
+    "Condition",
+    "Deduction",
+    "FirstResponseRule",
+    "Flag",
+    "ForbiddenWordsRule",
+    "InterruptionRule",
+    "Item",
+    "LevelScale",
+    "LongestGapRule",
+    "NotApplicable",
+    "Override",
+    "PhraseRule",
+    "Rubric",
+    "Rule",
+    "SpeakingRateRule",
+    "Threshold",
+    "Tier",
+    "Window",
+    "builtin_rubrics",
+    "check_rubric",
+    "load_rubric",
+    "rubric_json_schema",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+# --------------------------------------------------------------------------- scales
+
+
+class Tier(_Strict):
+    """One level an item can be graded at."""
+
+    id: str = Field(min_length=1, pattern=r"^[^\s]+$")
+    """Stable id used in answers and human scores (``good``, ``fair``, ``poor``)."""
+    label: str | None = None
+    """What graders call the tier (``好``); defaults to the id. Human scores may use either."""
+    points: float | None = Field(default=None, ge=0)
+    """Points for this tier (before the item's weight). Give ``points`` or ``ratio``."""
+    ratio: float | None = Field(default=None, ge=0, le=1)
+    """Fraction of the item's points (compliance scales: 基本符合 = 0.8)."""
+    description: str = ""
+    """The descriptor the grader reads (标准)."""
+
+    @property
+    def display(self) -> str:
+        """The label, or the id when there is none."""
+        return self.label or self.id
+
+
+class LevelScale(_Strict):
+    """An ordinal 1..N scale; level k earns ``k / max`` of the item's points."""
+
+    min: int = Field(default=1, ge=0)
+    """Lowest level."""
+    max: int = Field(ge=1)
+    """Highest level."""
+
+
+_PRESETS: dict[str, dict[str, list[tuple[str, str, float]]]] = {
+    # (id, label, ratio) — the compliance scale of seed 003: 符合 / 基本符合 0.8 / 一般符合 0.6 / 不符合.
+    "compliance": {
+        "zh": [
+            ("compliant", "符合", 1.0),
+            ("mostly", "基本符合", 0.8),
+            ("partly", "一般符合", 0.6),
+            ("non_compliant", "不符合", 0.0),
+        ],
+        "en": [
+            ("compliant", "compliant", 1.0),
+            ("mostly", "mostly compliant", 0.8),
+            ("partly", "partly compliant", 0.6),
+            ("non_compliant", "not compliant", 0.0),
+        ],
+    },
+    "binary": {
+        "zh": [("pass", "是", 1.0), ("fail", "否", 0.0)],
+        "en": [("pass", "pass", 1.0), ("fail", "fail", 0.0)],
+    },
+}
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class Window(_Strict):
+    """Which of the speaker's turns a rule looks at; neither field means anywhere."""
+
+    first: int | None = Field(default=None, ge=1)
+    """Only the first N turns of the speaker."""
+    last: int | None = Field(default=None, ge=1)
+    """Only the last N turns of the speaker."""
+
+    @model_validator(mode="after")
+    def _one(self) -> Window:
+        if self.first is not None and self.last is not None:
+            raise ValueError("give 'first' or 'last', not both")
+        return self
+
+
+class Threshold(_Strict):
+    """Maps a measured value to a tier: the first threshold whose bounds hold wins."""
+
+    min: float | None = None
+    """The value is at least this (inclusive)."""
+    max: float | None = None
+    """The value is at most this (inclusive)."""
+    tier: str
+    """Tier given when the bounds hold."""
+    flags: list[str] = Field(default_factory=list)
+    """Flags of the item raised when this threshold is the one that matched."""
+
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` is within this threshold's bounds."""
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+class _RuleBase(_Strict):
+    thresholds: list[Threshold] = Field(default_factory=list)
+    """Value → tier, first match wins; end with one without bounds as the catch-all.
+    Not used by deduction items, which count occurrences."""
+
+
+Speakers = Literal["agent", "customer", "any"]
+
+
+class PhraseRule(_RuleBase):
+    """Counts how many of the required phrases occur (greetings, closings, scripted parts).
+
+    The measured value is the number of ``phrases`` entries found; an entry that is a list
+    is satisfied by any of its alternatives.
+    """
+
+    type: Literal["phrases"]
+    phrases: list[str | list[str]] = Field(min_length=1)
+    """Phrases (or lists of alternatives) to look for."""
+    regex: bool = False
+    """Treat phrases as regular expressions."""
+    speaker: Speakers = "agent"
+    """Whose turns are searched."""
+    window: Window = Window()
+    """Which of those turns."""
+
+
+class ForbiddenWordsRule(_RuleBase):
+    """Counts every occurrence of forbidden words (服务禁语); each is one occurrence."""
+
+    type: Literal["forbidden_words"]
+    words: list[str] = Field(min_length=1)
+    """Words or phrases (or regexes with ``regex: true``)."""
+    regex: bool = False
+    """Treat words as regular expressions."""
+    speaker: Speakers = "agent"
+    """Whose turns are searched."""
+    window: Window = Window()
+    """Which of those turns."""
+
+
+class FirstResponseRule(_RuleBase):
+    """Seconds until the agent's first turn.
+
+    Measured from the customer's first turn when the customer opened the conversation
+    (chat), otherwise from the start of the recording (call).
+    """
+
+    type: Literal["first_response_time"]
+
+
+class LongestGapRule(_RuleBase):
+    """The longest wait before an agent turn that follows a customer or agent turn.
+
+    Occurrences are the waits of at least ``min_seconds``.
+    """
+
+    type: Literal["longest_agent_gap"]
+    min_seconds: float = Field(default=0, ge=0)
+    """Waits at least this long count as occurrences (for deduction items)."""
+
+
+class InterruptionRule(_RuleBase):
+    """Agent turns that start before the customer's previous turn has ended (needs end times)."""
+
+    type: Literal["interruptions"]
+    min_overlap: float = Field(default=0.3, ge=0)
+    """Seconds of overlap needed to count, so ASR timing jitter is not an interruption."""
+
+
+class SpeakingRateRule(_RuleBase):
+    """The agent's characters per second over turns with start and end times."""
+
+    type: Literal["speaking_rate"]
+
+
+Rule = Annotated[
+    PhraseRule
+    | ForbiddenWordsRule
+    | FirstResponseRule
+    | LongestGapRule
+    | InterruptionRule
+    | SpeakingRateRule,
+    Field(discriminator="type"),
+]
+
+
+# --------------------------------------------------------------------------- items
+
+
+class Flag(_Strict):
+    """A yes/no fact an item reports besides its tier (a service taboo, 推诿 unsolved)."""
+
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Flag id, used by overrides."""
+    description: str
+    """The question the grader answers, in the rubric's language."""
+
+
+class NotApplicable(_Strict):
+    """When the model may answer ``not_applicable`` and what that is worth."""
+
+    when: str
+    """The condition, in words (如整体话务不涉及客户情绪波动)."""
+    policy: Literal["full", "exclude"] = "full"
+    """``full``: the item keeps its full points (不扣分); ``exclude``: it leaves the total,
+    which is rescaled to the rubric's maximum."""
+
+
+DataKind = Annotated[
+    str, Field(pattern=r"^(notes|timestamps|end_times|audio_features|metadata\.[A-Za-z0-9_]+)$")
+]
+"""Data an item can require: the agent's record (``notes``), turn start times, turn end times,
+audio features (``metadata.audio_features``), or any metadata key as ``metadata.KEY``."""
+
+
+class Applicability(_Strict):
+    """Where the item applies; outside it the item is not applicable under ``policy``."""
+
+    channels: list[Literal["chat", "call"]] | None = None
+    """Channels the item applies to; None means all."""
+    requires: list[DataKind] = Field(default_factory=list)
+    """Data the conversation must carry: ``notes``, ``timestamps``, ``end_times``,
+    ``audio_features`` or ``metadata.KEY`` (e.g. ``metadata.ring_seconds``)."""
+    policy: Literal["full", "exclude"] = "exclude"
+    """What a not-applicable item is worth (see :class:`NotApplicable`)."""
+
+
+class Deduction(_Strict):
+    """Per-occurrence deduction (发现一次扣 N 分)."""
+
+    points: float = Field(gt=0)
+    """Points taken per occurrence."""
+    severe_multiplier: float = Field(default=1.0, ge=1)
+    """Multiplier for an occurrence marked severe (加倍扣罚 = 2)."""
+    cap: float | None = Field(default=None, gt=0)
+    """Most this item can take in one conversation."""
+    applies_to: list[str] | None = None
+    """Item ids of the same category the deduction comes out of (a group penalty); the
+    deduction never takes more than those items earned. None: the category as a whole."""
+
+
+class Item(_Strict):
+    """One line of the scorecard."""
+
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Stable id (ASCII), used on the command line, in answers and in human scores."""
+    name: str
+    """The item's name on the card (服务礼貌用语规范使用)."""
+    description: str = ""
+    """What the item is about, for graders and prompts."""
+    judge: Literal["model", "rule"] = "model"
+    """Who grades it: the language model or a deterministic rule."""
+    points: float = Field(default=0, ge=0)
+    """Maximum points of a scored item (before weight); 0 for a deduction item."""
+    weight: float = Field(default=1.0, gt=0)
+    """Multiplier on the item's points in the total."""
+    scale: Literal["compliance", "binary"] | LevelScale | None = None
+    """A preset instead of ``tiers``: ``compliance`` (1/0.8/0.6/0), ``binary``, or 1..N."""
+    tiers: list[Tier] = Field(default_factory=list)
+    """The levels, best first."""
+    deduction: Deduction | None = None
+    """Makes this a deduction item: occurrences instead of tiers."""
+    rule: Rule | None = None
+    """The rule, for ``judge: rule``."""
+    notes: list[str] = Field(default_factory=list)
+    """The card's remarks (备注), kept verbatim; they reach the prompt."""
+    examples: list[str] = Field(default_factory=list)
+    """Example phrases or situations for the prompt."""
+    flags: list[Flag] = Field(default_factory=list)
+    """Facts the item reports, used by overrides."""
+    not_applicable: NotApplicable | None = None
+    """When the grader may say the item does not apply."""
+    applicability: Applicability | None = None
+    """Channels and data the item needs."""
+
+    @property
+    def is_deduction(self) -> bool:
+        """Whether the item deducts per occurrence instead of scoring tiers."""
+        return self.deduction is not None
+
+    @property
+    def max_points(self) -> float:
+        """Most the item can add to the total (weighted); 0 for a deduction item."""
+        return 0.0 if self.is_deduction else self.points * self.weight
+
+    def tier(self, tier_id: str) -> Tier:
+        """The tier with this id (raises KeyError)."""
+        for tier in self.tiers:
+            if tier.id == tier_id:
+                return tier
+        raise KeyError(tier_id)
+
+    def tier_points(self, tier: Tier) -> float:
+        """Weighted points of a tier."""
+        raw = tier.points if tier.points is not None else (tier.ratio or 0.0) * self.points
+        return raw * self.weight
+
+
+class Category(_Strict):
+    """A group of items with a maximum (服务礼仪 10分)."""
+
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Stable id."""
+    name: str
+    """Name on the card."""
+    max_points: float | None = Field(default=None, ge=0)
+    """The category's maximum; the subtotal is capped here. Default: its items' maxima
+    (or the base score)."""
+    base_score: float | None = Field(default=None, ge=0)
+    """For deduction cards: the category starts here and deductions come off (基准分)."""
+    items: list[Item] = Field(min_length=1)
+    """The items (sub-items of the group)."""
+
+    @property
+    def maximum(self) -> float:
+        """The declared maximum or, when absent, the base score or the items' sum."""
+        if self.max_points is not None:
+            return self.max_points
+        if self.base_score is not None:
+            return self.base_score
+        return sum(item.max_points for item in self.items)
+
+
+class Condition(_Strict):
+    """A fact about one item; give exactly one of ``flag``, ``tier`` and ``min_occurrences``."""
+
+    item: str
+    """The item the condition looks at."""
+    flag: str | None = None
+    """Holds when the item raised this flag."""
+    tier: list[str] | None = None
+    """Holds when the item was graded at one of these tiers."""
+    min_occurrences: int | None = Field(default=None, ge=1)
+    """Holds when a deduction or rule item found at least this many occurrences."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Condition:
+        given = [n for n in ("flag", "tier", "min_occurrences") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'flag', 'tier', 'min_occurrences'"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Which fact is tested: ``flag``, ``tier`` or ``min_occurrences``."""
+        return "flag" if self.flag is not None else "tier" if self.tier is not None else "min_occurrences"
+
+
+class Override(_Strict):
+    """A deterministic rule on the whole record, fired by facts the items report."""
+
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Stable id."""
+    kind: Literal["fatal", "zero_score", "cap"]
+    """``fatal``: 致命差错, total 0 and counted as fatal; ``zero_score``: 0分录音, total 0,
+    not fatal; ``cap``: the total is at most ``cap``."""
+    reason: str
+    """Why, in the card's words; shown on the scorecard."""
+    when: list[Condition] = Field(min_length=1)
+    """Conditions that must all hold."""
+    cap: float | None = Field(default=None, ge=0)
+    """The cap, for ``kind: cap``."""
+
+    @model_validator(mode="after")
+    def _cap(self) -> Override:
+        if (self.kind == "cap") != (self.cap is not None):
+            raise ValueError("'cap' is required for kind 'cap' and only allowed there")
+        return self
+
+
+class Rubric(_Strict):
+    """A QA scorecard."""
+
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Stable id (the built-in name)."""
+    name: str
+    """Title of the card."""
+    version: str
+    """Version of this rubric; recorded on every scorecard."""
+    language: Literal["zh", "en"] = "zh"
+    """Language of the card's text; chooses the prompts."""
+    description: str = ""
+    """What the card is for."""
+    source: str = ""
+    """Where the card comes from."""
+    max_score: float = Field(gt=0)
+    """The total the card adds up to (100)."""
+    categories: list[Category] = Field(min_length=1)
+    """The categories."""
+    overrides: list[Override] = Field(default_factory=list)
+    """Fatal-error, zero-score and cap rules."""
+
+    # ------------------------------------------------------------------ lookups
+
+    def items(self) -> Iterator[tuple[Category, Item]]:
+        """Every item with its category, in card order."""
+        for category in self.categories:
+            for item in category.items:
+                yield category, item
+
+    def item(self, item_id: str) -> Item:
+        """The item with this id; raises NotFoundError listing valid ids."""
+        for _, item in self.items():
+            if item.id == item_id:
+                return item
+        ids = [i.id for _, i in self.items()]
+        raise NotFoundError(
+            f"rubric {self.id!r} has no item {item_id!r}; valid items: {', '.join(ids)}",
+            name=item_id,
+            choices=ids,
+        )
+
+    # ------------------------------------------------------------------ loading
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_scales(cls, data: Any) -> Any:
+        # Scale presets become explicit tiers here, so everything downstream sees tiers.
+        if not isinstance(data, dict):
+            return data
+        language = data.get("language", "zh")
+        for category in data.get("categories") or []:
+            if not isinstance(category, dict):
+                continue
+            for item in category.get("items") or []:
+                if isinstance(item, dict) and item.get("scale") is not None and not item.get("tiers"):
+                    item["tiers"] = _preset_tiers(item["scale"], language)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, *, file: str = "<dict>", lines: LineMap | None = None) -> Rubric:
+        """Validate and check a rubric given as plain data; raise RubricError with every error."""
+        rubric, problems = _validate(data, file=file, lines=lines or {})
+        errors = [p for p in problems if p.severity == "error"]
+        if errors or rubric is None:
+            raise RubricError(errors)
+        return rubric
+
+    @classmethod
+    def from_text(cls, text: str, *, file: str = "<text>") -> Rubric:
+        """Parse a rubric from YAML text; ``file`` names it in errors."""
+        data, lines, problems = _parse(text, file)
+        if problems:
+            raise RubricError(problems)
+        return cls.from_dict(data, file=file, lines=lines)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Rubric:
+        """Load a rubric from a YAML file."""
+        return cls.from_text(_read(Path(path)), file=str(path))
+
+    @classmethod
+    def builtin(cls, name: str) -> Rubric:
+        """Load a built-in rubric by name (``internet_cs_qa``)."""
+        return cls.from_file(_builtin_path(name))
+
+
+def _preset_tiers(scale: Any, language: str) -> Any:
+    if isinstance(scale, str) and scale in _PRESETS:
+        table = _PRESETS[scale].get(language, _PRESETS[scale]["zh"])
+        return [{"id": i, "label": label, "ratio": ratio} for i, label, ratio in table]
+    if isinstance(scale, dict) and isinstance(scale.get("max"), int):
+        low, high = int(scale.get("min", 1)), scale["max"]
+        return [{"id": str(k), "ratio": k / high} for k in range(high, low - 1, -1)]
+    return []  # an invalid scale is reported by validation
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _data_dir(kind: str) -> Path:
+    packaged = Path(str(resources.files("llm_grader"))) / "_data" / kind
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / kind  # a source checkout
+
+
+def builtin_rubrics() -> dict[str, Path]:
+    """Names of the built-in rubrics and their files."""
+    return {p.stem: p for p in sorted(_data_dir("rubrics").glob("*.yaml"))}
+
+
+def _builtin_path(name: str) -> Path:
+    known = builtin_rubrics()
+    if name not in known:
+        raise NotFoundError(
+            f"no built-in rubric {name!r}; built-in rubrics: {', '.join(known)} "
+            "(or give the path of a .yaml file)",
+            name=name,
+            choices=list(known),
+        )
+    return known[name]
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        raise NotFoundError(f"rubric file {str(path)!r} does not exist", name=str(path))
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RubricError(
+            [
+                Problem(
+                    file=str(path),
+                    line=None,
+                    field="",
+                    message=f"is not UTF-8 ({exc.reason}); save it as UTF-8",
+                )
+            ]
+        ) from None
+
+
+def load_rubric(name_or_path: str | Path) -> Rubric:
+    """Load a rubric from a path or a built-in name.
+
+    A path is anything ending in .yaml/.yml or containing a slash; anything else is a name.
+    """
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
+        return Rubric.from_file(text)
+    return Rubric.builtin(text)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _parse(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
+    try:
+        data, lines, duplicates = load_yaml_with_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+        return None, {}, [Problem(file=file, line=mark.line + 1 if mark else None, field="", message=message)]
+    problems = [
+        Problem(
+            file=file,
+            line=line,
+            field=path_to_str(path),
+            message="duplicate key; the later value would silently win",
+        )
+        for path, line in duplicates
+    ]
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(
+                file=file,
+                line=1,
+                field="",
+                message="a rubric must be a YAML mapping with id, name, categories…",
+            )
+        )
+    return data, lines, problems
+
+
+def _line(lines: LineMap, path: FieldPath) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown field",
+    "missing": "is required",
+}
+
+
+def _validate(data: Any, *, file: str, lines: LineMap) -> tuple[Rubric | None, list[Problem]]:
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as exc:
+        problems: list[Problem] = []
+        seen: set[tuple[str, str]] = set()
+        for err in exc.errors():
+            # Drop the discriminated-union tag pydantic inserts into the location.
+            loc: FieldPath = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and p in _RULE_TYPES and err["loc"][-1] != p)
+            )
+            message = _MESSAGES.get(err["type"], err["msg"])
+            if err["type"] == "extra_forbidden":
+                message = f"unknown field {loc[-1]!r}" if loc else message
+            if err["type"] == "union_tag_invalid":
+                message = f"unknown rule type; valid types: {', '.join(_RULE_TYPES)}"
+            message = message.removeprefix("Value error, ")
+            key = (path_to_str(loc), message)
+            if key in seen:
+                continue
+            seen.add(key)
+            problems.append(
+                Problem(file=file, line=_line(lines, loc), field=path_to_str(loc), message=message)
+            )
+        return None, problems
+    return rubric, list(_lint(rubric, file=file, lines=lines))
+
+
+_RULE_TYPES = (
+    "phrases",
+    "forbidden_words",
+    "first_response_time",
+    "longest_agent_gap",
+    "interruptions",
+    "speaking_rate",
+)
+
+
+def _lint(rubric: Rubric, *, file: str, lines: LineMap) -> Iterator[Problem]:
+    def problem(path: FieldPath, message: str, severity: Literal["error", "warning"] = "error") -> Problem:
+        return Problem(
+            file=file, line=_line(lines, path), field=path_to_str(path), message=message, severity=severity
+        )
+
+    import re
+
+    item_ids: dict[str, Item] = {}
+    seen_ids: set[str] = set()
+    total = 0.0
+    for ci, category in enumerate(rubric.categories):
+        cpath: FieldPath = ("categories", ci)
+        if category.id in seen_ids:
+            yield problem((*cpath, "id"), f"duplicate id {category.id!r}")
+        seen_ids.add(category.id)
+        item_sum = 0.0
+        category_items = {item.id for item in category.items}
+        for ii, item in enumerate(category.items):
+            ipath: FieldPath = (*cpath, "items", ii)
+            if item.id in item_ids or item.id in seen_ids:
+                yield problem((*ipath, "id"), f"duplicate id {item.id!r}")
+            item_ids[item.id] = item
+            seen_ids.add(item.id)
+            item_sum += item.max_points
+            yield from _lint_item(item, ipath, category_items, problem, re)
+        maximum = category.maximum
+        total += maximum
+        if category.base_score is None and item_sum < maximum - 1e-9:
+            yield problem(
+                (*cpath, "max_points"),
+                f"items add up to {item_sum:g}, less than the category maximum {maximum:g}",
+                "warning",
+            )
+        if category.base_score is None and item_sum > maximum + 1e-9:
+            yield problem(
+                (*cpath, "max_points"),
+                f"items add up to {item_sum:g}, more than the category maximum "
+                f"{maximum:g}; the subtotal is capped at {maximum:g}",
+                "warning",
+            )
+    if abs(total - rubric.max_score) > 1e-9:
+        yield problem(
+            ("max_score",), f"categories add up to {total:g}, not the declared total {rubric.max_score:g}"
+        )
+    for oi, override in enumerate(rubric.overrides):
+        opath: FieldPath = ("overrides", oi)
+        if override.id in seen_ids:
+            yield problem((*opath, "id"), f"duplicate id {override.id!r}")
+        seen_ids.add(override.id)
+        if override.cap is not None and override.cap > rubric.max_score:
+            yield problem((*opath, "cap"), f"cap {override.cap:g} is above max_score {rubric.max_score:g}")
+        for wi, cond in enumerate(override.when):
+            wpath: FieldPath = (*opath, "when", wi)
+            target = item_ids.get(cond.item)
+            if target is None:
+                yield problem(
+                    (*wpath, "item"), f"unknown item {cond.item!r}; valid items: {', '.join(item_ids)}"
+                )
+                continue
+            if cond.flag is not None and cond.flag not in {f.id for f in target.flags}:
+                valid = ", ".join(f.id for f in target.flags) or "none declared"
+                yield problem(
+                    (*wpath, "flag"), f"item {target.id!r} declares no flag {cond.flag!r}; its flags: {valid}"
+                )
+            if cond.tier is not None:
+                tier_ids = {t.id for t in target.tiers}
+                for bad in [t for t in cond.tier if t not in tier_ids]:
+                    yield problem(
+                        (*wpath, "tier"),
+                        f"item {target.id!r} has no tier {bad!r}; its tiers: "
+                        f"{', '.join(t.id for t in target.tiers) or 'none'}",
+                    )
+            if cond.min_occurrences is not None and not (target.is_deduction or target.judge == "rule"):
+                yield problem(
+                    (*wpath, "min_occurrences"),
+                    f"item {target.id!r} counts no occurrences (not a deduction or rule item)",
+                )
+
+
+def _lint_item(
+    item: Item, ipath: FieldPath, category_items: set[str], problem: Any, re: Any
+) -> Iterator[Problem]:
+    if item.is_deduction:
+        if item.tiers:
+            yield problem((*ipath, "tiers"), "a deduction item has no tiers; remove them or 'deduction'")
+        if item.points:
+            yield problem((*ipath, "points"), "a deduction item has no points; put them in deduction.points")
+        assert item.deduction is not None
+        for target in item.deduction.applies_to or []:
+            if target not in category_items or target == item.id:
+                yield problem(
+                    (*ipath, "deduction", "applies_to"),
+                    f"{target!r} is not another item of this category; valid: "
+                    f"{', '.join(sorted(category_items - {item.id}))}",
+                )
+    else:
+        if not item.tiers:
+            yield problem((*ipath, "tiers"), "a scored item needs tiers (or a scale preset)")
+        tier_ids: set[str] = set()
+        for ti, tier in enumerate(item.tiers):
+            tpath: FieldPath = (*ipath, "tiers", ti)
+            if tier.id in tier_ids:
+                yield problem((*tpath, "id"), f"duplicate tier id {tier.id!r}")
+            tier_ids.add(tier.id)
+            if tier.id == "not_applicable":
+                yield problem(
+                    (*tpath, "id"), "'not_applicable' is reserved; use the item's not_applicable field"
+                )
+            if (tier.points is None) == (tier.ratio is None):
+                yield problem(tpath, "give exactly one of 'points' and 'ratio'")
+            elif tier.points is not None and tier.points > item.points + 1e-9:
+                yield problem(
+                    (*tpath, "points"),
+                    f"tier {tier.id!r} gives {tier.points:g} points, above the item's "
+                    f"maximum {item.points:g}",
+                )
+        if (
+            item.tiers
+            and item.points
+            and max(item.tier_points(t) for t in item.tiers) < item.max_points - 1e-9
+        ):
+            yield problem((*ipath, "tiers"), f"no tier reaches the item's {item.points:g} points", "warning")
+    if item.judge == "rule" and item.rule is None:
+        yield problem((*ipath, "rule"), "a rule item needs a 'rule'")
+    if item.judge == "model" and item.rule is not None:
+        yield problem((*ipath, "rule"), "a model-judged item has no 'rule'; set judge: rule")
+    if item.rule is not None:
+        rule = item.rule
+        patterns: list[str] = []
+        if isinstance(rule, PhraseRule) and rule.regex:
+            patterns = [p for entry in rule.phrases for p in ([entry] if isinstance(entry, str) else entry)]
+        if isinstance(rule, ForbiddenWordsRule) and rule.regex:
+            patterns = list(rule.words)
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                yield problem((*ipath, "rule"), f"regex {pattern!r} does not compile: {exc}")
+        tier_ids = {t.id for t in item.tiers}
+        flag_ids = {f.id for f in item.flags}
+        for hi, threshold in enumerate(rule.thresholds):
+            hpath: FieldPath = (*ipath, "rule", "thresholds", hi)
+            if threshold.tier not in tier_ids:
+                yield problem(
+                    (*hpath, "tier"),
+                    f"unknown tier {threshold.tier!r}; the item's tiers: {', '.join(tier_ids) or 'none'}",
+                )
+            for flag in threshold.flags:
+                if flag not in flag_ids:
+                    yield problem((*hpath, "flags"), f"item declares no flag {flag!r}")
+        if not item.is_deduction and not rule.thresholds:
+            yield problem((*ipath, "rule", "thresholds"), "a scored rule item needs thresholds")
+        if rule.thresholds and (rule.thresholds[-1].min is not None or rule.thresholds[-1].max is not None):
+            yield problem(
+                (*ipath, "rule", "thresholds"),
+                "the last threshold has bounds; values outside every threshold will be "
+                "not gradable (end with a threshold without min/max)",
+                "warning",
+            )
+    flag_list = [f.id for f in item.flags]
+    for fi, flag_id in enumerate(flag_list):
+        if flag_id in flag_list[:fi]:
+            yield problem((*ipath, "flags", fi, "id"), f"duplicate flag id {flag_id!r}")
+
+
+def check_rubric(source: str | Path, *, text: str | None = None) -> tuple[Rubric | None, list[Problem]]:
+    """Load and lint a rubric, returning it (None when it does not load) and every problem.
+
+    ``source`` is a path or a built-in name; ``text`` overrides the file's content.
+    """
+    name = str(source)
+    if text is None:
+        is_path = isinstance(source, Path) or name.endswith((".yaml", ".yml")) or "/" in name
+        path = Path(name) if is_path else _builtin_path(name)
+        text = _read(path)
+        name = str(path) if is_path else name
+    data, lines, problems = _parse(text, name)
+    if any(p.severity == "error" for p in problems) and data is None:
+        return None, problems
+    rubric, more = _validate(data, file=name, lines=lines)
+    return rubric, problems + more
+
+
+def rubric_json_schema() -> str:
+    """The JSON Schema of the rubric format, as shipped in ``rubrics/rubric.schema.json``."""
+    import json
+
+    schema = Rubric.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "llm-grader rubric"
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,375 @@
+"""Deterministic judges: phrases, forbidden words, response times, gaps, overlaps, rates.
+
+Each rule measures one value from the conversation (a count or seconds), keeps the
+evidence (turn, quote, character offsets), and maps the value to a tier through the
+item's thresholds; a deduction item takes the occurrences instead. A rule that needs
+data the conversation lacks returns an unscored judgement saying what is missing —
+never a silent pass.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .rubric import (
+    FirstResponseRule,
+    ForbiddenWordsRule,
+    InterruptionRule,
+    Item,
+    LongestGapRule,
+    PhraseRule,
+    SpeakingRateRule,
+    Window,
+)
+from .scoring import Judgement, Occurrence
+from .transcript import Conversation, Turn
+
+__all__ = ["applicability_reason", "judge_rule"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Measure:
+    value: float | None = None
+    occurrences: list[Occurrence] = field(default_factory=list)
+    rationale: str = ""
+    missing: str | None = None
+    """Why the value cannot be measured."""
+
+
+_TEXT = {
+    "zh": {
+        "phrases": "在{scope}中找到 {found}/{total} 项要求用语{detail}",
+        "forbidden": "在{scope}中发现 {n} 处禁用词{detail}",
+        "first_response": "首次回应用时 {v:g} 秒(自{origin}至第 {turn} 轮客服发言)",
+        "gap": "客服最长等待 {v:g} 秒(第 {turn} 轮前)",
+        "no_gap": "没有客服接续发言,无等待时长",
+        "interruptions": "客服在客户说完前抢话 {n} 次",
+        "rate": "客服语速 {v:.2f} 字/秒({chars} 字 / {secs:g} 秒)",
+        "origin_customer": "客户第 {turn} 轮发言",
+        "origin_start": "通话开始",
+        "no_threshold": "测得值 {v:g} 不在任何阈值范围内",
+        "no_agent": "对话中没有客服发言",
+        "no_times": "需要时间戳,但第 {turns} 轮没有开始时间",
+        "no_end_times": "需要每轮的开始和结束时间(通话 ASR 时间戳),此对话缺少",
+        "no_rate_turns": "没有同时带开始和结束时间的客服发言,无法计算语速",
+        "scope_any": "全部{who}发言",
+        "scope_first": "{who}前 {n} 轮发言",
+        "scope_last": "{who}最后 {n} 轮发言",
+        "agent": "客服",
+        "customer": "客户",
+        "both": "客服与客户",
+        "missing_parts": ";缺少:{parts}",
+        "found_words": ":{words}",
+    },
+    "en": {
+        "phrases": "found {found}/{total} required phrases in {scope}{detail}",
+        "forbidden": "found {n} forbidden words in {scope}{detail}",
+        "first_response": "first response after {v:g} s (from {origin} to agent turn {turn})",
+        "gap": "longest agent wait {v:g} s (before turn {turn})",
+        "no_gap": "no agent turn follows another turn; no wait to measure",
+        "interruptions": "agent spoke over the customer {n} times",
+        "rate": "agent speaking rate {v:.2f} chars/s ({chars} chars / {secs:g} s)",
+        "origin_customer": "customer turn {turn}",
+        "origin_start": "the start of the call",
+        "no_threshold": "measured value {v:g} is within no threshold",
+        "no_agent": "the conversation has no agent turn",
+        "no_times": "needs timestamps, but turn {turns} has no start time",
+        "no_end_times": (
+            "needs start and end times on every turn (call ASR timestamps); this conversation lacks them"
+        ),
+        "no_rate_turns": "no agent turn has both start and end times; speaking rate cannot be computed",
+        "scope_any": "all {who} turns",
+        "scope_first": "the first {n} {who} turns",
+        "scope_last": "the last {n} {who} turns",
+        "agent": "agent",
+        "customer": "customer",
+        "both": "agent and customer",
+        "missing_parts": "; missing: {parts}",
+        "found_words": ": {words}",
+    },
+}
+
+
+def _t(language: str, key: str, **values: object) -> str:
+    return _TEXT.get(language, _TEXT["zh"])[key].format(**values)
+
+
+def _evidence(index: int, turn: Turn, start: int = 0, end: int | None = None) -> Occurrence:
+    end = len(turn.text) if end is None else end
+    return Occurrence(
+        turn=index + 1, speaker=turn.speaker, quote=turn.text[start:end], start_char=start, end_char=end
+    )
+
+
+def _select(conversation: Conversation, speaker: str, window: Window) -> list[tuple[int, Turn]]:
+    wanted = {"agent": ("agent",), "customer": ("customer",), "any": ("agent", "customer")}[speaker]
+    turns = [(i, t) for i, t in enumerate(conversation.turns) if t.speaker in wanted]
+    if window.first is not None:
+        return turns[: window.first]
+    if window.last is not None:
+        return turns[-window.last :]
+    return turns
+
+
+def _scope(language: str, speaker: str, window: Window) -> str:
+    who = _t(language, {"any": "both"}.get(speaker, speaker))
+    if window.first is not None:
+        return _t(language, "scope_first", who=who, n=window.first)
+    if window.last is not None:
+        return _t(language, "scope_last", who=who, n=window.last)
+    return _t(language, "scope_any", who=who)
+
+
+def _pattern(text: str, regex: bool) -> re.Pattern[str]:
+    # Literal phrases match regardless of letter case and of full/half-width forms.
+    return re.compile(text if regex else re.escape(text), re.IGNORECASE)
+
+
+def _search(pattern: re.Pattern[str], text: str) -> Sequence[tuple[int, int]]:
+    """Spans of the pattern in ``text``; tries the NFKC form when the raw text has none."""
+    spans = [m.span() for m in pattern.finditer(text) if m.end() > m.start()]
+    if spans:
+        return spans
+    folded = unicodedata.normalize("NFKC", text)
+    if len(folded) == len(text):  # offsets still line up with the original
+        return [m.span() for m in pattern.finditer(folded) if m.end() > m.start()]
+    return []
+
+
+def _phrases(rule: PhraseRule, conversation: Conversation, language: str) -> _Measure:
+    turns = _select(conversation, rule.speaker, rule.window)
+    found: list[Occurrence] = []
+    missing: list[str] = []
+    for entry in rule.phrases:
+        alternatives = [entry] if isinstance(entry, str) else entry
+        hit: Occurrence | None = None
+        for alternative in alternatives:
+            pattern = _pattern(alternative, rule.regex)
+            for index, turn in turns:
+                spans = _search(pattern, turn.text)
+                if spans:
+                    hit = _evidence(index, turn, *spans[0])
+                    break
+            if hit:
+                break
+        if hit:
+            found.append(hit)
+        else:
+            missing.append("/".join(alternatives))
+    detail = _t(language, "missing_parts", parts="、".join(missing)) if missing else ""
+    scope = _scope(language, rule.speaker, rule.window)
+    return _Measure(
+        value=len(found),
+        occurrences=found,
+        rationale=_t(
+            language, "phrases", scope=scope, found=len(found), total=len(rule.phrases), detail=detail
+        ),
+    )
+
+
+def _forbidden(rule: ForbiddenWordsRule, conversation: Conversation, language: str) -> _Measure:
+    hits: list[Occurrence] = []
+    for index, turn in _select(conversation, rule.speaker, rule.window):
+        spans: list[tuple[int, int]] = []
+        for word in rule.words:
+            spans.extend(_search(_pattern(word, rule.regex), turn.text))
+        # A match inside a longer match (清楚 inside 不清楚) is one occurrence, not two.
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        kept: list[tuple[int, int]] = []
+        for span in spans:
+            if not kept or span[0] >= kept[-1][1]:
+                kept.append(span)
+        hits.extend(_evidence(index, turn, s, e) for s, e in kept)
+    words = "、".join(
+        f"“{h.quote}”(第{h.turn}轮)" if language == "zh" else f"{h.quote!r} (turn {h.turn})" for h in hits
+    )
+    detail = _t(language, "found_words", words=words) if hits else ""
+    return _Measure(
+        value=len(hits),
+        occurrences=hits,
+        rationale=_t(
+            language,
+            "forbidden",
+            scope=_scope(language, rule.speaker, rule.window),
+            n=len(hits),
+            detail=detail,
+        ),
+    )
+
+
+def _needs_starts(conversation: Conversation, indices: Sequence[int], language: str) -> str | None:
+    lacking = [i + 1 for i in indices if conversation.turns[i].start is None]
+    if lacking:
+        return _t(language, "no_times", turns=", ".join(map(str, lacking)))
+    return None
+
+
+def _first_response(rule: FirstResponseRule, conversation: Conversation, language: str) -> _Measure:
+    turns = conversation.turns
+    agent = next((i for i, t in enumerate(turns) if t.speaker == "agent"), None)
+    if agent is None:
+        return _Measure(missing=_t(language, "no_agent"))
+    customer = next((i for i, t in enumerate(turns[:agent]) if t.speaker == "customer"), None)
+    needed = [agent] if customer is None else [customer, agent]
+    if (missing := _needs_starts(conversation, needed, language)) is not None:
+        return _Measure(missing=missing)
+    start = turns[agent].start or 0.0
+    origin = 0.0 if customer is None else turns[customer].start or 0.0
+    value = round(start - origin, 3)
+    where = (
+        _t(language, "origin_start")
+        if customer is None
+        else _t(language, "origin_customer", turn=customer + 1)
+    )
+    return _Measure(
+        value=value,
+        occurrences=[_evidence(agent, turns[agent])],
+        rationale=_t(language, "first_response", v=value, origin=where, turn=agent + 1),
+    )
+
+
+def _longest_gap(rule: LongestGapRule, conversation: Conversation, language: str) -> _Measure:
+    turns = conversation.turns
+    gaps: list[tuple[float, int]] = []
+    for i in range(1, len(turns)):
+        if turns[i].speaker != "agent" or turns[i - 1].speaker == "system":
+            continue
+        if (missing := _needs_starts(conversation, [i - 1, i], language)) is not None:
+            return _Measure(missing=missing)
+        previous = turns[i - 1]
+        since = previous.end if previous.end is not None else previous.start
+        start = turns[i].start
+        assert since is not None and start is not None
+        gaps.append((round(max(start - since, 0.0), 3), i))
+    if not gaps:
+        return _Measure(value=0.0, rationale=_t(language, "no_gap"))
+    value, where = max(gaps)
+    counted = [_evidence(i, turns[i]) for gap, i in gaps if rule.min_seconds and gap >= rule.min_seconds]
+    return _Measure(
+        value=value,
+        occurrences=counted or [_evidence(where, turns[where])],
+        rationale=_t(language, "gap", v=value, turn=where + 1),
+    )
+
+
+def _interruptions(rule: InterruptionRule, conversation: Conversation, language: str) -> _Measure:
+    if not conversation.has_end_times:
+        return _Measure(missing=_t(language, "no_end_times"))
+    turns = conversation.turns
+    hits = []
+    for i in range(1, len(turns)):
+        previous, turn = turns[i - 1], turns[i]
+        assert previous.end is not None and turn.start is not None
+        if (
+            turn.speaker == "agent"
+            and previous.speaker == "customer"
+            and previous.end - turn.start >= rule.min_overlap
+        ):
+            hits.append(_evidence(i, turn))
+    return _Measure(value=len(hits), occurrences=hits, rationale=_t(language, "interruptions", n=len(hits)))
+
+
+def _speaking_rate(rule: SpeakingRateRule, conversation: Conversation, language: str) -> _Measure:
+    chars = 0
+    seconds = 0.0
+    used = []
+    for i, turn in enumerate(conversation.turns):
+        if turn.speaker != "agent" or turn.start is None or turn.end is None or turn.end <= turn.start:
+            continue
+        # Count spoken characters: letters and digits, not spaces or punctuation.
+        chars += sum(1 for ch in turn.text if unicodedata.category(ch)[0] in "LN")
+        seconds += turn.end - turn.start
+        used.append(i)
+    if not used:
+        return _Measure(missing=_t(language, "no_rate_turns"))
+    value = round(chars / seconds, 3)
+    return _Measure(value=value, rationale=_t(language, "rate", v=value, chars=chars, secs=round(seconds, 2)))
+
+
+_MEASURES: dict[type, Callable[..., _Measure]] = {
+    PhraseRule: _phrases,
+    ForbiddenWordsRule: _forbidden,
+    FirstResponseRule: _first_response,
+    LongestGapRule: _longest_gap,
+    InterruptionRule: _interruptions,
+    SpeakingRateRule: _speaking_rate,
+}
+
+
+def judge_rule(item: Item, conversation: Conversation, *, language: str = "zh") -> Judgement:
+    """Grade a ``judge: rule`` item on a conversation."""
+    if item.rule is None:
+        raise ValueError(f"item {item.id!r} has no rule")
+    measure = _MEASURES[type(item.rule)](item.rule, conversation, language)
+    if measure.missing is not None:
+        return Judgement.unscored(item.id, measure.missing)
+    occurrences = tuple(measure.occurrences)
+    if item.is_deduction:
+        return Judgement(
+            item_id=item.id,
+            occurrences=occurrences,
+            evidence=occurrences,
+            rationale=measure.rationale,
+            measured=measure.value,
+        )
+    assert measure.value is not None
+    for threshold in item.rule.thresholds:
+        if threshold.holds(measure.value):
+            flags = {flag.id: flag.id in threshold.flags for flag in item.flags}
+            return Judgement(
+                item_id=item.id,
+                tier=threshold.tier,
+                evidence=occurrences,
+                occurrences=occurrences if isinstance(item.rule, ForbiddenWordsRule) else (),
+                flags=flags,
+                rationale=measure.rationale,
+                measured=measure.value,
+            )
+    return Judgement(
+        item_id=item.id,
+        error=_t(language, "no_threshold", v=measure.value),
+        needs_review=True,
+        evidence=occurrences,
+        measured=measure.value,
+        rationale=measure.rationale,
+    )
+
+
+_DATA_CHECKS: dict[str, Callable[[Conversation], bool]] = {
+    "notes": lambda c: c.has_notes,
+    "timestamps": lambda c: c.has_timestamps,
+    "end_times": lambda c: c.has_end_times,
+    "audio_features": lambda c: bool(c.metadata.get("audio_features")),
+}
+
+_NA_TEXT = {
+    "zh": {"channel": "仅适用于{channels}渠道,本对话为{channel}", "data": "缺少所需数据:{what}"},
+    "en": {
+        "channel": "applies to {channels} only; this conversation is a {channel}",
+        "data": "the conversation lacks required data: {what}",
+    },
+}
+
+
+def applicability_reason(item: Item, conversation: Conversation, *, language: str = "zh") -> str | None:
+    """Why the item does not apply to this conversation (channel, missing data), or None."""
+    text = _NA_TEXT.get(language, _NA_TEXT["zh"])
+    rule = item.applicability
+    if rule is None:
+        return None
+    if rule.channels is not None and conversation.channel not in rule.channels:
+        return text["channel"].format(channels="/".join(rule.channels), channel=conversation.channel)
+    lacking = []
+    for need in rule.requires:
+        if need.startswith("metadata."):
+            present = conversation.metadata.get(need.removeprefix("metadata.")) not in (None, "", [], {})
+        else:
+            present = _DATA_CHECKS[need](conversation)
+        if not present:
+            lacking.append(need)
+    if lacking:
+        return text["data"].format(what=", ".join(lacking))
+    return None
