@@ -34,27 +34,27 @@ Speaker = Literal["agent", "customer", "system"]
 Channel = Literal["chat", "call"]
 
 _ALIASES: dict[Speaker, tuple[str, ...]] = {
-        "agent": (
-            "agent",
-            "staff",
-            "客服",
-            "坐席",
-            "客服代表",
-            "工作人员",
-            "客服员",
-            "服务代表",
-            "operator",
-            "representative",
-            "rep",
-            "assistant",
-        ),
-        "customer": ("customer", "user", "client", "caller", "客户", "用户", "顾客", "来电人", "业主"),
-        "system": ("system", "系统", "bot_system"),
-    }
+    "agent": (
+        "agent",
+        "staff",
+        "客服",
+        "坐席",
+        "客服代表",
+        "工作人员",
+        "客服员",
+        "服务代表",
+        "operator",
+        "representative",
+        "rep",
+        "assistant",
+    ),
+    "customer": ("customer", "user", "client", "caller", "客户", "用户", "顾客", "来电人", "业主"),
+    "system": ("system", "系统", "bot_system"),
+}
 
 SPEAKER_ALIASES: dict[str, Speaker] = {
     alias.lower(): speaker for speaker, aliases in _ALIASES.items() for alias in aliases
-}}
+}
 """Lower-cased speaker names accepted in files, mapped to the three speakers."""
 
 
@@ -187,8 +187,7 @@ def _normalise_times(
     out: list[tuple[float | None, float | None]] = []
     for row in parsed:
         seconds_row = [
-            (v - started_at).total_seconds() if isinstance(v, datetime) and started_at else v
-            for v in row
+            (v - started_at).total_seconds() if isinstance(v, datetime) and started_at else v for v in row
         ]
         out.append((_as_float(seconds_row[0]), _as_float(seconds_row[1])))
     for i, (start, end) in enumerate(out):
