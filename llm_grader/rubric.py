@@ -11,6 +11,7 @@ Loading layers: :meth:`Rubric.from_file` → :meth:`Rubric.from_text` → :meth:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -601,6 +602,7 @@ def _parse(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
                 message="a rubric must be a YAML mapping with id, name, categories…",
             )
         )
+        data = None
     return data, lines, problems
 
 
@@ -619,31 +621,52 @@ _MESSAGES = {
 
 
 def _validate(data: Any, *, file: str, lines: LineMap) -> tuple[Rubric | None, list[Problem]]:
-    try:
-        rubric = Rubric.model_validate(data)
-    except ValidationError as exc:
-        problems: list[Problem] = []
-        seen: set[tuple[str, str]] = set()
-        for err in exc.errors():
-            # Drop the discriminated-union tag pydantic inserts into the location.
-            loc: FieldPath = tuple(
-                p for p in err["loc"] if not (isinstance(p, str) and p in _RULE_TYPES and err["loc"][-1] != p)
-            )
-            message = _MESSAGES.get(err["type"], err["msg"])
-            if err["type"] == "extra_forbidden":
-                message = f"unknown field {loc[-1]!r}" if loc else message
-            if err["type"] == "union_tag_invalid":
-                message = f"unknown rule type; valid types: {', '.join(_RULE_TYPES)}"
-            message = message.removeprefix("Value error, ")
-            key = (path_to_str(loc), message)
-            if key in seen:
-                continue
-            seen.add(key)
-            problems.append(
-                Problem(file=file, line=_line(lines, loc), field=path_to_str(loc), message=message)
-            )
-        return None, problems
-    return rubric, list(_lint(rubric, file=file, lines=lines))
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    # Unknown fields are dropped and validation retried, so that one typo does not hide the
+    # rest of the checks: every problem is reported at once.
+    for _attempt in range(20):
+        try:
+            rubric = Rubric.model_validate(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+            for err in errors:
+                loc = _clean_loc(err["loc"])
+                message = _message(err, loc)
+                key = (path_to_str(loc), message)
+                if key not in seen:
+                    seen.add(key)
+                    problems.append(
+                        Problem(file=file, line=_line(lines, loc), field=path_to_str(loc), message=message)
+                    )
+            if not all(err["type"] == "extra_forbidden" for err in errors):
+                return None, problems
+            data = copy.deepcopy(data)
+            for err in errors:
+                _drop(data, _clean_loc(err["loc"]))
+            continue
+        return rubric, problems + list(_lint(rubric, file=file, lines=lines))
+    return None, problems
+
+
+def _clean_loc(raw: tuple[str | int, ...]) -> FieldPath:
+    # Drop the discriminated-union tag pydantic inserts into the location.
+    return tuple(p for p in raw if not (isinstance(p, str) and p in _RULE_TYPES and raw[-1] != p))
+
+
+def _message(err: Any, loc: FieldPath) -> str:
+    if err["type"] == "extra_forbidden" and loc:
+        return f"unknown field {loc[-1]!r}"
+    if err["type"] == "union_tag_invalid":
+        return f"unknown rule type; valid types: {', '.join(_RULE_TYPES)}"
+    return str(_MESSAGES.get(err["type"], err["msg"])).removeprefix("Value error, ")
+
+
+def _drop(data: Any, loc: FieldPath) -> None:
+    for part in loc[:-1]:
+        data = data[part]
+    if isinstance(data, dict):
+        data.pop(loc[-1], None)
 
 
 _RULE_TYPES = (
@@ -722,7 +745,7 @@ def _lint(rubric: Rubric, *, file: str, lines: LineMap) -> Iterator[Problem]:
                     (*wpath, "flag"), f"item {target.id!r} declares no flag {cond.flag!r}; its flags: {valid}"
                 )
             if cond.tier is not None:
-                tier_ids = {t.id for t in target.tiers}
+                tier_ids = [t.id for t in target.tiers]
                 for bad in [t for t in cond.tier if t not in tier_ids]:
                     yield problem(
                         (*wpath, "tier"),
@@ -755,12 +778,12 @@ def _lint_item(
     else:
         if not item.tiers:
             yield problem((*ipath, "tiers"), "a scored item needs tiers (or a scale preset)")
-        tier_ids: set[str] = set()
+        seen_tiers: set[str] = set()
         for ti, tier in enumerate(item.tiers):
             tpath: FieldPath = (*ipath, "tiers", ti)
-            if tier.id in tier_ids:
+            if tier.id in seen_tiers:
                 yield problem((*tpath, "id"), f"duplicate tier id {tier.id!r}")
-            tier_ids.add(tier.id)
+            seen_tiers.add(tier.id)
             if tier.id == "not_applicable":
                 yield problem(
                     (*tpath, "id"), "'not_applicable' is reserved; use the item's not_applicable field"
@@ -785,17 +808,19 @@ def _lint_item(
         yield problem((*ipath, "rule"), "a model-judged item has no 'rule'; set judge: rule")
     if item.rule is not None:
         rule = item.rule
-        patterns: list[str] = []
+        patterns: list[tuple[FieldPath, str]] = []
         if isinstance(rule, PhraseRule) and rule.regex:
-            patterns = [p for entry in rule.phrases for p in ([entry] if isinstance(entry, str) else entry)]
+            for pi, entry in enumerate(rule.phrases):
+                alternatives = [entry] if isinstance(entry, str) else entry
+                patterns += [((*ipath, "rule", "phrases", pi), p) for p in alternatives]
         if isinstance(rule, ForbiddenWordsRule) and rule.regex:
-            patterns = list(rule.words)
-        for pattern in patterns:
+            patterns = [((*ipath, "rule", "words", wi), w) for wi, w in enumerate(rule.words)]
+        for ppath, pattern in patterns:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                yield problem((*ipath, "rule"), f"regex {pattern!r} does not compile: {exc}")
-        tier_ids = {t.id for t in item.tiers}
+                yield problem(ppath, f"regex {pattern!r} does not compile: {exc}")
+        tier_ids = [t.id for t in item.tiers]
         flag_ids = {f.id for f in item.flags}
         for hi, threshold in enumerate(rule.thresholds):
             hpath: FieldPath = (*ipath, "rule", "thresholds", hi)
@@ -837,7 +862,7 @@ def check_rubric(source: str | Path, *, text: str | None = None) -> tuple[Rubric
     if any(p.severity == "error" for p in problems) and data is None:
         return None, problems
     rubric, more = _validate(data, file=name, lines=lines)
-    return rubric, problems + more
+    return rubric, sorted(problems + more, key=lambda p: p.line or 0)
 
 
 def rubric_json_schema() -> str:
