@@ -1,0 +1,129 @@
+"""The command line, run as a user runs it: a subprocess, exit codes, exact messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import DATA, EXAMPLES
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "llm_grader", *map(str, args)],
+        capture_output=True, text=True, encoding="utf-8", cwd=cwd, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"},
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_rubric_check_builtin_ok() -> None:
+    result = run("rubric", "check", "internet_cs_qa")
+    assert result.returncode == 0
+    assert result.stdout.startswith("internet_cs_qa: OK — 互联网客服质检标准 v1.0, 6 categories, 10 items, 100 points")
+
+
+def test_rubric_check_reports_errors_and_exits_1() -> None:
+    result = run("rubric", "check", DATA / "bad_rubric.yaml")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 9
+    assert lines[0] == f"{DATA / 'bad_rubric.yaml'}:4: max_score: categories add up to 10, not the declared total 100"
+    assert lines[-1] == f"{DATA / 'bad_rubric.yaml'}: 8 error(s), 0 warning(s)"
+
+
+def test_unknown_rubric_name() -> None:
+    result = run("rubric", "check", "nope")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: no built-in rubric 'nope'; built-in rubrics: ")
+
+
+def test_missing_rubric_file() -> None:
+    result = run("rubric", "show", "missing.yaml")
+    assert (result.returncode, result.stderr) == (1, "error: rubric file 'missing.yaml' does not exist\n")
+
+
+def test_rubric_show_and_item() -> None:
+    result = run("rubric", "show", "internet_cs_qa")
+    assert result.returncode == 0
+    assert "服务礼貌用语规范使用" in result.stdout and "override fatal service_taboo_fatal" in result.stdout
+    item = run("rubric", "show", "internet_cs_qa", "--item", "soothing")
+    assert "not applicable when: 整体话务不涉及客户情绪波动 (policy: full)" in item.stdout
+    bad = run("rubric", "show", "internet_cs_qa", "--item", "nope")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error: rubric 'internet_cs_qa' has no item 'nope'; valid items: politeness,")
+
+
+def test_grade_rules_only_writes_scorecards(tmp_path: Path) -> None:
+    out = tmp_path / "cards.jsonl"
+    result = run("grade", EXAMPLES / "conversations.jsonl", "-r", "internet_cs_qa", "--rules-only", "-o", out)
+    assert result.returncode == 0, result.stderr
+    cards = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(cards) == 14
+    c002 = next(c for c in cards if c["conversation_id"] == "c002")
+    items = {i["item_id"]: i for i in c002["items"]}
+    assert items["first_response_time"]["tier"] == "poor"
+    assert items["politeness"]["error"] == "未评分:该项需由模型评判,当前未配置模型(仅规则模式)"
+    assert items["politeness"]["needs_review"] is True and items["politeness"]["points"] is None
+    assert "14 conversation(s) graded, 0 skipped" in result.stdout
+    assert "首次回应用时 95 秒" in result.stdout
+
+
+def test_grade_needs_a_model_or_rules_only(tmp_path: Path) -> None:
+    result = run("grade", EXAMPLES / "conversations.jsonl", "-r", "internet_cs_qa", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == ("error: no model configured: pass --model or set LLM_GRADER_MODEL, "
+                             "or grade the rule items only with --rules-only\n")
+
+
+def test_grade_skips_a_bad_conversation_and_grades_the_rest(tmp_path: Path) -> None:
+    lines = (EXAMPLES / "conversations.jsonl").read_text(encoding="utf-8").splitlines()[:3]
+    lines.insert(1, '{"id": "broken", "turns": [{"speaker": "经理", "text": "hi"}]}')
+    source = tmp_path / "batch.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "cards.jsonl"
+    result = run("grade", source, "-r", "internet_cs_qa", "--rules-only", "-o", out)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"skipped: {source}:2: turns[0].speaker: unknown speaker '经理'")
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_grade_missing_input(tmp_path: Path) -> None:
+    result = run("grade", tmp_path / "none.jsonl", "-r", "internet_cs_qa", "--rules-only")
+    assert result.returncode == 1
+    assert result.stderr == f"error: conversation file '{tmp_path / 'none.jsonl'}' does not exist\n"
+
+
+def test_grade_gbk_file_is_refused_with_the_reason(tmp_path: Path) -> None:
+    source = tmp_path / "gbk.txt"
+    source.write_bytes("客服：您好\n客户：你好\n".encode("gb18030"))
+    result = run("grade", source, "-r", "internet_cs_qa", "--rules-only", "-o", tmp_path / "o.jsonl")
+    assert result.returncode == 1
+    assert f"skipped: {source}:1: is not UTF-8 (byte 0xbf); it looks like GBK/GB18030" in result.stderr
+    ok = run("grade", source, "-r", "internet_cs_qa", "--rules-only", "--encoding", "gb18030",
+             "-o", tmp_path / "o.jsonl")
+    assert ok.returncode == 0
+
+
+def test_resume_skips_finished_conversations(tmp_path: Path) -> None:
+    out = tmp_path / "cards.jsonl"
+    run("grade", EXAMPLES / "conversations.jsonl", "-r", "internet_cs_qa", "--rules-only", "-o", out)
+    text = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    # Simulate a killed run: five complete lines and a torn sixth.
+    out.write_text("".join(text[:5]) + text[5][:40], encoding="utf-8")
+    result = run("grade", EXAMPLES / "conversations.jsonl", "-r", "internet_cs_qa", "--rules-only",
+                 "-o", out, "--resume")
+    assert result.returncode == 0
+    ids = [json.loads(line)["conversation_id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(ids) == sorted({*ids}) and len(ids) == 14
+    assert "9 conversation(s) graded" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--version"], ["rubric", "schema"]])
+def test_misc_commands(args: list[str]) -> None:
+    assert run(*args).returncode == 0
