@@ -25,7 +25,10 @@ def main() -> None:
     parser.add_argument("--rubric", default="phone_answering")
     args = parser.parse_args()
 
-    seed = [json.loads(line) for line in (ROOT / "examples" / "conversations.jsonl").read_text("utf-8").splitlines()]
+    seed = [
+        json.loads(line)
+        for line in (ROOT / "examples" / "conversations.jsonl").read_text("utf-8").splitlines()
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "batch.jsonl"
         with source.open("w", encoding="utf-8") as f:

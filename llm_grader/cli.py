@@ -14,7 +14,7 @@ from . import __version__
 from .errors import InputError, LLMGraderError
 from .grader import Grader
 from .rubric import Item, Rubric, check_rubric, load_rubric, rubric_json_schema
-from .scoring import Scorecard
+from .scoring import ItemResult, Scorecard
 from .transcript import load_conversations
 
 __all__ = ["app", "main"]
@@ -184,6 +184,10 @@ def _total(card: Scorecard) -> str:
     return text
 
 
+def _tier_text(item: ItemResult) -> str:
+    return "N/A" if item.not_applicable else item.tier_label or item.tier or ""
+
+
 def _summary(cards: list[Scorecard]) -> Table:
     table = Table(title="scorecards")
     for column in ("conversation", "channel", "total", "graded", "unscored", "overrides / notes"):
@@ -192,11 +196,7 @@ def _summary(cards: list[Scorecard]) -> Table:
         unscored = [i for i in card.items if i.unscored]
         graded = [i for i in card.items if not i.unscored]
         notes = [f"{o.kind}: {o.id}" for o in card.overrides]
-        notes += [
-            f"{i.item_id}: {i.tier_label or i.tier or ''} {i.rationale}".strip()
-            for i in graded
-            if i.judge == "rule"
-        ]
+        notes += [f"{i.item_id}: {_tier_text(i)} {i.rationale}".strip() for i in graded if i.judge == "rule"]
         notes += card.errors
         table.add_row(
             card.conversation_id,

@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .errors import ConversationError, NotFoundError, Problem
 
@@ -91,6 +92,8 @@ class Conversation(BaseModel):
     turns: list[Turn] = Field(min_length=1)
     """The turns in order."""
 
+    _source: tuple[str, int] | None = PrivateAttr(default=None)
+
     @property
     def has_timestamps(self) -> bool:
         """Whether every turn has a start time."""
@@ -129,6 +132,8 @@ def parse_time(value: object) -> float | datetime:
     if isinstance(value, bool):
         raise ValueError(f"time {value!r} is a boolean")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError(f"time {value!r} is not a finite number")
         if value < 0:
             raise ValueError(f"time {value!r} is negative")
         return float(value)
@@ -257,6 +262,7 @@ def _build(
             data["started_at"] = started_at
     try:
         conversation = Conversation.model_validate(data)
+        conversation._source = (file, line)
     except ValidationError as exc:
         for err in exc.errors():
             loc = err["loc"]
@@ -426,8 +432,11 @@ def _iter_text(path: Path, text: str, channel: Channel | None) -> Iterator[Conve
             except ValueError:
                 speaker = None
         if match is None or speaker is None:
-            if turns and not (match and (match["bracket"] or match["stamp"])):
-                turns[-1]["text"] += "\n" + raw.strip()  # a wrapped line continues the turn
+            # A wrapped line continues the turn; a short "name：" prefix is a speaker we do
+            # not know, and is reported rather than merged into the previous turn.
+            looks_like_speaker = match is not None and len(match["speaker"].strip()) <= 6
+            if turns and not looks_like_speaker:
+                turns[-1]["text"] += "\n" + raw.strip()
                 continue
             problems.append(
                 Problem(
@@ -509,17 +518,20 @@ def load_conversations(
     load. With ``strict=True`` the first error is raised instead. Duplicate ids are errors.
     """
     loaded = Conversations()
-    seen: set[str] = set()
+    seen: dict[str, tuple[str, int] | None] = {}
     for source in sources:
         for item in iter_conversations(source, encoding=encoding, channel=channel):
             if isinstance(item, Conversation) and item.id in seen:
+                file, line = item._source or (str(source), None)
+                first = seen[item.id]
+                where = f" (first at {first[0]}:{first[1]})" if first else ""
                 item = ConversationError(
                     [
                         Problem(
-                            file=str(source),
-                            line=None,
+                            file=file,
+                            line=line,
                             field="id",
-                            message=f"duplicate conversation id {item.id!r}",
+                            message=f"duplicate conversation id {item.id!r}{where}",
                         )
                     ],
                     conversation_id=item.id,
@@ -529,6 +541,6 @@ def load_conversations(
                     raise item
                 loaded.errors.append(item)
                 continue
-            seen.add(item.id)
+            seen[item.id] = item._source
             loaded.append(item)
     return loaded
