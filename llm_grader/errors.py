@@ -15,7 +15,7 @@ Every message names the file, the line and the field where it can, quotes names 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 __all__ = [
     "ConversationError",
@@ -48,6 +48,9 @@ class Problem:
         return f"{where}:{field} {tag}{self.message}"
 
 
+_E = TypeVar("_E", bound="InputError")
+
+
 class LLMGraderError(Exception):
     """Base class of every error llm-grader raises on purpose."""
 
@@ -58,6 +61,11 @@ class InputError(LLMGraderError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+    @classmethod
+    def at(cls: type[_E], file: str, line: int | None, field: str, message: str) -> _E:
+        """An error with a single problem."""
+        return cls([Problem(file=file, line=line, field=field, message=message)])
 
 
 class ConversationError(InputError):

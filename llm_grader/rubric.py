@@ -549,16 +549,7 @@ def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RubricError(
-            [
-                Problem(
-                    file=str(path),
-                    line=None,
-                    field="",
-                    message=f"is not UTF-8 ({exc.reason}); save it as UTF-8",
-                )
-            ]
-        ) from None
+        raise RubricError.at(str(path), None, "", f"is not UTF-8 ({exc.reason}); save it as UTF-8") from None
 
 
 def load_rubric(name_or_path: str | Path) -> Rubric:

@@ -309,15 +309,8 @@ def _read_text(path: Path, encoding: str | None) -> str:
             )
         except UnicodeDecodeError:
             hint = "pass --encoding with the file's encoding"
-        raise ConversationError(
-            [
-                Problem(
-                    file=str(path),
-                    line=line,
-                    field="",
-                    message=f"is not UTF-8 (byte 0x{data[exc.start]:02x}); {hint}",
-                )
-            ]
+        raise ConversationError.at(
+            str(path), line, "", f"is not UTF-8 (byte 0x{data[exc.start]:02x}); {hint}"
         ) from None
 
 
@@ -328,27 +321,11 @@ def _iter_jsonl(path: Path, text: str) -> Iterator[Conversation | ConversationEr
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            yield ConversationError(
-                [
-                    Problem(
-                        file=str(path),
-                        line=number,
-                        field="",
-                        message=f"invalid JSON: {exc.msg} (column {exc.colno})",
-                    )
-                ]
-            )
+            yield ConversationError.at(str(path), number, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
         if not isinstance(data, dict):
-            yield ConversationError(
-                [
-                    Problem(
-                        file=str(path),
-                        line=number,
-                        field="",
-                        message=f"expected a JSON object per line, got {type(data).__name__}",
-                    )
-                ]
+            yield ConversationError.at(
+                str(path), number, "", f"expected a JSON object per line, got {type(data).__name__}"
             )
             continue
         turns = data.get("turns")
@@ -367,18 +344,14 @@ def _iter_csv(path: Path, text: str) -> Iterator[Conversation | ConversationErro
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in _CSV_COLUMNS if c not in header]
     if missing:
-        yield ConversationError(
-            [
-                Problem(
-                    file=str(path),
-                    line=1,
-                    field="",
-                    message=(
-                        f"CSV header lacks {', '.join(map(repr, missing))}; expected "
-                        "conversation_id,speaker,text[,start,end][,channel]"
-                    ),
-                )
-            ]
+        yield ConversationError.at(
+            str(path),
+            1,
+            "",
+            (
+                f"CSV header lacks {', '.join(map(repr, missing))}; expected "
+                "conversation_id,speaker,text[,start,end][,channel]"
+            ),
         )
         return
     reader.fieldnames = header
