@@ -866,3 +866,17 @@ def test_models_are_frozen() -> None:
         conv.id = "q"  # type: ignore[misc]
     with pytest.raises(Exception, match="frozen"):
         conv.turns[0].text = "b"  # type: ignore[misc]
+
+
+def test_text_unstamped_line_with_unknown_short_speaker_is_an_error_not_merged(tmp_path: Path) -> None:
+    path = write(tmp_path, "t9.txt", "客服：您好\n经理：我来处理\n")
+    assert str(only_error(path)) == (
+        f"{path}:2: speaker: line does not start with a known speaker: '经理：我来处理'; "
+        "write e.g. '客服：您好' or '[00:01:05] 客户：…'"
+    )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", float("nan"), float("inf")])
+def test_non_finite_times_are_rejected(value: object) -> None:
+    with pytest.raises(ValueError, match="is not a finite number"):
+        parse_time(value)
