@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
 from .errors import InputError, LLMGraderError
-from .grader import Grader
+from .grader import DEFAULT_CACHE, Grader
+from .llm import ModelSettings
 from .rubric import Item, Rubric, check_rubric, load_rubric, rubric_json_schema
-from .scoring import ItemResult, Scorecard
+from .scoring import ItemResult, Scorecard, Usage
 from .transcript import load_conversations
 
 __all__ = ["app", "main"]
@@ -220,6 +223,26 @@ def grade(
         str | None,
         typer.Option("--model", envvar="LLM_GRADER_MODEL", help="Model for model-judged items."),
     ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint."),
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="Provider profile (default: from the base URL).")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="Structured-output mode: tools, json_schema, json, md_json.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="Requests in flight.")] = 8,
+    rpm: Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Ask k times; majority tier.")] = 1,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the answer cache.")
+    ] = False,
+    cache_path: Annotated[Path, typer.Option("--cache", help="Answer cache file.")] = DEFAULT_CACHE,
+    no_mask: Annotated[
+        bool, typer.Option("--no-mask", help="Send phone, ID-card and bank-card numbers unmasked.")
+    ] = False,
     rules_only: Annotated[
         bool,
         typer.Option("--rules-only", help="Grade rule items only; model-judged items are marked not graded."),
@@ -232,21 +255,56 @@ def grade(
 ) -> None:
     """Grade conversations and write scorecards as JSONL, with a summary table."""
     loaded_rubric = load_rubric(rubric)
-    if not rules_only and model is None:
-        raise LLMGraderError(
-            "no model configured: pass --model or set LLM_GRADER_MODEL, "
-            "or grade the rule items only with --rules-only"
+    settings = None
+    if not rules_only:
+        if model is None:
+            raise LLMGraderError(
+                "no model configured: pass --model or set LLM_GRADER_MODEL, "
+                "or grade the rule items only with --rules-only"
+            )
+        if mode is not None and mode not in ("tools", "json_schema", "json", "md_json"):
+            raise LLMGraderError(f"unknown mode {mode!r}; valid modes: tools, json_schema, json, md_json")
+        settings = ModelSettings.from_env(
+            model=model,
+            base_url=base_url,
+            provider=provider,
+            mode=mode,
         )
-    grader = Grader(loaded_rubric, model=None if rules_only else model)
+    grader = Grader(
+        loaded_rubric,
+        settings=settings,
+        cache=None if no_cache else cache_path,
+        concurrency=concurrency,
+        requests_per_minute=rpm,
+        samples=samples,
+        mask_pii=not no_mask,
+    )
     batch = load_conversations(*conversations, encoding=encoding)
     for problem in batch.errors:
         err.print(f"skipped: {problem}", markup=False)
-    cards = grader.grade_many(batch, output=output, resume=resume)
+    started = time.monotonic()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("grading", total=len(batch))
+        cards = grader.grade_many(
+            batch, output=output, resume=resume, on_scorecard=lambda _: progress.advance(task)
+        )
+    wall = time.monotonic() - started
     out.print(_summary(cards))
     unscored = sum(1 for c in cards for i in c.items if i.unscored)
+    usage = sum((c.usage for c in cards), Usage())
     out.print(
-        f"{len(cards)} conversation(s) graded, {len(batch.errors)} skipped, "
-        f"{unscored} item(s) unscored; scorecards in {output}",
+        f"{len(cards)} conversation(s) graded, {len(batch.errors)} skipped, {unscored} item(s) unscored; "
+        f"{usage.calls} call(s), {usage.cached_calls} cached, {usage.prompt_tokens} prompt + "
+        f"{usage.completion_tokens} completion tokens ({usage.cached_tokens} cached); "
+        f"{wall:.1f} s; scorecards in {output}",
         markup=False,
     )
     if batch.errors:

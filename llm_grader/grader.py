@@ -1,67 +1,256 @@
 """Orchestration: judge every item of a conversation and score it; batches to JSONL.
 
-Rule items are judged here by :mod:`llm_grader.rules`; model-judged items need a model
-judge. Without one (``rules_only``) they are unscored with the reason, never zero or full.
+Rule items are judged by :mod:`llm_grader.rules`; model-judged items by one structured
+call each through :mod:`llm_grader.llm` (items of one conversation back to back, so the
+shared prompt prefix is cached by the provider). Without a model (rules only) model-judged
+items are unscored with the reason — never zero or full.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import LLMGraderError
-from .rubric import Rubric, load_rubric
+from .evidence import verify_quote
+from .llm import ModelClient, ModelResult, ModelSettings, ResultCache
+from .prompting import NOT_APPLICABLE, Templates, compile_messages, prompt_hash, response_model
+from .rubric import Item, Rubric, load_rubric
 from .rules import applicability_reason, judge_rule
-from .scoring import Judgement, Scorecard, score
-from .transcript import Conversation
+from .scoring import Evidence, Judgement, Occurrence, Scorecard, Usage, score
+from .transcript import Conversation, mask_personal_data
 
-__all__ = ["Grader", "ResultsWriter", "read_results"]
+__all__ = ["DEFAULT_CACHE", "Grader", "ResultsWriter", "read_results"]
 
-_NOT_GRADED = {
-    "zh": "未评分:该项需由模型评判,当前未配置模型(仅规则模式)",
-    "en": "not graded: a model-judged item and no model is configured (rules only)",
+DEFAULT_CACHE = Path(".llm-grader-cache") / "answers.sqlite"
+"""Where answers are cached unless ``cache=`` says otherwise (relative to the working directory)."""
+
+_TEXT = {
+    "zh": {
+        "not_graded": "未评分:该项需由模型评判,当前未配置模型(仅规则模式)",
+        "not_applicable": "不适用:{reason}",
+        "low_agreement": "{k} 次采样中只有 {n} 次给出 {tier},一致率 {share:.0%} 低于 {threshold:.0%}",
+    },
+    "en": {
+        "not_graded": "not graded: a model-judged item and no model is configured (rules only)",
+        "not_applicable": "not applicable: {reason}",
+        "low_agreement": "only {n} of {k} samples gave {tier}: agreement {share:.0%} below {threshold:.0%}",
+    },
 }
-_NOT_APPLICABLE = {"zh": "不适用:{reason}", "en": "not applicable: {reason}"}
+
+
+class _Pacer:
+    """Bounds requests in flight and, optionally, requests per minute."""
+
+    def __init__(self, concurrency: int, rpm: float | None) -> None:
+        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._interval = 60.0 / rpm if rpm else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def run(self, call: Callable[[], Awaitable[ModelResult]]) -> ModelResult:
+        async with self._slots:
+            if self._interval:
+                async with self._lock:
+                    now = time.monotonic()
+                    wait = self._next - now
+                    self._next = max(now, self._next) + self._interval
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            return await call()
 
 
 class Grader:
     """Grades conversations against one rubric.
 
-    ``Grader(rubric)`` with no model grades the rule items only; model-judged items come out
-    unscored with the reason.
+    ``Grader(rubric)`` grades the rule items only; ``Grader(rubric, model="gpt-4o-mini")``
+    (with ``base_url``/``api_key`` or ``OPENAI_BASE_URL``/``OPENAI_API_KEY``) grades every item.
+    ``mask_pii`` (default on) masks phone, ID-card and bank-card numbers before any text
+    leaves the machine. ``samples=k`` asks k times and takes the majority tier; below
+    ``min_agreement`` the item is marked for review.
     """
 
-    def __init__(self, rubric: Rubric | str | Path, *, model: str | None = None) -> None:
+    def __init__(
+        self,
+        rubric: Rubric | str | Path,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        settings: ModelSettings | None = None,
+        cache: str | Path | None = DEFAULT_CACHE,
+        concurrency: int = 8,
+        requests_per_minute: float | None = None,
+        samples: int = 1,
+        min_agreement: float = 0.6,
+        mask_pii: bool = True,
+        prompts_dir: Path | None = None,
+    ) -> None:
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
-        if model is not None:
-            raise LLMGraderError(
-                "grading with a model is not available in this version; use rules-only grading "
-                "(Grader(rubric) / --rules-only)"
-            )
-        self.model = model
+        if settings is None and model is not None:
+            settings = ModelSettings.from_env(model=model, base_url=base_url, api_key=api_key)
+        self.settings = settings
+        self.model = settings.model if settings else None
+        self.cache_path = Path(cache) if cache is not None and settings is not None else None
+        self.concurrency = concurrency
+        self.requests_per_minute = requests_per_minute
+        self.samples = max(1, samples)
+        self.min_agreement = min_agreement
+        self.mask_pii = mask_pii
+        self.templates = Templates.load(self.rubric.language, prompts_dir) if settings else None
+        self._text = _TEXT.get(self.rubric.language, _TEXT["zh"])
 
-    def judge_item(self, conversation: Conversation, item_id: str) -> Judgement:
-        """Judge one item of the rubric on a conversation."""
-        item = self.rubric.item(item_id)
-        language = self.rubric.language
-        reason = applicability_reason(item, conversation, language=language)
+    # ------------------------------------------------------------------ one item
+
+    def _precheck(self, item: Item, conversation: Conversation) -> Judgement | None:
+        reason = applicability_reason(item, conversation, language=self.rubric.language)
         if reason is not None:
             policy = item.applicability.policy if item.applicability else None
             return Judgement(
                 item_id=item.id,
                 not_applicable=True,
                 na_policy=policy,
-                rationale=_NOT_APPLICABLE[language].format(reason=reason),
+                rationale=self._text["not_applicable"].format(reason=reason),
             )
         if item.judge == "rule":
-            return judge_rule(item, conversation, language=language)
-        return Judgement.unscored(item.id, _NOT_GRADED[language])
+            return judge_rule(item, conversation, language=self.rubric.language)
+        if self.settings is None:
+            return Judgement.unscored(item.id, self._text["not_graded"])
+        return None
 
-    def grade(self, conversation: Conversation) -> Scorecard:
-        """Grade one conversation."""
-        judgements = [self.judge_item(conversation, item.id) for _, item in self.rubric.items()]
+    def messages(self, item: Item, conversation: Conversation) -> list[dict[str, str]]:
+        """The exact messages sent for one item (after masking)."""
+        shown = mask_personal_data(conversation) if self.mask_pii else conversation
+        return compile_messages(
+            rubric=self.rubric,
+            item=item,
+            conversation=shown,
+            templates=self.templates or Templates.load(self.rubric.language),
+        )
+
+    async def _judge_model(
+        self, item: Item, conversation: Conversation, client: ModelClient, pacer: _Pacer
+    ) -> Judgement:
+        assert self.settings is not None
+        shown = mask_personal_data(conversation) if self.mask_pii else conversation
+        messages = self.messages(item, conversation)
+        model = response_model(item, language=self.rubric.language)
+        language = self.rubric.language
+        results: list[ModelResult] = []
+        for sample in range(self.samples):
+            results.append(
+                await pacer.run(
+                    lambda s=sample: client.judge(  # type: ignore[misc]
+                        messages, model, conversation=shown, language=language, sample=s
+                    )
+                )
+            )
+        usage = sum((r.usage for r in results), Usage())
+        audit: dict[str, Any] = {
+            "prompt_hash": prompt_hash(messages, model.model_json_schema()),
+            "model": self.settings.model,
+            "mode": self.settings.effective_mode,
+            "rubric_version": self.rubric.version,
+            "raw": [r.raw for r in results] if self.samples > 1 else results[0].raw,
+            "attempts": sum(r.attempts for r in results),
+        }
+        good = [r for r in results if r.answer is not None]
+        if not good:
+            failed = results[-1]
+            audit["failure"] = failed.kind
+            return Judgement(item_id=item.id, error=failed.error, needs_review=True, usage=usage, audit=audit)
+        judgement = self._from_answer(item, shown, good, audit, usage)
+        return judgement
+
+    def _from_answer(
+        self, item: Item, shown: Conversation, good: list[ModelResult], audit: dict[str, Any], usage: Usage
+    ) -> Judgement:
+        language = self.rubric.language
+        answers = [r.answer for r in good]
+        if item.deduction is not None:
+            data = answers[0].model_dump()  # type: ignore[union-attr]
+            occurrences = tuple(
+                Occurrence(
+                    **_located(shown, o["turn"], o["quote"], language).model_dump(), severe=o["severe"]
+                )
+                for o in data["occurrences"]
+            )
+            return Judgement(
+                item_id=item.id,
+                occurrences=occurrences,
+                evidence=occurrences,
+                rationale=data["rationale"],
+                usage=usage,
+                audit=audit,
+            )
+        tiers = Counter(a.tier for a in answers)  # type: ignore[union-attr]
+        tier, votes = tiers.most_common(1)[0]
+        chosen = next(a for a in answers if a.tier == tier)  # type: ignore[union-attr]
+        data = chosen.model_dump()  # type: ignore[union-attr]
+        needs_review = False
+        rationale = data["rationale"]
+        if self.samples > 1:
+            share = votes / self.samples
+            audit["agreement"] = share
+            audit["tiers"] = dict(tiers)
+            if share < self.min_agreement:
+                needs_review = True
+                rationale += "\n" + self._text["low_agreement"].format(
+                    k=self.samples, n=votes, tier=tier, share=share, threshold=self.min_agreement
+                )
+        evidence = tuple(_located(shown, e["turn"], e["quote"], language) for e in data["evidence"])
+        flags = {k: bool(v) for k, v in (data.get("flags") or {}).items()}
+        if tier == NOT_APPLICABLE:
+            return Judgement(
+                item_id=item.id,
+                not_applicable=True,
+                evidence=evidence,
+                rationale=rationale,
+                flags=flags,
+                needs_review=needs_review,
+                usage=usage,
+                audit=audit,
+            )
+        return Judgement(
+            item_id=item.id,
+            tier=tier,
+            evidence=evidence,
+            rationale=rationale,
+            flags=flags,
+            needs_review=needs_review,
+            usage=usage,
+            audit=audit,
+        )
+
+    # ------------------------------------------------------------------ one conversation
+
+    async def agrade(
+        self, conversation: Conversation, *, _client: ModelClient | None = None, _pacer: _Pacer | None = None
+    ) -> Scorecard:
+        """Grade one conversation (async)."""
+        own = None
+        if self.settings is not None and _client is None:
+            own = _client = self._client()
+        pacer = _pacer or _Pacer(self.concurrency, self.requests_per_minute)
+        try:
+            judgements = []
+            for _, item in self.rubric.items():
+                judgement = self._precheck(item, conversation)
+                if judgement is None:
+                    assert _client is not None
+                    judgement = await self._judge_model(item, conversation, _client, pacer)
+                judgements.append(judgement)
+        finally:
+            if own is not None:
+                await own.close()
+                if own.cache is not None:
+                    own.cache.close()
         return score(
             self.rubric,
             judgements,
@@ -69,6 +258,61 @@ class Grader:
             model=self.model,
             metadata={"channel": conversation.channel, **conversation.metadata},
         )
+
+    def grade(self, conversation: Conversation) -> Scorecard:
+        """Grade one conversation."""
+        return asyncio.run(self.agrade(conversation))
+
+    def _client(self) -> ModelClient:
+        assert self.settings is not None
+        cache = ResultCache(self.cache_path) if self.cache_path is not None else None
+        return ModelClient(self.settings, cache=cache)
+
+    # ------------------------------------------------------------------ batches
+
+    async def agrade_many(
+        self,
+        conversations: Iterable[Conversation],
+        *,
+        output: str | Path | None = None,
+        resume: bool = False,
+        on_scorecard: Callable[[Scorecard], None] | None = None,
+    ) -> list[Scorecard]:
+        """Grade many conversations concurrently; see :meth:`grade_many`."""
+        writer = ResultsWriter(output, resume=resume) if output is not None else None
+        done = writer.done if writer else set()
+        todo = [c for c in conversations if c.id not in done]
+        client = self._client() if self.settings is not None else None
+        pacer = _Pacer(self.concurrency, self.requests_per_minute)
+        # Bound the conversations in progress too, so results stream out in a steady order.
+        slots = asyncio.Semaphore(max(1, self.concurrency))
+        cards: list[Scorecard] = []
+
+        async def one(conversation: Conversation) -> None:
+            async with slots:
+                try:
+                    card = await self.agrade(conversation, _client=client, _pacer=pacer)
+                except LLMGraderError as exc:
+                    card = score(
+                        self.rubric, [], conversation_id=conversation.id, model=self.model, errors=[str(exc)]
+                    )
+            if writer:
+                writer.write(card)
+            if on_scorecard:
+                on_scorecard(card)
+            cards.append(card)
+
+        try:
+            await asyncio.gather(*(one(c) for c in todo))
+        finally:
+            if writer:
+                writer.close()
+            if client is not None:
+                await client.close()
+                if client.cache is not None:
+                    client.cache.close()
+        order = {c.id: i for i, c in enumerate(todo)}
+        return sorted(cards, key=lambda c: order.get(c.conversation_id, 0))
 
     def grade_many(
         self,
@@ -78,33 +322,23 @@ class Grader:
         resume: bool = False,
         on_scorecard: Callable[[Scorecard], None] | None = None,
     ) -> list[Scorecard]:
-        """Grade conversations in order, appending each scorecard to ``output`` as it finishes.
+        """Grade conversations, appending each scorecard to ``output`` as it finishes.
 
-        With ``resume``, conversations whose id is already in ``output`` are skipped. A
-        conversation that fails is recorded as a scorecard with its error; the batch goes on.
+        At most ``concurrency`` requests are in flight; items of one conversation go back
+        to back. With ``resume``, ids already in ``output`` are skipped. A conversation
+        that fails is recorded with its error and the batch goes on.
         """
-        writer = ResultsWriter(output, resume=resume) if output is not None else None
-        done = writer.done if writer else set()
-        cards: list[Scorecard] = []
-        try:
-            for conversation in conversations:
-                if conversation.id in done:
-                    continue
-                try:
-                    card = self.grade(conversation)
-                except LLMGraderError as exc:
-                    card = score(
-                        self.rubric, [], conversation_id=conversation.id, model=self.model, errors=[str(exc)]
-                    )
-                if writer:
-                    writer.write(card)
-                if on_scorecard:
-                    on_scorecard(card)
-                cards.append(card)
-        finally:
-            if writer:
-                writer.close()
-        return cards
+        return asyncio.run(
+            self.agrade_many(conversations, output=output, resume=resume, on_scorecard=on_scorecard)
+        )
+
+
+def _located(conversation: Conversation, turn: int, quote: str, language: str) -> Evidence:
+    found = verify_quote(conversation, turn, quote, language=language)
+    if isinstance(found, Evidence):
+        return found
+    # The validator already verified it; keep it visible rather than drop it if not.
+    return Evidence(turn=turn, speaker="", quote=quote, start_char=-1, end_char=-1, verified=False)
 
 
 class ResultsWriter:
@@ -132,7 +366,7 @@ class ResultsWriter:
                 f.truncate(data.rfind(b"\n") + 1)
 
     def write(self, card: Scorecard) -> None:
-        """Append one scorecard as one line, and make it durable."""
+        """Append one scorecard as one line with a single write, and make it durable."""
         self._file.write(card.model_dump_json() + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())

@@ -1,0 +1,158 @@
+"""A scripted OpenAI-compatible HTTP server on 127.0.0.1, for tests and offline demos.
+
+It speaks just enough of ``POST /v1/chat/completions`` for the real ``openai`` SDK and
+``instructor`` to run unchanged: a *responder* function sees each request body and says
+what to answer — a structured answer (sent as a tool call, JSON content or a fenced JSON
+block, whichever the request's mode expects), an HTTP error with headers, a delay past
+the client's timeout, a dropped connection, or raw content (malformed JSON). Every
+request is recorded.
+
+    with FakeOpenAIServer(responder) as server:
+        grader = Grader(rubric, model="fake", base_url=server.base_url, api_key="sk-test")
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["FakeOpenAIServer", "Reply", "answer", "error", "raw"]
+
+
+@dataclass
+class Reply:
+    """What the server does with one request."""
+
+    status: int = 200
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    """Seconds to wait before answering (past the client's timeout: a timeout)."""
+    drop: bool = False
+    """Close the connection without answering."""
+
+
+_USAGE = {
+    "prompt_tokens": 100,
+    "completion_tokens": 20,
+    "total_tokens": 120,
+    "prompt_tokens_details": {"cached_tokens": 0},
+}
+
+
+def _completion(
+    message: dict[str, Any], *, finish_reason: str, usage: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "fake",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish_reason}
+        ],
+        "usage": usage or _USAGE,
+    }
+
+
+def answer(
+    request: dict[str, Any], obj: Any, *, finish_reason: str = "stop", usage: dict[str, Any] | None = None
+) -> Reply:
+    """Answer with ``obj`` in the form the request's structured-output mode expects."""
+    text = json.dumps(obj, ensure_ascii=False)
+    if request.get("tools"):
+        choice = request.get("tool_choice")
+        name = (
+            choice["function"]["name"]
+            if isinstance(choice, dict)
+            else request["tools"][0]["function"]["name"]
+        )
+        message: dict[str, Any] = {
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": name, "arguments": text}}
+            ],
+        }
+        return Reply(body=_completion(message, finish_reason=finish_reason, usage=usage))
+    if request.get("response_format") is None:  # MD_JSON: a fenced block in prose
+        text = f"评分如下:\n```json\n{text}\n```"
+    return Reply(body=_completion({"content": text}, finish_reason=finish_reason, usage=usage))
+
+
+def raw(content: str, *, finish_reason: str = "stop") -> Reply:
+    """Answer with this exact message content (e.g. malformed JSON)."""
+    return Reply(body=_completion({"content": content}, finish_reason=finish_reason, usage=None))
+
+
+def error(status: int, message: str = "error", headers: dict[str, str] | None = None) -> Reply:
+    """An HTTP error in OpenAI's error shape."""
+    return Reply(
+        status=status,
+        body={"error": {"message": message, "type": "fake", "code": None}},
+        headers=headers or {},
+    )
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+class FakeOpenAIServer:
+    """The server; use as a context manager. ``requests`` holds every request body."""
+
+    def __init__(self, responder: Responder) -> None:
+        self.responder = responder
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests.append(body)
+                    server.headers.append(dict(self.headers))
+                reply = server.responder(body)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                data = json.dumps(reply.body or {}, ensure_ascii=False).encode()
+                self.send_response(reply.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give the client (``http://127.0.0.1:PORT/v1``)."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
