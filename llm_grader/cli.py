@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -13,11 +14,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .errors import InputError, LLMGraderError
-from .grader import DEFAULT_CACHE, Grader
+from .errors import InputError, LLMGraderError, RescoreError
+from .grader import DEFAULT_CACHE, Grader, ResultsWriter, read_results
 from .llm import ModelSettings
+from .prompting import response_model
 from .rubric import Item, Rubric, check_rubric, load_rubric, rubric_json_schema
+from .rules import judge_rule
 from .scoring import ItemResult, Scorecard, Usage
+from .scoring import rescore as rescore_card
 from .transcript import load_conversations
 
 __all__ = ["app", "main"]
@@ -120,15 +124,50 @@ def _show_item(rubric: Rubric, item: Item) -> None:
         out.print(f"  rule: {item.rule.model_dump_json(exclude_defaults=True)}", markup=False)
 
 
+def _show_prompt(rubric: Rubric, item: Item, path: Path, conversation_id: str | None, *, mask: bool) -> None:
+    batch = load_conversations(path, strict=True)
+    chosen = next((c for c in batch if conversation_id in (None, c.id)), None)
+    if chosen is None:
+        ids = ", ".join(c.id for c in batch)
+        raise LLMGraderError(f"no conversation {conversation_id!r} in {str(path)!r}; ids: {ids}")
+    if item.judge == "rule":
+        out.print(
+            f"item {item.id!r} is judged by a rule, not a prompt: {judge_rule(item, chosen).rationale}",
+            markup=False,
+        )
+        return
+    grader = Grader(rubric, mask_pii=mask)
+    for message in grader.messages(item, chosen):
+        out.rule(f"{message['role']}")
+        out.print(message["content"], markup=False, end="", soft_wrap=True)
+    out.rule("response schema")
+    schema = response_model(item, language=rubric.language).model_json_schema()
+    out.print(json.dumps(schema, ensure_ascii=False, indent=2), markup=False, soft_wrap=True)
+
+
 @rubric_app.command("show")
 def rubric_show(
     rubric: Annotated[str, typer.Argument(help="Rubric file (.yaml) or built-in name.")],
-    item: Annotated[Optional[str], typer.Option("--item", help="Show one item in full.")] = None,  # noqa: UP045
+    item: Annotated[str | None, typer.Option("--item", help="Show one item in full.")] = None,
+    conversation: Annotated[
+        Path | None,
+        typer.Option("--conversation", help="With --item: the exact messages and response schema sent."),
+    ] = None,
+    conversation_id: Annotated[
+        str | None, typer.Option("--id", help="Which conversation of the file (default: the first).")
+    ] = None,
+    no_mask: Annotated[bool, typer.Option("--no-mask", help="Show personal numbers unmasked.")] = False,
 ) -> None:
-    """Print a rubric readably: categories, items, tiers, points, rules and overrides."""
+    """Print a rubric readably; with --item and --conversation, the compiled prompt."""
     loaded = load_rubric(rubric)
+    if conversation is not None and item is None:
+        raise LLMGraderError("--conversation needs --item: prompts are compiled one item at a time")
     if item is not None:
-        _show_item(loaded, loaded.item(item))
+        chosen = loaded.item(item)
+        if conversation is None:
+            _show_item(loaded, chosen)
+            return
+        _show_prompt(loaded, chosen, conversation, conversation_id, mask=not no_mask)
         return
     out.print(
         f"[bold]{loaded.name}[/bold] ({loaded.id} v{loaded.version}, {loaded.language}) — "
@@ -191,11 +230,13 @@ def _tier_text(item: ItemResult) -> str:
     return "N/A" if item.not_applicable else item.tier_label or item.tier or ""
 
 
-def _summary(cards: list[Scorecard]) -> Table:
-    table = Table(title="scorecards")
+def _summary(cards: list[Scorecard], *, max_rows: int = 40) -> Table:
+    shown = cards[:max_rows]
+    more = len(cards) - len(shown)
+    table = Table(title="scorecards", caption=f"… and {more} more in the output file" if more else None)
     for column in ("conversation", "channel", "total", "graded", "unscored", "overrides / notes"):
         table.add_column(column)
-    for card in cards:
+    for card in shown:
         unscored = [i for i in card.items if i.unscored]
         graded = [i for i in card.items if not i.unscored]
         notes = [f"{o.kind}: {o.id}" for o in card.overrides]
@@ -309,6 +350,45 @@ def grade(
     )
     if batch.errors:
         raise typer.Exit(1)
+
+
+@app.command()
+def rescore(
+    results: Annotated[Path, typer.Argument(help="Scorecards JSONL from an earlier grade.")],
+    rubric: Annotated[str, typer.Option("-r", "--rubric", help="The changed rubric (file or name).")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Default: RESULTS with .rescored.jsonl.")
+    ] = None,
+) -> None:
+    """Recompute scorecards from stored answers under a changed rubric, with no model call."""
+    loaded = load_rubric(rubric)
+    if not results.is_file():
+        raise LLMGraderError(f"results file {str(results)!r} does not exist")
+    cards = list(read_results(results))
+    changed: dict[str, None] = {}
+    new_cards = []
+    for card in cards:
+        try:
+            new_cards.append(rescore_card(card, loaded))
+        except RescoreError as exc:
+            changed.update(dict.fromkeys(exc.items))
+    if changed:
+        raise LLMGraderError(
+            f"cannot rescore with {rubric}: the wording, tiers, flags or rule of these items changed "
+            f"(or they are new): {', '.join(changed)}; grade them again"
+        )
+    target = output or results.with_name(results.stem + ".rescored.jsonl")
+    writer = ResultsWriter(target)
+    for card in new_cards:
+        writer.write(card)
+    writer.close()
+    out.print(_summary(new_cards))
+    moved = sum(1 for a, b in zip(cards, new_cards, strict=True) if a.total_score != b.total_score)
+    out.print(
+        f"{len(new_cards)} scorecard(s) rescored with no model call, {moved} total(s) changed; "
+        f"written to {target}",
+        markup=False,
+    )
 
 
 def main() -> None:

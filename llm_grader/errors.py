@@ -6,7 +6,8 @@
     ├── InputError                  a file the user gave is wrong; carries its Problems
     │   ├── ConversationError       a conversation file (JSONL, CSV, text)
     │   └── RubricError             a rubric file
-    └── NotFoundError               a built-in rubric name, file or item that does not exist
+    ├── NotFoundError               a built-in rubric name, file or item that does not exist
+    └── RescoreError                stored answers cannot serve a changed rubric
 
 Every message names the file, the line and the field where it can, quotes names with
 ``!r``, lists the valid choices where there are any, and says how to fix the input.
@@ -23,6 +24,7 @@ __all__ = [
     "LLMGraderError",
     "NotFoundError",
     "Problem",
+    "RescoreError",
     "RubricError",
 ]
 
@@ -86,4 +88,12 @@ class NotFoundError(LLMGraderError):
     def __init__(self, message: str, *, name: str, choices: list[str] | None = None) -> None:
         self.name = name
         self.choices = choices or []
+        super().__init__(message)
+
+
+class RescoreError(LLMGraderError):
+    """A rubric changed in a way stored answers cannot serve; ``items`` names the items."""
+
+    def __init__(self, message: str, *, items: list[str]) -> None:
+        self.items = items
         super().__init__(message)

@@ -9,6 +9,7 @@ items are unscored with the reason — never zero or full.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import time
@@ -21,7 +22,7 @@ from .errors import LLMGraderError
 from .evidence import verify_quote
 from .llm import ModelClient, ModelResult, ModelSettings, ResultCache
 from .prompting import NOT_APPLICABLE, Templates, compile_messages, prompt_hash, response_model
-from .rubric import Item, Rubric, load_rubric
+from .rubric import Item, Rubric, item_fingerprint, load_rubric
 from .rules import applicability_reason, judge_rule
 from .scoring import Evidence, Judgement, Occurrence, Scorecard, Usage, score
 from .transcript import Conversation, mask_personal_data
@@ -242,10 +243,14 @@ class Grader:
             judgements = []
             for _, item in self.rubric.items():
                 judgement = self._precheck(item, conversation)
+                source = "applicability" if judgement is not None and judgement.not_applicable else "model"
                 if judgement is None:
                     assert _client is not None
                     judgement = await self._judge_model(item, conversation, _client, pacer)
-                judgements.append(judgement)
+                audit = {**judgement.audit, "item_hash": item_fingerprint(item)}
+                if judgement.not_applicable:
+                    audit["na_source"] = source
+                judgements.append(dataclasses.replace(judgement, audit=audit))
         finally:
             if own is not None:
                 await own.close()

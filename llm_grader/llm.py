@@ -16,6 +16,7 @@ Provider differences live in :data:`PROVIDERS`, a table of settings, not in code
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -270,6 +271,7 @@ class ModelClient:
             max_retries=settings.transport_retries,
         )
         self._client = instructor.from_openai(self._openai, mode=_MODES[settings.effective_mode])
+        self._client.on("completion:kwargs", _count_attempt)
 
     async def close(self) -> None:
         """Close the HTTP client."""
@@ -308,6 +310,16 @@ class ModelClient:
             CONVERSATION.reset(token)
 
     async def _call(self, messages: list[dict[str, str]], response_model: type[BaseModel]) -> ModelResult:
+        counter = [0]
+        token = _ATTEMPTS.set(counter)
+        try:
+            return await self._attempt(messages, response_model, counter)
+        finally:
+            _ATTEMPTS.reset(token)
+
+    async def _attempt(
+        self, messages: list[dict[str, str]], response_model: type[BaseModel], counter: list[int]
+    ) -> ModelResult:
         try:
             answer, completion = await self._client.chat.completions.create_with_completion(
                 model=self.settings.model,
@@ -352,7 +364,7 @@ class ModelClient:
         if refusal:
             return ModelResult(error=f"the model refused: {refusal}", kind="refusal", usage=Usage(calls=1))
         usage = _usage(getattr(completion, "usage", None))
-        attempts = int(getattr(answer, "_total_attempts", 0) or 0) or 1
+        attempts = max(counter[0], 1)
         return ModelResult(
             answer=answer,
             raw=answer.model_dump_json(),
@@ -361,10 +373,26 @@ class ModelClient:
         )
 
 
+_ATTEMPTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "llm_grader_attempts", default=None
+)
+
+
+def _count_attempt(*args: Any, **kwargs: Any) -> None:
+    """Instructor hook: one call per attempt (first try or re-ask), per task."""
+    counter = _ATTEMPTS.get()
+    if counter is not None:
+        counter[0] += 1
+
+
 def _api_error(exc: openai.APIError) -> str:
     status = getattr(exc, "status_code", None)
     kind = type(exc).__name__
-    message = str(getattr(exc, "message", "") or exc).splitlines()[0][:200]
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    detail = body.get("message") if isinstance(body, dict) else None
+    message = str(detail or getattr(exc, "message", "") or exc).splitlines()[0][:200]
     return f"{kind}{f' {status}' if status else ''} after retries: {message}"
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "Window",
     "builtin_rubrics",
     "check_rubric",
+    "item_fingerprint",
     "load_rubric",
     "rubric_json_schema",
 ]
@@ -864,3 +865,19 @@ def rubric_json_schema() -> str:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "llm-grader rubric"
     return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def item_fingerprint(item: Item) -> str:
+    """A hash of what a grader reads or a rule computes for an item — not its points.
+
+    Two rubric versions whose item has the same fingerprint can share the item's stored
+    answers: ``rescore`` recomputes totals under new points, categories or overrides, and
+    refuses when a fingerprint changed (the wording, tiers, flags or rule differ).
+    """
+    import hashlib
+    import json
+
+    data = item.model_dump(mode="json", exclude={"points", "weight", "deduction"})
+    data["tiers"] = [{k: v for k, v in t.items() if k not in ("points", "ratio")} for t in data["tiers"]]
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

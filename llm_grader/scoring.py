@@ -31,6 +31,7 @@ __all__ = [
     "OverrideHit",
     "Scorecard",
     "Usage",
+    "rescore",
     "score",
 ]
 
@@ -401,3 +402,58 @@ def score(
 
 def _round(value: float) -> float:
     return round(value, 4) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def rescore(card: Scorecard, rubric: Rubric) -> Scorecard:
+    """Recompute a scorecard from its stored item results under a changed rubric.
+
+    Points, weights, categories, N/A policies and overrides may change; an item whose
+    fingerprint (wording, tiers, flags, rule) changed, or that is new, cannot be reused and
+    raises :class:`~llm_grader.errors.RescoreError` naming the items.
+    """
+    from .errors import RescoreError
+    from .rubric import item_fingerprint
+
+    stored = {r.item_id: r for r in card.items}
+    changed = [
+        item.id
+        for _, item in rubric.items()
+        if item.id not in stored or stored[item.id].audit.get("item_hash") != item_fingerprint(item)
+    ]
+    if changed:
+        raise RescoreError(
+            f"{card.conversation_id}: items changed or new since grading: {', '.join(changed)}; "
+            "grade them again",
+            items=changed,
+        )
+    judgements = []
+    for _, item in rubric.items():
+        r = stored[item.id]
+        na_policy = None
+        if r.not_applicable and r.audit.get("na_source") == "applicability" and item.applicability:
+            na_policy = item.applicability.policy
+        judgements.append(
+            Judgement(
+                item_id=item.id,
+                tier=r.tier,
+                occurrences=tuple(r.occurrences or ()),
+                not_applicable=r.not_applicable,
+                na_policy=na_policy,
+                flags=r.flags,
+                evidence=tuple(r.evidence),
+                rationale=r.rationale,
+                measured=r.measured,
+                error=r.error,
+                needs_review=r.needs_review,
+                usage=Usage(),
+                audit=r.audit,
+            )
+        )
+    return score(
+        rubric,
+        judgements,
+        conversation_id=card.conversation_id,
+        model=card.model,
+        errors=card.errors,
+        metadata=card.metadata,
+    ).model_copy(update={"usage": card.usage})
