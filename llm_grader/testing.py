@@ -14,6 +14,7 @@ request is recorded.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeOpenAIServer", "Reply", "answer", "error", "raw"]
+__all__ = ["FakeOpenAIServer", "Reply", "answer", "error", "item_of", "raw", "top_tier_responder"]
 
 
 @dataclass
@@ -159,3 +160,33 @@ class FakeOpenAIServer:
     def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+_ITEM = re.compile(r"(?:编号|\(id) ([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def item_of(request: dict[str, Any]) -> str:
+    """The rubric item a request asks about (read from its item block)."""
+    text = "".join(str(m.get("content") or "") for m in request["messages"] if m.get("role") == "user")
+    found = _ITEM.findall(text)
+    if not found:
+        raise ValueError("no item id in the request")
+    return str(found[-1])
+
+
+def top_tier_responder(rubric: Any, *, delay: float = 0.0) -> Responder:
+    """Answer every item of ``rubric`` with its top tier, no evidence, no flag raised."""
+
+    def respond(request: dict[str, Any]) -> Reply:
+        item = rubric.item(item_of(request))
+        if item.deduction is not None:
+            obj: dict[str, Any] = {"occurrences": [], "rationale": "未发现"}
+        else:
+            obj = {"evidence": [], "rationale": "符合标准", "tier": max(item.tiers, key=item.tier_points).id}
+            if item.flags:
+                obj["flags"] = {f.id: False for f in item.flags}
+        reply = answer(request, obj)
+        reply.delay = delay
+        return reply
+
+    return respond

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,67 @@ def test_resume_skips_finished_conversations(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["--version"], ["rubric", "schema"]])
 def test_misc_commands(args: list[str]) -> None:
     assert run(*args).returncode == 0
+
+
+# ----------------------------------------------------------------------------- with a model
+
+KEY = "sk-cli-SECRET-9876"
+
+
+def run_env(*args: str | Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "llm_grader", *map(str, args)], cwd=cwd, text=True, encoding="utf-8",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8", **env},
+    )
+
+
+def test_grade_with_a_model_resumes_after_a_kill_and_never_writes_the_key(tmp_path: Path) -> None:
+    from llm_grader import Rubric
+    from llm_grader.testing import FakeOpenAIServer, top_tier_responder
+
+    out = tmp_path / "cards.jsonl"
+    with FakeOpenAIServer(top_tier_responder(Rubric.builtin("internet_cs_qa"), delay=0.05)) as server:
+        env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url, "LLM_GRADER_MODEL": "fake-model"}
+        args = ["grade", EXAMPLES / "conversations.jsonl", "-r", "internet_cs_qa", "-o", out,
+                "--concurrency", "1", "--cache", tmp_path / "cache" / "answers.sqlite"]
+        first = run_env(*args, env=env, cwd=tmp_path)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if out.exists() and out.read_text(encoding="utf-8").count("\n") >= 3:
+                break
+            time.sleep(0.05)
+        first.kill()  # SIGKILL: no clean-up runs
+        first.communicate(timeout=30)
+        before = [json.loads(line)["conversation_id"] for line in out.read_text(encoding="utf-8").splitlines()]
+        assert 3 <= len(before) < 14
+        second = run_env(*args, "--resume", env=env, cwd=tmp_path)
+        stdout, stderr = second.communicate(timeout=120)
+    assert second.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    ids = [json.loads(line)["conversation_id"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(ids) == len(set(ids)) == 14 and ids[: len(before)] == before
+    assert f"{14 - len(before)} conversation(s) graded" in stdout
+    cards = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert all(c["model"] == "fake-model" for c in cards)
+    assert next(c for c in cards if c["conversation_id"] == "c007")["total_score"] == 100
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+    assert KEY not in stdout + stderr
+
+
+def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:
+    from llm_grader import Rubric
+    from llm_grader.testing import FakeOpenAIServer, top_tier_responder
+
+    with FakeOpenAIServer(top_tier_responder(Rubric.builtin("internet_cs_qa"))) as server:
+        env = {"OPENAI_API_KEY": KEY, "LLM_GRADER_MODEL": "fake-model"}
+        args = ["grade", EXAMPLES / "conversations.jsonl", "-r", "internet_cs_qa", "--base-url", server.base_url]
+        first = run_env(*args, "-o", tmp_path / "a.jsonl", env=env, cwd=tmp_path).communicate(timeout=120)[0]
+        calls = len(server.requests)
+        second = run_env(*args, "-o", tmp_path / "b.jsonl", env=env, cwd=tmp_path).communicate(timeout=120)[0]
+        assert len(server.requests) == calls
+    assert f"{calls} call(s), 0 cached" in first
+    assert f"0 call(s), {calls} cached, 0 prompt + 0 completion tokens" in second
+    assert (tmp_path / ".llm-grader-cache" / "answers.sqlite").exists()
