@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from .errors import LLMGraderError
 from .evidence import verify_quote
 from .llm import ModelClient, ModelResult, ModelSettings, ResultCache
@@ -106,6 +108,14 @@ class Grader:
         self.mask_pii = mask_pii
         self.templates = Templates.load(self.rubric.language, prompts_dir) if settings else None
         self._text = _TEXT.get(self.rubric.language, _TEXT["zh"])
+        self._models: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {}
+
+    def _response_model(self, item: Item) -> tuple[type[BaseModel], dict[str, Any]]:
+        """The item's response model and its JSON schema, built once per grader."""
+        if item.id not in self._models:
+            model = response_model(item, language=self.rubric.language)
+            self._models[item.id] = (model, model.model_json_schema())
+        return self._models[item.id]
 
     # ------------------------------------------------------------------ one item
 
@@ -141,20 +151,20 @@ class Grader:
         assert self.settings is not None
         shown = mask_personal_data(conversation) if self.mask_pii else conversation
         messages = self.messages(item, conversation)
-        model = response_model(item, language=self.rubric.language)
+        model, schema = self._response_model(item)
         language = self.rubric.language
         results: list[ModelResult] = []
         for sample in range(self.samples):
             results.append(
                 await pacer.run(
                     lambda s=sample: client.judge(  # type: ignore[misc]
-                        messages, model, conversation=shown, language=language, sample=s
+                        messages, model, schema=schema, conversation=shown, language=language, sample=s
                     )
                 )
             )
         usage = sum((r.usage for r in results), Usage())
         audit: dict[str, Any] = {
-            "prompt_hash": prompt_hash(messages, model.model_json_schema()),
+            "prompt_hash": prompt_hash(messages, schema),
             "model": self.settings.model,
             "mode": self.settings.effective_mode,
             "rubric_version": self.rubric.version,

@@ -285,13 +285,15 @@ class ModelClient:
         conversation: Conversation,
         language: str,
         sample: int = 0,
+        schema: dict[str, Any] | None = None,
     ) -> ModelResult:
         """Ask for one item's answer, validated (quotes verified) against ``conversation``."""
         token = CONVERSATION.set((conversation, language))
         try:
             key = None
             if self.cache is not None:
-                key = ResultCache.key(self.settings, messages, response_model.model_json_schema(), sample)
+                schema = schema if schema is not None else response_model.model_json_schema()
+                key = ResultCache.key(self.settings, messages, schema, sample)
                 stored = self.cache.get(key)
                 if stored is not None:
                     try:
