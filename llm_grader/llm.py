@@ -137,6 +137,8 @@ class ModelSettings:
     transport_retries: int = 4
     reasks: int = 2
     extra_body: dict[str, Any] = field(default_factory=dict)
+    api_version: str | None = None
+    """Azure OpenAI only: the api-version (default ``OPENAI_API_VERSION`` or 2024-10-21)."""
 
     @classmethod
     def from_env(
@@ -264,12 +266,25 @@ class ModelClient:
     def __init__(self, settings: ModelSettings, *, cache: ResultCache | None = None) -> None:
         self.settings = settings
         self.cache = cache
-        self._openai = openai.AsyncOpenAI(
-            base_url=settings.base_url,
-            api_key=settings.api_key.get_secret_value() or "not-needed",
-            timeout=settings.timeout,
-            max_retries=settings.transport_retries,
-        )
+        key = settings.api_key.get_secret_value() or "not-needed"
+        self._openai: openai.AsyncOpenAI
+        if settings.profile.name == "azure":
+            # Azure routes by deployment (the model name) and needs an api-version; json_schema
+            # needs 2024-08-01-preview or later, so the default is the 2024-10-21 GA version.
+            self._openai = openai.AsyncAzureOpenAI(
+                azure_endpoint=(settings.base_url or "").split("/openai")[0],
+                api_version=settings.api_version or os.environ.get("OPENAI_API_VERSION") or "2024-10-21",
+                api_key=key,
+                timeout=settings.timeout,
+                max_retries=settings.transport_retries,
+            )
+        else:
+            self._openai = openai.AsyncOpenAI(
+                base_url=settings.base_url,
+                api_key=key,
+                timeout=settings.timeout,
+                max_retries=settings.transport_retries,
+            )
         self._client = instructor.from_openai(self._openai, mode=_MODES[settings.effective_mode])
         self._client.on("completion:kwargs", _count_attempt)
 
@@ -341,6 +356,18 @@ class ModelClient:
         except InstructorRetryException as exc:
             cause = exc.__cause__ or (exc.failed_attempts[-1].exception if exc.failed_attempts else None)
             usage = _usage(exc.total_usage).model_copy(update={"calls": exc.n_attempts})
+            completions = [exc.last_completion, *(a.completion for a in exc.failed_attempts or [])]
+            refused = next((r for r in map(_refusal, completions) if r), None)
+            if refused is None and str(cause).startswith(_INSTRUCTOR_REFUSAL):
+                # instructor's TOOLS mode turns a refusal into an AssertionError with this text.
+                refused = str(cause).removeprefix(_INSTRUCTOR_REFUSAL)
+            if refused:
+                return ModelResult(
+                    error=f"the model refused: {refused}",
+                    kind="refusal",
+                    usage=usage,
+                    attempts=exc.n_attempts,
+                )
             if isinstance(cause, openai.APIError):
                 return ModelResult(
                     error=_api_error(cause), kind="transport", usage=usage, attempts=exc.n_attempts
@@ -361,8 +388,7 @@ class ModelClient:
             )
         except openai.APIError as exc:
             return ModelResult(error=_api_error(exc), kind="transport", usage=Usage(calls=1), attempts=1)
-        choice = completion.choices[0] if getattr(completion, "choices", None) else None
-        refusal = getattr(getattr(choice, "message", None), "refusal", None)
+        refusal = _refusal(completion)
         if refusal:
             return ModelResult(error=f"the model refused: {refusal}", kind="refusal", usage=Usage(calls=1))
         usage = _usage(getattr(completion, "usage", None))
@@ -385,6 +411,16 @@ def _count_attempt(*args: Any, **kwargs: Any) -> None:
     counter = _ATTEMPTS.get()
     if counter is not None:
         counter[0] += 1
+
+
+_INSTRUCTOR_REFUSAL = "Unable to generate a response due to "
+
+
+def _refusal(completion: Any) -> str | None:
+    choices = getattr(completion, "choices", None)
+    message = getattr(choices[0], "message", None) if choices else None
+    refusal = getattr(message, "refusal", None)
+    return str(refusal) if refusal else None
 
 
 def _api_error(exc: openai.APIError) -> str:

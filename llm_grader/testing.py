@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeOpenAIServer", "Reply", "answer", "error", "item_of", "raw", "top_tier_responder"]
+__all__ = ["FakeOpenAIServer", "Reply", "answer", "error", "item_of", "raw", "refusal", "top_tier_responder"]
 
 
 @dataclass
@@ -91,6 +91,11 @@ def raw(content: str, *, finish_reason: str = "stop") -> Reply:
     return Reply(body=_completion({"content": content}, finish_reason=finish_reason, usage=None))
 
 
+def refusal(text: str) -> Reply:
+    """A refusal (``message.refusal`` set, no content)."""
+    return Reply(body=_completion({"content": None, "refusal": text}, finish_reason="stop", usage=None))
+
+
 def error(status: int, message: str = "error", headers: dict[str, str] | None = None) -> Reply:
     """An HTTP error in OpenAI's error shape."""
     return Reply(
@@ -110,6 +115,7 @@ class FakeOpenAIServer:
         self.responder = responder
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []
         self._lock = threading.Lock()
         server = self
 
@@ -130,6 +136,7 @@ class FakeOpenAIServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
+                    server.paths.append(self.path)
                 reply = server.responder(body)
                 if reply.delay:
                     time.sleep(reply.delay)

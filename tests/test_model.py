@@ -14,7 +14,7 @@ from llm_grader import Conversation, Grader, Rubric, builtin_rubrics
 from llm_grader.errors import RescoreError
 from llm_grader.llm import ModelSettings
 from llm_grader.scoring import Scorecard, rescore
-from llm_grader.testing import FakeOpenAIServer, Reply, answer, error, raw
+from llm_grader.testing import FakeOpenAIServer, Reply, answer, error, raw, refusal
 
 KEY = "sk-test-SECRET-4242"
 MODES = ["tools", "json_schema", "md_json"]
@@ -298,3 +298,56 @@ def test_rescore_uses_stored_answers_and_refuses_changed_wording(by_id: dict[str
     with pytest.raises(RescoreError) as info:
         rescore(cards[0], reworded)
     assert info.value.items == ["focus"]
+
+
+@pytest.mark.parametrize("mode", ["tools", "json_schema"])
+def test_refusal_is_recorded_as_a_refusal(mode: str, by_id: dict[str, Conversation]) -> None:
+    cards, _, _ = run(by_id, ["c006"], {("c006", "politeness"): lambda r: refusal("I can't help with that.")}, mode)
+    item = cards[0].item("politeness")
+    assert item.error == "the model refused: I can't help with that."
+    assert item.audit["failure"] == "refusal" and item.points is None and item.needs_review
+
+
+def test_azure_profile_routes_by_deployment_with_an_api_version(by_id: dict[str, Conversation]) -> None:
+    with FakeOpenAIServer(lambda r: answer(r, top("soothing"))) as server:
+        settings = ModelSettings(model="my-gpt4o-deployment", base_url=server.base_url.removesuffix("/v1"),
+                                 api_key=SecretStr(KEY), provider="azure")
+        assert settings.effective_mode == "tools"
+        grader = Grader(FLAGSHIP, settings=settings, cache=None)
+        card = grader.grade(by_id["c007"])
+    assert card.item("soothing").tier == "good"
+    assert server.paths[0] == "/openai/deployments/my-gpt4o-deployment/chat/completions?api-version=2024-10-21"
+    assert server.headers[0]["api-key"] == KEY
+
+
+@pytest.mark.parametrize(("url", "provider", "mode"), [
+    ("https://api.openai.com/v1", "openai", "tools"),
+    ("https://api.deepseek.com/v1", "deepseek", "tools"),
+    ("https://dashscope.aliyuncs.com/compatible-mode/v1", "dashscope", "json"),
+    ("https://api.moonshot.cn/v1", "moonshot", "json"),
+    ("https://open.bigmodel.cn/api/paas/v4", "zhipu", "md_json"),
+    ("http://localhost:11434/v1", "ollama", "json_schema"),
+    ("http://gpu-box:8000/v1", "vllm", "json_schema"),
+    ("http://example.internal/v1", "generic", "tools"),
+])
+def test_provider_profiles(url: str, provider: str, mode: str) -> None:
+    settings = ModelSettings(model="m", base_url=url)
+    assert (settings.profile.name, settings.effective_mode) == (provider, mode)
+    assert ModelSettings(model="m", base_url=url, mode="md_json").effective_mode == "md_json"
+    if provider == "dashscope":
+        assert settings.request_params()["extra_body"] == {"enable_thinking": False}
+    assert KEY not in repr(ModelSettings(model="m", base_url=url, api_key=SecretStr(KEY)))
+
+
+def test_settings_come_from_flags_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_GRADER_MODEL", "env-model")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    from_env = ModelSettings.from_env()
+    assert (from_env.model, from_env.base_url, from_env.api_key.get_secret_value()) == (
+        "env-model", "http://127.0.0.1:1/v1", KEY)
+    flags = ModelSettings.from_env(model="flag-model", base_url="http://127.0.0.1:2/v1")
+    assert (flags.model, flags.base_url) == ("flag-model", "http://127.0.0.1:2/v1")
+    monkeypatch.delenv("LLM_GRADER_MODEL")
+    with pytest.raises(Exception, match="no model configured: pass --model or set LLM_GRADER_MODEL"):
+        ModelSettings.from_env()
