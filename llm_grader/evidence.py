@@ -105,5 +105,8 @@ def verify_quotes(
     failed: list[QuoteNotFound] = []
     for turn, quote in cited:
         result = verify_quote(conversation, turn, quote, language=language)
-        (found if isinstance(result, Evidence) else failed).append(result)  # type: ignore[arg-type]
+        if isinstance(result, Evidence):
+            found.append(result)
+        else:
+            failed.append(result)
     return found, failed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -150,18 +151,23 @@ class Grader:
     ) -> Judgement:
         assert self.settings is not None
         shown = mask_personal_data(conversation) if self.mask_pii else conversation
-        messages = self.messages(item, conversation)
+        messages = compile_messages(
+            rubric=self.rubric, item=item, conversation=shown, templates=self.templates
+        )
         model, schema = self._response_model(item)
         language = self.rubric.language
         results: list[ModelResult] = []
         for sample in range(self.samples):
-            results.append(
-                await pacer.run(
-                    lambda s=sample: client.judge(  # type: ignore[misc]
-                        messages, model, schema=schema, conversation=shown, language=language, sample=s
-                    )
-                )
+            call = functools.partial(
+                client.judge,
+                messages,
+                model,
+                schema=schema,
+                conversation=shown,
+                language=language,
+                sample=sample,
             )
+            results.append(await pacer.run(call))
         usage = sum((r.usage for r in results), Usage())
         audit: dict[str, Any] = {
             "prompt_hash": prompt_hash(messages, schema),
@@ -183,9 +189,9 @@ class Grader:
         self, item: Item, shown: Conversation, good: list[ModelResult], audit: dict[str, Any], usage: Usage
     ) -> Judgement:
         language = self.rubric.language
-        answers = [r.answer for r in good]
+        answers: list[Any] = [r.answer for r in good]
         if item.deduction is not None:
-            data = answers[0].model_dump()  # type: ignore[union-attr]
+            data = answers[0].model_dump()
             occurrences = tuple(
                 Occurrence(
                     **_located(shown, o["turn"], o["quote"], language).model_dump(), severe=o["severe"]
@@ -200,10 +206,10 @@ class Grader:
                 usage=usage,
                 audit=audit,
             )
-        tiers = Counter(a.tier for a in answers)  # type: ignore[union-attr]
+        tiers = Counter(a.tier for a in answers)
         tier, votes = tiers.most_common(1)[0]
-        chosen = next(a for a in answers if a.tier == tier)  # type: ignore[union-attr]
-        data = chosen.model_dump()  # type: ignore[union-attr]
+        chosen = next(a for a in answers if a.tier == tier)
+        data = chosen.model_dump()
         needs_review = False
         rationale = data["rationale"]
         if self.samples > 1:
@@ -217,20 +223,10 @@ class Grader:
                 )
         evidence = tuple(_located(shown, e["turn"], e["quote"], language) for e in data["evidence"])
         flags = {k: bool(v) for k, v in (data.get("flags") or {}).items()}
-        if tier == NOT_APPLICABLE:
-            return Judgement(
-                item_id=item.id,
-                not_applicable=True,
-                evidence=evidence,
-                rationale=rationale,
-                flags=flags,
-                needs_review=needs_review,
-                usage=usage,
-                audit=audit,
-            )
         return Judgement(
             item_id=item.id,
-            tier=tier,
+            tier=None if tier == NOT_APPLICABLE else tier,
+            not_applicable=tier == NOT_APPLICABLE,
             evidence=evidence,
             rationale=rationale,
             flags=flags,

@@ -223,21 +223,19 @@ def _item_block(item: Item, rubric: Rubric, templates: Templates) -> str:
     if item.not_applicable is not None:
         policy = words["na_full"] if item.not_applicable.policy == "full" else words["na_exclude"]
         na = words["na"].format(when=item.not_applicable.when, policy=policy)
-    description = item.description + "\n" if item.description else ""
+    common = {
+        "item_name": item.name,
+        "item_id": item.id,
+        "description": item.description + "\n" if item.description else "",
+        "notes": notes,
+        "not_applicable": na,
+    }
     if item.deduction is not None:
         severe = words["severe"] if item.deduction.severe_multiplier != 1 else ""
-        return (
-            templates.deduction.render(
-                item_name=item.name,
-                item_id=item.id,
-                deduction_points=f"{item.deduction.points:g}",
-                severe_note=severe,
-                description=description,
-                notes=notes,
-                not_applicable=na,
-            ).rstrip()
-            + "\n"
+        block = templates.deduction.render(
+            **common, deduction_points=f"{item.deduction.points:g}", severe_note=severe
         )
+        return block.rstrip() + "\n"
     tiers = "\n".join(
         words["tier"].format(
             id=t.id,
@@ -253,20 +251,10 @@ def _item_block(item: Item, rubric: Rubric, templates: Templates) -> str:
         else ""
     )
     output = words["output"].format(flags_field=words["flags_field"] if item.flags else "")
-    return (
-        templates.item.render(
-            item_name=item.name,
-            item_id=item.id,
-            item_points=f"{item.max_points:g}",
-            description=description,
-            tiers=tiers,
-            notes=notes,
-            not_applicable=na,
-            flags=flags,
-            output=output,
-        ).rstrip()
-        + "\n"
+    block = templates.item.render(
+        **common, item_points=f"{item.max_points:g}", tiers=tiers, flags=flags, output=output
     )
+    return block.rstrip() + "\n"
 
 
 def compile_messages(
