@@ -14,15 +14,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
+from .calibration import CalibrationReport, load_human_scores
+from .calibration import calibrate as run_calibration
 from .errors import InputError, LLMGraderError, RescoreError
 from .grader import DEFAULT_CACHE, Grader, ResultsWriter, read_results
 from .llm import ModelSettings
 from .prompting import response_model
+from .report import results_html, write_report
 from .rubric import Item, Rubric, check_rubric, load_rubric, rubric_json_schema
 from .rules import judge_rule
 from .scoring import ItemResult, Scorecard, Usage
 from .scoring import rescore as rescore_card
-from .transcript import load_conversations
+from .transcript import Conversations, load_conversations
 
 __all__ = ["app", "main"]
 
@@ -253,49 +256,51 @@ def _summary(cards: list[Scorecard], *, max_rows: int = 40) -> Table:
     return table
 
 
-@app.command()
-def grade(
-    conversations: Annotated[list[Path], typer.Argument(help="JSONL, CSV or text files, or folders.")],
-    rubric: Annotated[str, typer.Option("-r", "--rubric", help="Rubric file or built-in name.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Scorecards JSONL.")] = Path(
-        "scorecards.jsonl"
-    ),
-    model: Annotated[
-        str | None,
-        typer.Option("--model", envvar="LLM_GRADER_MODEL", help="Model for model-judged items."),
-    ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint."),
-    ] = None,
-    provider: Annotated[
-        str | None, typer.Option("--provider", help="Provider profile (default: from the base URL).")
-    ] = None,
-    mode: Annotated[
-        str | None, typer.Option("--mode", help="Structured-output mode: tools, json_schema, json, md_json.")
-    ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", help="Requests in flight.")] = 8,
-    rpm: Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")] = None,
-    samples: Annotated[int, typer.Option("--samples", help="Ask k times; majority tier.")] = 1,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not read or write the answer cache.")
-    ] = False,
-    cache_path: Annotated[Path, typer.Option("--cache", help="Answer cache file.")] = DEFAULT_CACHE,
-    no_mask: Annotated[
-        bool, typer.Option("--no-mask", help="Send phone, ID-card and bank-card numbers unmasked.")
-    ] = False,
-    rules_only: Annotated[
-        bool,
-        typer.Option("--rules-only", help="Grade rule items only; model-judged items are marked not graded."),
-    ] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip conversations already in OUTPUT.")] = False,
-    encoding: Annotated[
-        str | None,
-        typer.Option("--encoding", help="Encoding of the input files (e.g. gb18030); default UTF-8."),
-    ] = None,
-) -> None:
-    """Grade conversations and write scorecards as JSONL, with a summary table."""
-    loaded_rubric = load_rubric(rubric)
+RubricOpt = Annotated[str, typer.Option("-r", "--rubric", help="Rubric file or built-in name.")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", envvar="LLM_GRADER_MODEL", help="Model for model-judged items.")
+]
+BaseUrlOpt = Annotated[
+    str | None, typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint.")
+]
+ProviderOpt = Annotated[
+    str | None, typer.Option("--provider", help="Provider profile (default: from the base URL).")
+]
+ModeOpt = Annotated[
+    str | None, typer.Option("--mode", help="Structured-output mode: tools, json_schema, json, md_json.")
+]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight.")]
+RpmOpt = Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")]
+SamplesOpt = Annotated[int, typer.Option("--samples", help="Ask k times; majority tier.")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the answer cache.")]
+CacheOpt = Annotated[Path, typer.Option("--cache", help="Answer cache file.")]
+NoMaskOpt = Annotated[
+    bool, typer.Option("--no-mask", help="Send phone, ID-card and bank-card numbers unmasked.")
+]
+RulesOnlyOpt = Annotated[
+    bool,
+    typer.Option("--rules-only", help="Grade rule items only; model-judged items are marked not graded."),
+]
+EncodingOpt = Annotated[
+    str | None, typer.Option("--encoding", help="Encoding of the input files (e.g. gb18030); default UTF-8.")
+]
+
+
+def _make_grader(
+    rubric: Rubric,
+    *,
+    model: str | None,
+    base_url: str | None,
+    provider: str | None,
+    mode: str | None,
+    concurrency: int,
+    rpm: float | None,
+    samples: int,
+    no_cache: bool,
+    cache_path: Path,
+    no_mask: bool,
+    rules_only: bool,
+) -> Grader:
     settings = None
     if not rules_only:
         if model is None:
@@ -305,14 +310,9 @@ def grade(
             )
         if mode is not None and mode not in ("tools", "json_schema", "json", "md_json"):
             raise LLMGraderError(f"unknown mode {mode!r}; valid modes: tools, json_schema, json, md_json")
-        settings = ModelSettings.from_env(
-            model=model,
-            base_url=base_url,
-            provider=provider,
-            mode=mode,
-        )
-    grader = Grader(
-        loaded_rubric,
+        settings = ModelSettings.from_env(model=model, base_url=base_url, provider=provider, mode=mode)
+    return Grader(
+        rubric,
         settings=settings,
         cache=None if no_cache else cache_path,
         concurrency=concurrency,
@@ -320,7 +320,10 @@ def grade(
         samples=samples,
         mask_pii=not no_mask,
     )
-    batch = load_conversations(*conversations, encoding=encoding)
+
+
+def _run_batch(grader: Grader, batch: Conversations, output: Path, *, resume: bool) -> list[Scorecard]:
+    """Grade with a progress bar; print the summary table and the closing line."""
     for problem in batch.errors:
         err.print(f"skipped: {problem}", markup=False)
     started = time.monotonic()
@@ -348,8 +351,156 @@ def grade(
         f"{wall:.1f} s; scorecards in {output}",
         markup=False,
     )
+    return cards
+
+
+@app.command()
+def grade(
+    conversations: Annotated[list[Path], typer.Argument(help="JSONL, CSV or text files, or folders.")],
+    rubric: RubricOpt,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Scorecards JSONL.")] = Path(
+        "scorecards.jsonl"
+    ),
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    provider: ProviderOpt = None,
+    mode: ModeOpt = None,
+    concurrency: ConcurrencyOpt = 8,
+    rpm: RpmOpt = None,
+    samples: SamplesOpt = 1,
+    no_cache: NoCacheOpt = False,
+    cache_path: CacheOpt = DEFAULT_CACHE,
+    no_mask: NoMaskOpt = False,
+    rules_only: RulesOnlyOpt = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip conversations already in OUTPUT.")] = False,
+    encoding: EncodingOpt = None,
+) -> None:
+    """Grade conversations and write scorecards as JSONL, with a summary table."""
+    grader = _make_grader(
+        load_rubric(rubric),
+        model=model,
+        base_url=base_url,
+        provider=provider,
+        mode=mode,
+        concurrency=concurrency,
+        rpm=rpm,
+        samples=samples,
+        no_cache=no_cache,
+        cache_path=cache_path,
+        no_mask=no_mask,
+        rules_only=rules_only,
+    )
+    batch = load_conversations(*conversations, encoding=encoding)
+    _run_batch(grader, batch, output, resume=resume)
     if batch.errors:
         raise typer.Exit(1)
+
+
+@app.command()
+def calibrate(
+    rubric: RubricOpt,
+    human: Annotated[Path, typer.Option("--human", help="Human scores: CSV or JSONL, long format.")],
+    conversations: Annotated[
+        Path, typer.Option("--conversations", help="The conversations the humans scored.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Report directory.")],
+    results: Annotated[
+        Path | None,
+        typer.Option("--results", help="Scorecards JSONL: reused when it exists, else written by grading."),
+    ] = None,
+    n_boot: Annotated[int, typer.Option("--bootstrap", help="Bootstrap draws for the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    provider: ProviderOpt = None,
+    mode: ModeOpt = None,
+    concurrency: ConcurrencyOpt = 8,
+    rpm: RpmOpt = None,
+    samples: SamplesOpt = 1,
+    no_cache: NoCacheOpt = False,
+    cache_path: CacheOpt = DEFAULT_CACHE,
+    no_mask: NoMaskOpt = False,
+    encoding: EncodingOpt = None,
+) -> None:
+    """Grade (or reuse results), measure agreement with the human scores, write the report."""
+    loaded = load_rubric(rubric)
+    humans = load_human_scores(human)
+    batch = load_conversations(conversations, encoding=encoding)
+    for problem in batch.errors:
+        err.print(f"skipped: {problem}", markup=False)
+    if results is not None and results.exists():
+        cards = list(read_results(results))
+        out.print(f"reusing {len(cards)} scorecard(s) from {results}", markup=False)
+    else:
+        grader = _make_grader(
+            loaded,
+            model=model,
+            base_url=base_url,
+            provider=provider,
+            mode=mode,
+            concurrency=concurrency,
+            rpm=rpm,
+            samples=samples,
+            no_cache=no_cache,
+            cache_path=cache_path,
+            no_mask=no_mask,
+            rules_only=False,
+        )
+        cards = _run_batch(grader, batch, results or output / "scorecards.jsonl", resume=False)
+    report = run_calibration(loaded, cards, humans, n_boot=n_boot, seed=seed)
+    files = write_report(report, output, conversations={c.id: c for c in batch})
+    out.print(_agreement_table(report))
+    for kind, path in files.items():
+        out.print(f"{kind}: {path}", markup=False)
+
+
+def _agreement_table(report: CalibrationReport) -> Table:
+    table = Table(title=f"agreement with humans — {report.conversations} conversations")
+    for column in ("item", "n", "exact", "kappa model–human", "95% CI", "kappa human–human", "unscored"):
+        table.add_column(column)
+    for i in report.items:
+        ci = i.model_human.kappa_ci
+        hh = i.human_human.kappa if i.human_human else float("nan")
+        table.add_row(
+            i.item_id,
+            str(i.model_human.n),
+            f"{i.model_human.exact:.2f}",
+            f"{i.model_human.kappa:.3f}",
+            "—" if ci is None or ci.low != ci.low else f"[{ci.low:.2f}, {ci.high:.2f}]",
+            f"{hh:.3f}",
+            str(i.unscored),
+        )
+    return table
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="Scorecards JSONL.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML page to write.")] = Path(
+        "report.html"
+    ),
+    conversations: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--conversations", help="The conversations, to show evidence highlighted in the transcript."
+        ),
+    ] = None,
+    encoding: EncodingOpt = None,
+) -> None:
+    """Write a single-file HTML page of a batch of scorecards for a QA lead."""
+    if not results.is_file():
+        raise LLMGraderError(f"results file {str(results)!r} does not exist")
+    cards = list(read_results(results))
+    found = {}
+    if conversations:
+        batch = load_conversations(*conversations, encoding=encoding)
+        for problem in batch.errors:
+            err.print(f"skipped: {problem}", markup=False)
+        found = {c.id: c for c in batch}
+    output.write_text(
+        results_html(cards, conversations=found, title=f"llm-grader — {results.name}"), encoding="utf-8"
+    )
+    out.print(f"{len(cards)} scorecard(s) → {output}", markup=False)
 
 
 @app.command()

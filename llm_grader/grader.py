@@ -9,15 +9,16 @@ items are unscored with the reason — never zero or full.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import functools
 import json
 import os
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -31,6 +32,8 @@ from .scoring import Evidence, Judgement, Occurrence, Scorecard, Usage, score
 from .transcript import Conversation, mask_personal_data
 
 __all__ = ["DEFAULT_CACHE", "Grader", "ResultsWriter", "read_results"]
+
+_T = TypeVar("_T")
 
 DEFAULT_CACHE = Path(".llm-grader-cache") / "answers.sqlite"
 """Where answers are cached unless ``cache=`` says otherwise (relative to the working directory)."""
@@ -272,7 +275,7 @@ class Grader:
 
     def grade(self, conversation: Conversation) -> Scorecard:
         """Grade one conversation."""
-        return asyncio.run(self.agrade(conversation))
+        return _run_sync(self.agrade(conversation))
 
     def _client(self) -> ModelClient:
         assert self.settings is not None
@@ -339,9 +342,22 @@ class Grader:
         to back. With ``resume``, ids already in ``output`` are skipped. A conversation
         that fails is recorded with its error and the batch goes on.
         """
-        return asyncio.run(
+        return _run_sync(
             self.agrade_many(conversations, output=output, resume=resume, on_scorecard=on_scorecard)
         )
+
+
+def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine to completion from sync code.
+
+    Inside a running event loop (a notebook) it runs on a worker thread with a loop of its own.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _located(conversation: Conversation, turn: int, quote: str, language: str) -> Evidence:

@@ -23,7 +23,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeOpenAIServer", "Reply", "answer", "error", "item_of", "raw", "refusal", "top_tier_responder"]
+__all__ = [
+    "FakeOpenAIServer",
+    "Reply",
+    "answer",
+    "confusion_probabilities",
+    "error",
+    "item_of",
+    "raw",
+    "refusal",
+    "simulated_responder",
+    "top_tier_responder",
+]
 
 
 @dataclass
@@ -201,5 +212,80 @@ def top_tier_responder(rubric: Any, *, delay: float = 0.0) -> Responder:
         reply = answer(request, obj)
         reply.delay = delay
         return reply
+
+    return respond
+
+
+def confusion_probabilities(tiers: list[str], error_rate: float) -> dict[str, dict[str, float]]:
+    """The simulated grader's known confusion: P(answer | truth), tiers in order.
+
+    It keeps the true tier with probability ``1 - error_rate`` and otherwise moves one tier
+    up or down (each half of the error; all of it at either end of the scale).
+    """
+    out: dict[str, dict[str, float]] = {}
+    for i, tier in enumerate(tiers):
+        row = dict.fromkeys(tiers, 0.0)
+        row[tier] = 1.0 - error_rate
+        neighbours = [tiers[j] for j in (i - 1, i + 1) if 0 <= j < len(tiers)]
+        for n in neighbours:
+            row[n] += error_rate / len(neighbours)
+        out[tier] = row
+    return out
+
+
+def simulated_responder(
+    grader: Any,
+    conversations: list[Any],
+    truth: dict[tuple[str, str], dict[str, Any]],
+    *,
+    error_rates: dict[str, float] | float = 0.2,
+    seed: int = 0,
+    salt: str = "",
+) -> Responder:
+    """A simulated grader with a known confusion matrix, answering through the fake server.
+
+    ``truth[(conversation_id, item_id)]`` holds ``tier``, ``flags`` and ``evidence`` (exact
+    quotes). For each request the answer is drawn from :func:`confusion_probabilities` of the
+    item's tiers (``not_applicable`` included when the item allows it), seeded by
+    ``(seed, salt, conversation, item)`` so that the same request always gets the same answer,
+    in any order. ``salt`` lets two prompt variants draw independently.
+    """
+    import hashlib
+
+    rubric = grader.rubric
+    first = next(i for _, i in rubric.items() if i.judge == "model")
+    by_transcript = {grader.messages(first, c)[1]["content"]: c for c in conversations}
+
+    def respond(request: dict[str, Any]) -> Reply:
+        sent = request["messages"][1]["content"]
+        conversation = next(c for t, c in by_transcript.items() if sent.startswith(t))
+        item = rubric.item(item_of(request))
+        expected = truth.get((conversation.id, item.id))
+        order = [t.id for t in sorted(item.tiers, key=item.tier_points)]
+        if item.not_applicable is not None:
+            order.append("not_applicable")
+        rate = error_rates if isinstance(error_rates, float) else error_rates.get(item.id, 0.0)
+        digest = hashlib.sha256(f"{seed}|{salt}|{conversation.id}|{item.id}".encode()).digest()
+        draw = int.from_bytes(digest[:8], "big") / 2**64
+        true_tier = expected["tier"] if expected else order[-1]
+        tier = true_tier
+        cumulative = 0.0
+        for candidate, p in confusion_probabilities(order, rate)[true_tier].items():
+            cumulative += p
+            if draw < cumulative:
+                tier = candidate
+                break
+        evidence = list(expected.get("evidence") or []) if expected else []
+        if not evidence and tier not in (order[-1], "not_applicable"):
+            agent = next((n for n, t in enumerate(conversation.turns, 1) if t.speaker == "agent"), 1)
+            evidence = [{"turn": agent, "quote": conversation.turns[agent - 1].text[:8]}]
+        obj: dict[str, Any] = {"evidence": evidence, "rationale": f"模拟评分:{tier}", "tier": tier}
+        if item.flags:
+            flags = (expected or {}).get("flags") or {}
+            obj["flags"] = {f.id: bool(flags.get(f.id, False)) for f in item.flags}
+            if any(obj["flags"].values()) and not evidence:
+                agent = next((n for n, t in enumerate(conversation.turns, 1) if t.speaker == "agent"), 1)
+                obj["evidence"] = [{"turn": agent, "quote": conversation.turns[agent - 1].text[:8]}]
+        return answer(request, obj)
 
     return respond

@@ -1,0 +1,242 @@
+"""Reports: one calibration report object, several renderings; and a batch results page.
+
+``write_report`` writes ``report.json``, ``report.md``, ``report.html`` (a single file:
+tables, confusion-matrix heatmaps, the plots inlined, and the disagreements with their
+evidence highlighted in the conversation) and ``plots/*.png``. ``results_html`` renders a
+batch of scorecards for a QA lead: each conversation's items, tiers, points, overrides and
+evidence quotes highlighted in the transcript.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .calibration import CalibrationReport, ItemAgreement
+from .scoring import Evidence, Scorecard
+from .transcript import Conversation
+
+__all__ = ["plots", "results_html", "to_html", "to_json", "to_markdown", "write_report"]
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("llm_grader", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _ci(item: Any) -> str:
+    ci = getattr(item, "kappa_ci", None)
+    if ci is None or math.isnan(ci.low):
+        return "—"
+    return f"[{ci.low:.2f}, {ci.high:.2f}]"
+
+
+_ENV.filters["num"] = _fmt
+_ENV.filters["ci"] = _ci
+
+
+def to_json(report: CalibrationReport) -> str:
+    """The report as JSON (NaN written as null)."""
+    return report.model_dump_json(indent=2)
+
+
+def to_markdown(report: CalibrationReport) -> str:
+    """The report as Markdown."""
+    return _ENV.get_template("calibration.md.j2").render(report=report)
+
+
+def plots(report: CalibrationReport, directory: str | Path) -> list[Path]:
+    """PNG plots: kappa per item with intervals (model–human vs human–human), confusion matrices."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    items = report.items
+    if items:
+        fig, ax = plt.subplots(figsize=(8, 0.5 * len(items) + 1.5))
+        ys = list(range(len(items)))
+        for offset, key, colour, name in (
+            (-0.15, "model_human", "#1f77b4", "model vs human"),
+            (0.15, "human_human", "#ff7f0e", "human vs human"),
+        ):
+            values, lows, highs, pos = [], [], [], []
+            for y, item in zip(ys, items, strict=True):
+                agreement = getattr(item, key)
+                if agreement is None or math.isnan(agreement.kappa):
+                    continue
+                ci = agreement.kappa_ci
+                low = agreement.kappa - ci.low if ci and not math.isnan(ci.low) else 0.0
+                high = ci.high - agreement.kappa if ci and not math.isnan(ci.high) else 0.0
+                values.append(agreement.kappa)
+                lows.append(max(low, 0.0))
+                highs.append(max(high, 0.0))
+                pos.append(y + offset)
+            if values:
+                ax.errorbar(values, pos, xerr=[lows, highs], fmt="o", color=colour, label=name, capsize=3)
+        ax.set_yticks(ys, [i.item_id for i in items])
+        ax.invert_yaxis()
+        ax.axvline(0, color="#999", linewidth=0.8)
+        ax.set_xlim(-1.05, 1.05)
+        ax.set_xlabel("Cohen's kappa (quadratic for ordinal items), 95% bootstrap interval")
+        ax.legend(loc="lower left")
+        ax.set_title(f"{report.rubric_id} v{report.rubric_version}: agreement per item")
+        fig.tight_layout()
+        path = out / "kappa_by_item.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+        cols = min(3, len(items))
+        rows = math.ceil(len(items) / cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False)
+        for ax, item in zip(axes.flat, items, strict=False):
+            ax.imshow(item.confusion, cmap="Blues")
+            ax.set_title(item.item_id, fontsize=9)
+            short = [label.replace("not_applicable", "n/a") for label in item.labels]
+            ax.set_xticks(range(len(short)), short, fontsize=7, rotation=30)
+            ax.set_yticks(range(len(short)), short, fontsize=7)
+            ax.set_xlabel("human", fontsize=7)
+            ax.set_ylabel("model", fontsize=7)
+            for r, row in enumerate(item.confusion):
+                for c, count in enumerate(row):
+                    ax.text(c, r, str(count), ha="center", va="center", fontsize=7)
+        for ax in list(axes.flat)[len(items) :]:
+            ax.axis("off")
+        fig.tight_layout()
+        path = out / "confusion_matrices.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+@dataclass(frozen=True)
+class _Segment:
+    text: str
+    mark: bool
+
+
+def _segments(text: str, spans: Iterable[tuple[int, int]]) -> list[_Segment]:
+    """Split a turn's text into plain and highlighted pieces (overlapping spans merged)."""
+    merged: list[list[int]] = []
+    for start, end in sorted(s for s in spans if 0 <= s[0] < s[1] <= len(text)):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out, at = [], 0
+    for start, end in merged:
+        if start > at:
+            out.append(_Segment(text[at:start], False))
+        out.append(_Segment(text[start:end], True))
+        at = end
+    if at < len(text):
+        out.append(_Segment(text[at:], False))
+    return out
+
+
+def _transcript(conversation: Conversation | None, evidence: Sequence[Evidence]) -> list[dict[str, Any]]:
+    if conversation is None:
+        return []
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for e in evidence:
+        if e.verified:
+            spans.setdefault(e.turn, []).append((e.start_char, e.end_char))
+    return [
+        {
+            "number": n,
+            "speaker": t.speaker,
+            "segments": _segments(t.text, spans.get(n, ())),
+            "cited": n in spans,
+        }
+        for n, t in enumerate(conversation.turns, start=1)
+    ]
+
+
+def _heat(item: ItemAgreement) -> list[list[tuple[int, float]]]:
+    peak = max((v for row in item.confusion for v in row), default=0) or 1
+    return [[(v, v / peak) for v in row] for row in item.confusion]
+
+
+def to_html(
+    report: CalibrationReport,
+    *,
+    conversations: Mapping[str, Conversation] | None = None,
+    images: Sequence[Path] = (),
+) -> str:
+    """A single-file HTML page of the report (plots inlined as data URIs)."""
+    inlined = [(p.stem, base64.b64encode(p.read_bytes()).decode()) for p in images]
+    disagreements = [
+        {"d": d, "turns": _transcript((conversations or {}).get(d.conversation_id), d.evidence)}
+        for d in report.disagreements
+    ]
+    return _ENV.get_template("calibration.html.j2").render(
+        report=report,
+        heat={i.item_id: _heat(i) for i in report.items},
+        images=inlined,
+        disagreements=disagreements,
+    )
+
+
+def write_report(
+    report: CalibrationReport,
+    directory: str | Path,
+    *,
+    conversations: Mapping[str, Conversation] | None = None,
+) -> dict[str, Path]:
+    """Write report.json, report.md, report.html and plots/*.png into ``directory``."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    images = plots(report, out / "plots")
+    files = {"json": out / "report.json", "markdown": out / "report.md", "html": out / "report.html"}
+    files["json"].write_text(to_json(report) + "\n", encoding="utf-8")
+    files["markdown"].write_text(to_markdown(report), encoding="utf-8")
+    files["html"].write_text(to_html(report, conversations=conversations, images=images), encoding="utf-8")
+    for image in images:
+        files[image.stem] = image
+    return files
+
+
+def results_html(
+    cards: Sequence[Scorecard],
+    *,
+    conversations: Mapping[str, Conversation] | None = None,
+    title: str = "llm-grader results",
+) -> str:
+    """A page for a batch: each conversation's items, tiers, points, overrides and evidence."""
+    entries = []
+    for card in cards:
+        evidence = [e for i in card.items for e in i.evidence] + [
+            e for o in card.overrides for e in o.evidence
+        ]
+        entries.append(
+            {"card": card, "turns": _transcript((conversations or {}).get(card.conversation_id), evidence)}
+        )
+    totals = [c.total_score for c in cards if c.total_score is not None]
+    summary = {
+        "conversations": len(cards),
+        "fatal": sum(c.fatal for c in cards),
+        "zero_score": sum(c.zero_score for c in cards),
+        "incomplete": sum(not c.complete for c in cards),
+        "review": sum(1 for c in cards for i in c.items if i.needs_review),
+        "mean": sum(totals) / len(totals) if totals else math.nan,
+    }
+    return _ENV.get_template("results.html.j2").render(entries=entries, summary=summary, title=title)

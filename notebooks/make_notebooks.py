@@ -1,0 +1,167 @@
+"""Regenerate the notebooks (cells only, no outputs): python notebooks/make_notebooks.py."""
+
+import nbformat as nbf
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent
+
+def nb(cells):
+    book = nbf.v4.new_notebook()
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    book.cells = [nbf.v4.new_markdown_cell(c[1]) if c[0] == "md" else nbf.v4.new_code_cell(c[1]) for c in cells]
+    return book
+
+SETUP = '''import sys, tempfile
+from pathlib import Path
+
+ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
+from pydantic import SecretStr
+from llm_grader import Grader, Rubric, load_conversations
+from llm_grader.llm import ModelSettings
+from llm_grader.testing import FakeOpenAIServer
+
+WORK = Path(tempfile.mkdtemp(prefix="llm-grader-notebook-"))'''
+
+quick = nb([
+    ("md", "# 01 · Quickstart\n\nLoad a rubric and a conversation, grade it, and look at the evidence and the overrides.\n\n"
+           "This notebook runs **offline**: a scripted OpenAI-compatible server on 127.0.0.1 (`llm_grader.testing.FakeOpenAIServer`) "
+           "plays the model, through the real `openai` SDK and `instructor`. To use a real model, replace the `settings` below with "
+           "`Grader(rubric, model=\"gpt-4o-mini\")` and set `OPENAI_API_KEY` (and `OPENAI_BASE_URL` for other providers)."),
+    ("code", SETUP),
+    ("code", '''rubric = Rubric.builtin("internet_cs_qa")
+conversations = {c.id: c for c in load_conversations(ROOT / "examples" / "conversations.jsonl")}
+print(rubric.name, rubric.version, "—", sum(1 for _ in rubric.items()), "items,", rubric.max_score, "points")
+for category, item in rubric.items():
+    print(f"  {category.name:8} {item.id:20} {item.judge:5} max {item.max_points:g}")'''),
+    ("md", "Rule items need no model: a rules-only grade measures the first-response time from the timestamps."),
+    ("code", '''rules_only = Grader(rubric).grade(conversations["c002"])
+item = rules_only.item("first_response_time")
+print(item.tier_label, item.points, "—", item.rationale)
+print("unscored (model-judged, no model):", [i.item_id for i in rules_only.items if i.unscored])'''),
+    ("md", "Now a scripted model: it answers every item with the top tier, except on `c003`, where it reports the service taboo "
+           "(服务禁忌) with evidence. The rubric's override — not the model — makes that a fatal-error record."),
+    ("code", '''from llm_grader.testing import answer, item_of, top_tier_responder
+
+top = top_tier_responder(rubric)
+def respond(request):
+    if item_of(request) == "politeness" and "喂,你说。" in request["messages"][1]["content"]:
+        return answer(request, {"evidence": [{"turn": 1, "quote": "喂,你说。"}, {"turn": 9, "quote": "不明白你说什么"}],
+                                "rationale": "开口即用服务禁语“喂”,并顶撞客户", "tier": "poor", "flags": {"service_taboo": True}})
+    return top(request)
+
+with FakeOpenAIServer(respond) as server:
+    settings = ModelSettings(model="fake-model", base_url=server.base_url, api_key=SecretStr("sk-notebook"))
+    grader = Grader(rubric, settings=settings, cache=WORK / "cache.sqlite")
+    cards = grader.grade_many([conversations["c003"], conversations["c007"]])
+for card in cards:
+    print(card.conversation_id, card.total_score, "fatal" if card.fatal else "", [o.id for o in card.overrides])'''),
+    ("code", '''c003 = cards[0]
+politeness = c003.item("politeness")
+print(politeness.tier_label, politeness.points, politeness.flags)
+for e in politeness.evidence:
+    turn = conversations["c003"].turns[e.turn - 1]
+    print(f"turn {e.turn} ({e.speaker}) chars {e.start_char}-{e.end_char}: {turn.text[e.start_char:e.end_char]!r}  verified={e.verified}")
+for o in c003.overrides:
+    print(o.kind, o.id, "—", o.reason)'''),
+    ("md", "The exact messages sent for an item (the same prompt `llm-grader rubric show internet_cs_qa --item politeness --conversation …` prints):"),
+    ("code", '''for message in grader.messages(rubric.item("soothing"), conversations["c007"]):
+    print("=====", message["role"])
+    print(message["content"][:600])'''),
+    ("code", '''print("usage:", c003.usage)
+print("audit:", {k: v for k, v in politeness.audit.items() if k != "raw"})'''),
+])
+
+LAB_SETUP = SETUP + '''
+import json
+from llm_grader.calibration import load_human_scores, calibrate, compare_variants
+from llm_grader.testing import simulated_responder
+
+CAL = ROOT / "eval" / "calibration"
+batch = load_conversations(CAL / "conversations.jsonl")
+humans = load_human_scores(CAL / "human_scores.csv")
+truth = {}
+for line in (CAL / "truth.jsonl").read_text(encoding="utf-8").splitlines():
+    row = json.loads(line)
+    truth[(row["conversation_id"], row["item_id"])] = row
+print(len(batch), "conversations,", len(humans), "human grades")'''
+
+lab = nb([
+    ("md", "# 02 · Rubric wording lab\n\nChange the wording of one item, see the prompt diff, re-grade the calibration set "
+           "(unchanged items come from the cache), and compare agreement with humans, with paired bootstrap intervals.\n\n"
+           "Offline: the model is a **simulated grader** with known error rates behind the local fake server. To make the "
+           "demonstration visible, the simulation answers the reworded `focus` item with fewer errors (5 %) than the original "
+           "(35 %) — with a real model, whether the new wording helps is exactly what this notebook measures."),
+    ("code", LAB_SETUP),
+    ("code", '''import difflib
+source = (ROOT / "rubrics" / "internet_cs_qa.yaml").read_text(encoding="utf-8")
+original = Rubric.from_text(source, file="internet_cs_qa.yaml")
+old = "一般: 注意力集中,偶有需要客户重复的现象,但整体感知不影响。"
+reworded_text = source.replace(
+    "注意力集中,偶有需要客户重复的现象,但整体感知不影响。",
+    "注意力集中,有一到两次需要客户重复已说明的信息(例如再次询问订单号),但问题最终得到处理,客户没有表现出不满。",
+).replace('version: "1.0"', 'version: "1.1"')
+reworded = Rubric.from_text(reworded_text, file="internet_cs_qa-v1.1.yaml")
+a = Grader(original).messages(original.item("focus"), batch[0])[2]["content"].splitlines()
+b = Grader(reworded).messages(reworded.item("focus"), batch[0])[2]["content"].splitlines()
+print("\\n".join(difflib.unified_diff(a, b, "v1.0", "v1.1", lineterm="")))'''),
+    ("code", '''server = FakeOpenAIServer(lambda request: None).__enter__()   # one endpoint for both variants
+settings = ModelSettings(model="sim-model", base_url=server.base_url, api_key=SecretStr("sk-lab"))
+
+def grade(rubric, rates, salt):
+    errors = {i.id: 0.15 for _, i in rubric.items()}
+    errors.update(rates)
+    server.responder = simulated_responder(Grader(rubric), list(batch), truth, error_rates=errors, seed=1, salt=salt)
+    before = len(server.requests)
+    cards = Grader(rubric, settings=settings, cache=WORK / "cache.sqlite").grade_many(batch)
+    return cards, len(server.requests) - before
+
+cards_a, calls_a = grade(original, {"focus": 0.35}, salt="")
+cards_b, calls_b = grade(reworded, {"focus": 0.05}, salt="v1.1")
+server.__exit__(None, None, None)
+print("variant A:", calls_a, "model calls")
+print("variant B:", calls_b, "model calls (only the reworded item; the rest came from the cache)")
+print("cached answers in B:", sum(c.usage.cached_calls for c in cards_b))'''),
+    ("code", '''comparison = compare_variants(original, cards_a, reworded, cards_b, humans, n_boot=500, seed=0)
+print(f"{'item':16} {'kappa A':>8} {'kappa B':>8} {'B - A':>7}  95% interval      verdict")
+for row in comparison.items:
+    print(f"{row.item_id:16} {row.kappa_a:8.3f} {row.kappa_b:8.3f} {row.difference:7.3f}  "
+          f"[{row.interval.low:6.3f}, {row.interval.high:6.3f}]  {row.verdict}")'''),
+    ("md", "Items whose wording did not change get identical answers (from the cache) in both variants, so their difference is exactly 0. "
+           "Only `focus` moved; the paired bootstrap tells whether the move is larger than the resampling noise of 48 conversations."),
+])
+
+report_nb = nb([
+    ("md", "# 03 · Calibration report\n\nGrade the human-scored calibration set, measure agreement item by item against the "
+           "human–human ceiling, plot it, and read the largest disagreements with the model's evidence.\n\n"
+           "Offline: a simulated grader with known error rates plays the model (see `eval/calibration/README.md`)."),
+    ("code", LAB_SETUP),
+    ("code", '''rubric = Rubric.builtin("internet_cs_qa")
+responder = simulated_responder(Grader(rubric), list(batch), truth, error_rates=0.2, seed=3)
+with FakeOpenAIServer(responder) as server:
+    settings = ModelSettings(model="sim-model", base_url=server.base_url, api_key=SecretStr("sk-report"))
+    cards = Grader(rubric, settings=settings, cache=WORK / "cache.sqlite").grade_many(batch)
+report = calibrate(rubric, cards, humans, n_boot=500, seed=0)
+print(f"{'item':16} {'n':>4} {'exact':>6} {'kappa':>7}  95% CI          {'human-human':>11}")
+for i in report.items:
+    ci = i.model_human.kappa_ci
+    hh = i.human_human.kappa if i.human_human else float("nan")
+    print(f"{i.item_id:16} {i.model_human.n:4d} {i.model_human.exact:6.2f} {i.model_human.kappa:7.3f}  "
+          f"[{ci.low:5.2f}, {ci.high:5.2f}]  {hh:11.3f}")'''),
+    ("code", '''print("totals:", report.totals)
+print("fatal:", report.fatal)'''),
+    ("code", '''from IPython.display import Image, display
+from llm_grader.report import write_report
+files = write_report(report, WORK / "report", conversations={c.id: c for c in batch})
+display(Image(filename=str(files["kappa_by_item"])))
+display(Image(filename=str(files["confusion_matrices"])))'''),
+    ("code", '''for d in report.disagreements[:5]:
+    print(f"{d.conversation_id} {d.item_id}: model {d.model} vs {d.humans} (gap {d.distance})")
+    for e in d.evidence:
+        print(f"    turn {e.turn}: {e.quote}")
+    print("    ", d.rationale)'''),
+    ("code", '''print(files["markdown"].read_text(encoding="utf-8")[:1500])'''),
+])
+
+for name, book in (("01_quickstart.ipynb", quick), ("02_rubric_wording_lab.ipynb", lab), ("03_calibration_report.ipynb", report_nb)):
+    nbf.write(book, OUT / name)
+print("written")

@@ -1,0 +1,70 @@
+"""The HTML pages render in headless Chromium without console errors (a screenshot is taken)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llm_grader import Grader, Rubric, load_conversations
+from llm_grader.calibration import calibrate
+from llm_grader.report import write_report
+
+from .conftest import EXAMPLES
+from .test_calibration import CARD, simulate
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("CI"):
+    pytest.fail("CI must install Debian's chromium for the page tests (.ci/run does)", pytrace=False)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine")
+
+
+def render(page_path: Path, screenshot: Path) -> list[str]:
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        assert page.title()
+        page.screenshot(path=str(screenshot), full_page=False)
+        browser.close()
+    return problems
+
+
+def test_calibration_report_page(tmp_path: Path) -> None:
+    cards, humans, _ = simulate(40, 0.2, seed=2)
+    files = write_report(calibrate(CARD, cards, humans, n_boot=50), tmp_path / "report")
+    shot = tmp_path / "calibration.png"
+    assert render(files["html"], shot) == []
+    assert shot.stat().st_size > 10_000
+
+
+def test_results_page_from_the_cli(tmp_path: Path) -> None:
+    results = tmp_path / "cards.jsonl"
+    Grader(Rubric.builtin("phone_answering")).grade_many(load_conversations(EXAMPLES), output=results)
+    page = tmp_path / "results.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "llm_grader", "report", str(results), "-o", str(page),
+         "--conversations", str(EXAMPLES / "conversations.jsonl")],
+        capture_output=True, text=True, encoding="utf-8", timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    html = page.read_text(encoding="utf-8")
+    assert "<mark>您好</mark>" in html  # a greeting phrase highlighted in its turn
+    shot = tmp_path / "results.png"
+    assert render(page, shot) == []
+    assert shot.stat().st_size > 10_000
