@@ -49,7 +49,9 @@ NOT_APPLICABLE = "not_applicable"
 # ----------------------------------------------------------------------------- templates
 
 _REQUIRED = {
-    "system": {"rubric_name", "rubric_version", "channel_name", "fence"},
+    # No rubric version here: a new version whose item is unchanged must send the same
+    # messages, so its answers come from the cache.
+    "system": {"rubric_name", "channel_name", "fence"},
     "transcript": {"turn_count", "time_note", "fence", "transcript", "notes_block"},
     "item": {
         "item_name",
@@ -269,7 +271,6 @@ def compile_messages(
         time_note = words["clock"] if conversation.started_at is not None else words["times"]
     system = templates.system.render(
         rubric_name=rubric.name,
-        rubric_version=rubric.version,
         channel_name=words[conversation.channel],
         fence=fence,
     )

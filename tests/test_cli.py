@@ -192,3 +192,36 @@ def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:
     assert f"{calls} call(s), 0 cached" in first
     assert f"0 call(s), {calls} cached, 0 prompt + 0 completion tokens" in second
     assert (tmp_path / ".llm-grader-cache" / "answers.sqlite").exists()
+
+
+def test_calibrate_on_the_eval_set_writes_the_four_report_forms(tmp_path: Path) -> None:
+    import json as _json
+
+    from llm_grader import Grader, Rubric, load_conversations
+    from llm_grader.testing import FakeOpenAIServer, simulated_responder
+
+    cal = EXAMPLES.parent / "eval" / "calibration"
+    rubric = Rubric.builtin("internet_cs_qa")
+    batch = load_conversations(cal / "conversations.jsonl")
+    truth = {(r["conversation_id"], r["item_id"]): r
+             for r in map(_json.loads, (cal / "truth.jsonl").read_text(encoding="utf-8").splitlines())}
+    responder = simulated_responder(Grader(rubric), list(batch), truth, error_rates=0.2, seed=0)
+    results = tmp_path / "cards.jsonl"
+    with FakeOpenAIServer(responder) as server:
+        env = {"OPENAI_API_KEY": KEY, "LLM_GRADER_MODEL": "sim", "OPENAI_BASE_URL": server.base_url}
+        args = ["calibrate", "-r", "internet_cs_qa", "--human", cal / "human_scores.csv",
+                "--conversations", cal / "conversations.jsonl", "--results", results, "--bootstrap", "200"]
+        first = run_env(*args, "-o", tmp_path / "report", env=env, cwd=tmp_path)
+        stdout, stderr = first.communicate(timeout=300)
+        assert first.returncode == 0, stderr
+        calls = len(server.requests)
+        second = run_env(*args, "-o", tmp_path / "again", env=env, cwd=tmp_path)
+        again, _ = second.communicate(timeout=300)
+        assert len(server.requests) == calls  # --results reused: no model call
+    assert calls == 48 * 8 + 24  # 8 model items each, record_accuracy on the 24 with notes
+    assert "agreement with humans — 48 conversations" in stdout and "reusing 48 scorecard(s)" in again
+    for name in ("report.md", "report.html", "report.json", "plots/kappa_by_item.png", "plots/confusion_matrices.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 500, name
+    report = _json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    assert report["conversations"] == 48 and report["raters"] == ["rater_a", "rater_b"]
+    assert {i["item_id"] for i in report["items"]} >= {"politeness", "soothing", "proactiveness"}
