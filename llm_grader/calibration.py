@@ -141,6 +141,8 @@ class Interval(_Out):
 
     low: float
     high: float
+    undefined: int = 0
+    """Bootstrap draws on which the statistic was undefined (NaN) and so left out."""
 
 
 class RaterAgreement(_Out):
@@ -321,11 +323,12 @@ def _kappa(pairs: Sequence[tuple[str, str]], labels: list[str], weights: _Weight
 
 def _interval(values: Sequence[float], level: float) -> Interval:
     finite = np.asarray([v for v in values if not math.isnan(v)])
+    undefined = len(values) - int(finite.size)
     if finite.size < max(10, len(values) // 2):
-        return Interval(low=math.nan, high=math.nan)
+        return Interval(low=math.nan, high=math.nan, undefined=undefined)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(finite, [tail, 100 - tail])
-    return Interval(low=round(float(low), 4), high=round(float(high), 4))
+    return Interval(low=round(float(low), 4), high=round(float(high), 4), undefined=undefined)
 
 
 def _bootstrap(

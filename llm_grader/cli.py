@@ -40,8 +40,8 @@ rubric_app = typer.Typer(help="Check and show rubrics.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")
 
 # Piped output keeps whole lines rather than rich's 80-column default.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _version(value: bool) -> None:

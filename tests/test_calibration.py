@@ -190,3 +190,13 @@ def test_reports_render(tmp_path: Path) -> None:
     assert to_markdown(report) == markdown
     page = results_html(cards[:3])
     assert page.count('<h2 id="u') == 3
+
+
+def test_undefined_statistics_are_nan_with_the_count() -> None:
+    # Every pair is (good, good): kappa's expected agreement is 1, so kappa is undefined.
+    cards = [score(CARD, [Judgement(item_id="quality", tier="good")], conversation_id=f"u{i}") for i in range(12)]
+    humans = [HumanScore(conversation_id=f"u{i}", rater="a", item_id="quality", value="good") for i in range(12)]
+    (quality,) = calibrate(CARD, cards, humans, n_boot=40).items
+    assert quality.model_human.exact == 1.0 and math.isnan(quality.model_human.kappa)
+    ci = quality.model_human.kappa_ci
+    assert ci is not None and math.isnan(ci.low) and ci.undefined == 40

@@ -225,3 +225,23 @@ def test_calibrate_on_the_eval_set_writes_the_four_report_forms(tmp_path: Path) 
     report = _json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     assert report["conversations"] == 48 and report["raters"] == ["rater_a", "rater_b"]
     assert {i["item_id"] for i in report["items"]} >= {"politeness", "soothing", "proactiveness"}
+
+
+def test_rescore_command(tmp_path: Path) -> None:
+    results = tmp_path / "cards.jsonl"
+    run("grade", EXAMPLES / "conversations.jsonl", "-r", "phone_answering", "--rules-only", "-o", results)
+    from llm_grader import builtin_rubrics
+
+    text = builtin_rubrics()["phone_answering"].read_text(encoding="utf-8")
+    changed = tmp_path / "phone_v2.yaml"
+    # A new version with the same items: the stored answers serve it as they are.
+    changed.write_text(text.replace('version: "1.0"', 'version: "1.1"'), encoding="utf-8")
+    ok = run("rescore", results, "-r", changed, "-o", tmp_path / "out.jsonl")
+    assert ok.returncode == 0, ok.stderr
+    assert "14 scorecard(s) rescored with no model call, 0 total(s) changed" in ok.stdout
+    reworded = tmp_path / "phone_v3.yaml"
+    reworded.write_text(text.replace("name: 规范欢迎词", "name: 规范欢迎语"), encoding="utf-8")
+    refused = run("rescore", results, "-r", reworded)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"error: cannot rescore with {reworded}: the wording, tiers, flags or rule "
+                                     "of these items changed (or they are new): standard_greeting; grade them again")
