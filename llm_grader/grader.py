@@ -263,8 +263,6 @@ class Grader:
         finally:
             if own is not None:
                 await own.close()
-                if own.cache is not None:
-                    own.cache.close()
         return score(
             self.rubric,
             judgements,
@@ -323,8 +321,6 @@ class Grader:
                 writer.close()
             if client is not None:
                 await client.close()
-                if client.cache is not None:
-                    client.cache.close()
         order = {c.id: i for i, c in enumerate(todo)}
         return sorted(cards, key=lambda c: order.get(c.conversation_id, 0))
 

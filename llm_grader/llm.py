@@ -289,8 +289,10 @@ class ModelClient:
         self._client.on("completion:kwargs", _count_attempt)
 
     async def close(self) -> None:
-        """Close the HTTP client."""
+        """Close the HTTP client and the cache."""
         await self._openai.close()
+        if self.cache is not None:
+            self.cache.close()
 
     async def judge(
         self,
