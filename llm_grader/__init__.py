@@ -2,7 +2,8 @@
 
 from .errors import ConversationError, LLMGraderError, NotFoundError, Problem, RubricError
 from .grader import Grader, read_results
-from .rubric import Rubric, builtin_rubrics, check_rubric, load_rubric
+from .rubric import Rubric, builtin_rubrics, load_rubric
+from .rubric_check import check_rubric
 from .scoring import Evidence, ItemResult, Judgement, Scorecard, score
 from .transcript import Conversation, Turn, load_conversations
 

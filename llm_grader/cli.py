@@ -21,7 +21,8 @@ from .grader import DEFAULT_CACHE, Grader, ResultsWriter, read_results
 from .llm import ModelSettings
 from .prompting import response_model
 from .report import results_html, write_report
-from .rubric import Item, Rubric, check_rubric, load_rubric, rubric_json_schema
+from .rubric import Item, Rubric, load_rubric, rubric_json_schema
+from .rubric_check import check_rubric
 from .rules import judge_rule
 from .scoring import ItemResult, Scorecard, Usage
 from .scoring import rescore as rescore_card
