@@ -235,6 +235,17 @@ class CalibrationReport(_Out):
 # ----------------------------------------------------------------------------- alignment
 
 
+def _scale(item: Item) -> tuple[list[str], bool, _Weights]:
+    """Labels, whether not_applicable is compared, and the kappa weights of an item."""
+    labels, na_compared = _labels(item)
+    return labels, na_compared, "quadratic" if len(item.tiers) >= 3 else None
+
+
+def _pool(by_conversation: Mapping[str, list[tuple[str, str]]], ids: Sequence[str]) -> list[tuple[str, str]]:
+    """All pairs of the given conversations, in order (a conversation may repeat: bootstrap)."""
+    return [p for cid in ids for p in by_conversation.get(cid, ())]
+
+
 def _labels(item: Item) -> tuple[list[str], bool]:
     """Tier ids worst → best; and whether not_applicable is compared (as a top category)."""
     order = [t.id for t in sorted(item.tiers, key=item.tier_points)]
@@ -338,11 +349,7 @@ def _bootstrap(
     draws: np.ndarray,
     ids: list[str],
 ) -> list[float]:
-    out = []
-    for row in draws:
-        pairs = [p for i in row for p in by_conversation.get(ids[i], ())]
-        out.append(_kappa(pairs, labels, weights))
-    return out
+    return [_kappa(_pool(by_conversation, [ids[i] for i in row]), labels, weights) for row in draws]
 
 
 def _distance(labels: list[str], x: str | None, y: str) -> int:
@@ -384,8 +391,7 @@ def calibrate(
     for _, item in rubric.items():
         if item.is_deduction or item.id not in tiers:
             continue
-        labels, na_compared = _labels(item)
-        weights: _Weights = "quadratic" if len(item.tiers) >= 3 else None
+        labels, na_compared, weights = _scale(item)
         model_pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
         human_pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
         unscored = needs_review = 0
@@ -421,11 +427,11 @@ def calibrate(
                             rationale=result.error or result.rationale,
                         )
                     )
-        pooled = [p for cid in ids for p in model_pairs.get(cid, ())]
+        pooled = _pool(model_pairs, ids)
         mh = _pairs_stats(pooled, labels, weights)
         mh.kappa_ci = _interval(_bootstrap(model_pairs, labels, weights, draws, ids), level)
         hh = None
-        human_pooled = [p for cid in ids for p in human_pairs.get(cid, ())]
+        human_pooled = _pool(human_pairs, ids)
         if human_pooled:
             hh = _pairs_stats(human_pooled, labels, weights)
             hh.kappa_ci = _interval(_bootstrap(human_pairs, labels, weights, draws, ids), level)
@@ -593,8 +599,7 @@ def compare_variants(
     for _, item in rubric_a.items():
         if item.is_deduction or item.id not in tiers or item.id not in item_ids_b:
             continue
-        labels, na_compared = _labels(item)
-        weights: _Weights = "quadratic" if len(item.tiers) >= 3 else None
+        labels, na_compared, weights = _scale(item)
         pairs: dict[str, dict[str, list[tuple[str, str]]]] = {"a": defaultdict(list), "b": defaultdict(list)}
         for cid in ids:
             humans = [v for v in tiers[item.id].get(cid, {}).values() if na_compared or v != NA]
@@ -602,8 +607,8 @@ def compare_variants(
                 model = _model_value(cards[cid], item.id)
                 if model is not None and (na_compared or model != NA):
                     pairs[key][cid] = [(model, v) for v in humans]
-        ka = _kappa([p for cid in ids for p in pairs["a"].get(cid, ())], labels, weights)
-        kb = _kappa([p for cid in ids for p in pairs["b"].get(cid, ())], labels, weights)
+        ka = _kappa(_pool(pairs["a"], ids), labels, weights)
+        kb = _kappa(_pool(pairs["b"], ids), labels, weights)
         diffs = [
             y - x
             for x, y in zip(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -323,10 +324,16 @@ def _make_grader(
     )
 
 
-def _run_batch(grader: Grader, batch: Conversations, output: Path, *, resume: bool) -> list[Scorecard]:
-    """Grade with a progress bar; print the summary table and the closing line."""
+def _load(paths: Sequence[Path], encoding: str | None) -> Conversations:
+    """Load conversations, reporting each one skipped as ``skipped: file:line: field: message``."""
+    batch = load_conversations(*paths, encoding=encoding)
     for problem in batch.errors:
         err.print(f"skipped: {problem}", markup=False)
+    return batch
+
+
+def _run_batch(grader: Grader, batch: Conversations, output: Path, *, resume: bool) -> list[Scorecard]:
+    """Grade with a progress bar; print the summary table and the closing line."""
     started = time.monotonic()
     with Progress(
         TextColumn("{task.description}"),
@@ -391,7 +398,7 @@ def grade(
         no_mask=no_mask,
         rules_only=rules_only,
     )
-    batch = load_conversations(*conversations, encoding=encoding)
+    batch = _load(conversations, encoding)
     _run_batch(grader, batch, output, resume=resume)
     if batch.errors:
         raise typer.Exit(1)
@@ -426,9 +433,7 @@ def calibrate(
     """Grade (or reuse results), measure agreement with the human scores, write the report."""
     loaded = load_rubric(rubric)
     humans = load_human_scores(human)
-    batch = load_conversations(conversations, encoding=encoding)
-    for problem in batch.errors:
-        err.print(f"skipped: {problem}", markup=False)
+    batch = _load([conversations], encoding)
     if results is not None and results.exists():
         cards = list(read_results(results))
         out.print(f"reusing {len(cards)} scorecard(s) from {results}", markup=False)
@@ -494,9 +499,7 @@ def report(
     cards = list(read_results(results))
     found = {}
     if conversations:
-        batch = load_conversations(*conversations, encoding=encoding)
-        for problem in batch.errors:
-            err.print(f"skipped: {problem}", markup=False)
+        batch = _load(conversations, encoding)
         found = {c.id: c for c in batch}
     output.write_text(
         results_html(cards, conversations=found, title=f"llm-grader — {results.name}"), encoding="utf-8"

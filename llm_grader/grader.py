@@ -110,6 +110,7 @@ class Grader:
         self.samples = max(1, samples)
         self.min_agreement = min_agreement
         self.mask_pii = mask_pii
+        self._prompts_dir = prompts_dir
         self.templates = Templates.load(self.rubric.language, prompts_dir) if settings else None
         self._text = _TEXT.get(self.rubric.language, _TEXT["zh"])
         self._models: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {}
@@ -141,22 +142,23 @@ class Grader:
 
     def messages(self, item: Item, conversation: Conversation) -> list[dict[str, str]]:
         """The exact messages sent for one item (after masking)."""
-        shown = mask_personal_data(conversation) if self.mask_pii else conversation
-        return compile_messages(
-            rubric=self.rubric,
-            item=item,
-            conversation=shown,
-            templates=self.templates or Templates.load(self.rubric.language),
-        )
+        return self._compile(item, self._shown(conversation))
+
+    def _shown(self, conversation: Conversation) -> Conversation:
+        """The conversation as it leaves the machine (personal numbers masked unless disabled)."""
+        return mask_personal_data(conversation) if self.mask_pii else conversation
+
+    def _compile(self, item: Item, shown: Conversation) -> list[dict[str, str]]:
+        if self.templates is None:  # a rules-only grader loads the prompts on first use, once
+            self.templates = Templates.load(self.rubric.language, self._prompts_dir)
+        return compile_messages(rubric=self.rubric, item=item, conversation=shown, templates=self.templates)
 
     async def _judge_model(
         self, item: Item, conversation: Conversation, client: ModelClient, pacer: _Pacer
     ) -> Judgement:
         assert self.settings is not None
-        shown = mask_personal_data(conversation) if self.mask_pii else conversation
-        messages = compile_messages(
-            rubric=self.rubric, item=item, conversation=shown, templates=self.templates
-        )
+        shown = self._shown(conversation)
+        messages = self._compile(item, shown)
         model, schema = self._response_model(item)
         language = self.rubric.language
         results: list[ModelResult] = []

@@ -233,6 +233,12 @@ def confusion_probabilities(tiers: list[str], error_rate: float) -> dict[str, di
     return out
 
 
+def _agent_quote(conversation: Any) -> dict[str, Any]:
+    """The start of the agent's first turn, as evidence (a quote that always verifies)."""
+    turn = next((n for n, t in enumerate(conversation.turns, 1) if t.speaker == "agent"), 1)
+    return {"turn": turn, "quote": conversation.turns[turn - 1].text[:8]}
+
+
 def simulated_responder(
     grader: Any,
     conversations: list[Any],
@@ -277,15 +283,13 @@ def simulated_responder(
                 break
         evidence = list(expected.get("evidence") or []) if expected else []
         if not evidence and tier not in (order[-1], "not_applicable"):
-            agent = next((n for n, t in enumerate(conversation.turns, 1) if t.speaker == "agent"), 1)
-            evidence = [{"turn": agent, "quote": conversation.turns[agent - 1].text[:8]}]
+            evidence = [_agent_quote(conversation)]
         obj: dict[str, Any] = {"evidence": evidence, "rationale": f"模拟评分:{tier}", "tier": tier}
         if item.flags:
             flags = (expected or {}).get("flags") or {}
             obj["flags"] = {f.id: bool(flags.get(f.id, False)) for f in item.flags}
             if any(obj["flags"].values()) and not evidence:
-                agent = next((n for n, t in enumerate(conversation.turns, 1) if t.speaker == "agent"), 1)
-                obj["evidence"] = [{"turn": agent, "quote": conversation.turns[agent - 1].text[:8]}]
+                obj["evidence"] = [_agent_quote(conversation)]
         return answer(request, obj)
 
     return respond
