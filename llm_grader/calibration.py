@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import agreement as ag
 from .errors import InputError, LLMGraderError, Problem
 from .rubric import Item, Rubric
-from .scoring import Evidence, Scorecard
+from .scoring import Scorecard
+from .types import Evidence
 
 __all__ = [
     "CalibrationReport",

@@ -25,7 +25,8 @@ from .report import results_html, write_report
 from .rubric import Item, Rubric, load_rubric, rubric_json_schema
 from .rubric_check import check_rubric
 from .rules import judge_rule
-from .scoring import ItemResult, Scorecard, Usage
+from .scoring import ItemResult, Scorecard
+from .types import Usage
 from .scoring import rescore as rescore_card
 from .transcript import Conversations, load_conversations
 

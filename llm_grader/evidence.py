@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .scoring import Evidence
+from .types import Evidence
 from .transcript import Conversation
 
 __all__ = ["QuoteNotFound", "normalise", "verify_quote", "verify_quotes"]

@@ -28,7 +28,8 @@ from .llm import ModelClient, ModelResult, ModelSettings, ResultCache
 from .prompting import NOT_APPLICABLE, Templates, compile_messages, prompt_hash, response_model
 from .rubric import Item, Rubric, item_fingerprint, load_rubric
 from .rules import applicability_reason, judge_rule
-from .scoring import Evidence, Judgement, Occurrence, Scorecard, Usage, score
+from .scoring import Scorecard, score
+from .types import Audit, Evidence, Judgement, Occurrence, Usage
 from .transcript import Conversation, mask_personal_data
 
 __all__ = ["DEFAULT_CACHE", "Grader", "ResultsWriter", "read_results"]
@@ -174,24 +175,24 @@ class Grader:
             )
             results.append(await pacer.run(call))
         usage = sum((r.usage for r in results), Usage())
-        audit: dict[str, Any] = {
-            "prompt_hash": prompt_hash(messages, schema),
-            "model": self.settings.model,
-            "mode": self.settings.effective_mode,
-            "rubric_version": self.rubric.version,
-            "raw": [r.raw for r in results] if self.samples > 1 else results[0].raw,
-            "attempts": sum(r.attempts for r in results),
-        }
+        audit = Audit(
+            prompt_hash=prompt_hash(messages, schema),
+            model=self.settings.model,
+            mode=self.settings.effective_mode,
+            rubric_version=self.rubric.version,
+            raw=[r.raw for r in results] if self.samples > 1 else results[0].raw,
+            attempts=sum(r.attempts for r in results),
+        )
         good = [r for r in results if r.answer is not None]
         if not good:
             failed = results[-1]
-            audit["failure"] = failed.kind
+            audit = audit.model_copy(update={"failure": failed.kind})
             return Judgement(item_id=item.id, error=failed.error, needs_review=True, usage=usage, audit=audit)
         judgement = self._from_answer(item, shown, good, audit, usage)
         return judgement
 
     def _from_answer(
-        self, item: Item, shown: Conversation, good: list[ModelResult], audit: dict[str, Any], usage: Usage
+        self, item: Item, shown: Conversation, good: list[ModelResult], audit: Audit, usage: Usage
     ) -> Judgement:
         language = self.rubric.language
         answers: list[Any] = [r.answer for r in good]
@@ -219,8 +220,7 @@ class Grader:
         rationale = data["rationale"]
         if self.samples > 1:
             share = votes / self.samples
-            audit["agreement"] = share
-            audit["tiers"] = dict(tiers)
+            audit = audit.model_copy(update={"agreement": share, "tiers": dict(tiers)})
             if share < self.min_agreement:
                 needs_review = True
                 rationale += "\n" + self._text["low_agreement"].format(
@@ -258,9 +258,12 @@ class Grader:
                 if judgement is None:
                     assert _client is not None
                     judgement = await self._judge_model(item, conversation, _client, pacer)
-                audit = {**judgement.audit, "item_hash": item_fingerprint(item)}
-                if judgement.not_applicable:
-                    audit["na_source"] = source
+                audit = judgement.audit.model_copy(
+                    update={
+                        "item_hash": item_fingerprint(item),
+                        "na_source": source if judgement.not_applicable else None,
+                    }
+                )
                 judgements.append(dataclasses.replace(judgement, audit=audit))
         finally:
             if own is not None:

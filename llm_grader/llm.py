@@ -35,7 +35,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from .errors import LLMGraderError
 from .prompting import CONVERSATION
-from .scoring import Usage
+from .types import Usage
 from .transcript import Conversation
 
 __all__ = ["PROVIDERS", "ModelClient", "ModelResult", "ModelSettings", "Profile", "ResultCache"]

@@ -19,7 +19,8 @@ from typing import Any
 import jinja2
 
 from .calibration import CalibrationReport, ItemAgreement
-from .scoring import Evidence, Scorecard
+from .scoring import Scorecard
+from .types import Evidence
 from .transcript import Conversation
 
 __all__ = ["plots", "results_html", "to_html", "to_json", "to_markdown", "write_report"]

@@ -24,7 +24,7 @@ from .rubric import (
     SpeakingRateRule,
     Window,
 )
-from .scoring import Judgement, Occurrence
+from .types import Judgement, Occurrence
 from .transcript import Conversation, Turn
 
 __all__ = ["applicability_reason", "judge_rule"]

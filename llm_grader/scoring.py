@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .rubric import Condition, Item, Override, Rubric
+from .types import Audit, Evidence, Judgement, Occurrence, Usage
 
 __all__ = [
     "CategoryScore",
@@ -38,74 +39,6 @@ __all__ = [
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class Evidence(_Out):
-    """A quote from the transcript, located in it."""
-
-    turn: int
-    """1-based turn number, as shown to the model."""
-    speaker: str
-    """Speaker of that turn."""
-    quote: str
-    """The quoted text, exactly as in the transcript."""
-    start_char: int
-    """Offset of the quote's first character in the turn's text."""
-    end_char: int
-    """Offset just past the quote's last character."""
-    verified: bool = True
-    """Whether the quote was found in the transcript."""
-
-
-class Occurrence(Evidence):
-    """One occurrence counted by a deduction item."""
-
-    severe: bool = False
-    """Whether the occurrence is severe (the severity multiplier applies)."""
-
-
-class Usage(_Out):
-    """Model usage for an item, a conversation or a run."""
-
-    calls: int = 0
-    cached_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
-
-
-@dataclass(frozen=True, kw_only=True)
-class Judgement:
-    """What a judge (rule or model) found for one item; the input to :func:`score`."""
-
-    item_id: str
-    tier: str | None = None
-    """The tier id, for scored items."""
-    occurrences: tuple[Occurrence, ...] = ()
-    """What a deduction or counting rule found."""
-    not_applicable: bool = False
-    """The item does not apply to this conversation."""
-    na_policy: Literal["full", "exclude"] | None = None
-    """How the not-applicable item counts; None: the item's ``not_applicable.policy``."""
-    flags: Mapping[str, bool] = field(default_factory=dict)
-    evidence: tuple[Evidence, ...] = ()
-    rationale: str = ""
-    measured: float | None = None
-    """The value a rule measured (seconds, count, characters per second)."""
-    error: str | None = None
-    """Why the item could not be graded; makes it unscored."""
-    needs_review: bool = False
-    usage: Usage = field(default_factory=Usage)
-    audit: Mapping[str, Any] = field(default_factory=dict)
-    """Raw model answer, prompt hash and the like, kept on the scorecard."""
-
-    @staticmethod
-    def unscored(item_id: str, reason: str) -> Judgement:
-        """A judgement for an item that could not be graded."""
-        return Judgement(item_id=item_id, error=reason, needs_review=True)
 
 
 class ItemResult(_Out):
@@ -134,7 +67,7 @@ class ItemResult(_Out):
     """Deduction before a group penalty's limit (deduction items)."""
     measured: float | None = None
     usage: Usage = Field(default_factory=Usage)
-    audit: dict[str, Any] = Field(default_factory=dict)
+    audit: Audit = Field(default_factory=Audit)
 
     @property
     def unscored(self) -> bool:
@@ -249,7 +182,7 @@ def _result(item: Item, category_id: str, judgement: Judgement | None) -> ItemRe
         flags=dict(judgement.flags),
         measured=judgement.measured,
         usage=judgement.usage,
-        audit=dict(judgement.audit),
+        audit=judgement.audit,
     )
     if judgement.error is not None:
         return ItemResult(**{**base, "needs_review": True}, error=judgement.error)
@@ -418,7 +351,7 @@ def rescore(card: Scorecard, rubric: Rubric) -> Scorecard:
     changed = [
         item.id
         for _, item in rubric.items()
-        if item.id not in stored or stored[item.id].audit.get("item_hash") != item_fingerprint(item)
+        if item.id not in stored or stored[item.id].audit.item_hash != item_fingerprint(item)
     ]
     if changed:
         raise RescoreError(
@@ -430,7 +363,7 @@ def rescore(card: Scorecard, rubric: Rubric) -> Scorecard:
     for _, item in rubric.items():
         r = stored[item.id]
         na_policy = None
-        if r.not_applicable and r.audit.get("na_source") == "applicability" and item.applicability:
+        if r.not_applicable and r.audit.na_source == "applicability" and item.applicability:
             na_policy = item.applicability.policy
         judgements.append(
             Judgement(

@@ -68,7 +68,7 @@ for o in c003.overrides:
     print("=====", message["role"])
     print(message["content"][:600])'''),
     ("code", '''print("usage:", c003.usage)
-print("audit:", {k: v for k, v in politeness.audit.items() if k != "raw"})'''),
+print("audit:", politeness.audit.model_dump(exclude={"raw"}, exclude_none=True))'''),
 ])
 
 LAB_SETUP = SETUP + '''

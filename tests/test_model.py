@@ -125,8 +125,8 @@ def test_scripted_answers_give_hand_computed_totals(mode: str, by_id: dict[str, 
     assert len(server.requests) == 9 + 8 + 8
     assert c006.usage.calls == 9 and c006.usage.prompt_tokens == 900
     audit = c006.item("politeness").audit
-    assert audit["model"] == "fake-model" and audit["mode"] == mode and audit["rubric_version"] == "1.0"
-    assert len(audit["prompt_hash"]) == 16 and '"tier":"good"' in audit["raw"].replace(" ", "")
+    assert audit.model == "fake-model" and audit.mode == mode and audit.rubric_version == "1.0"
+    assert len(audit.prompt_hash) == 16 and '"tier":"good"' in audit.raw.replace(" ", "")
 
 
 def test_shared_prefix_is_byte_identical_across_items(by_id: dict[str, Conversation]) -> None:
@@ -160,7 +160,7 @@ def test_quote_not_in_transcript_is_reasked_then_verified(mode: str, by_id: dict
     item = cards[0].item("politeness")
     assert (item.tier, item.points, item.needs_review) == ("fair", 3, False)
     assert item.evidence[0].turn == 5 and item.evidence[0].verified
-    assert item.usage.calls == 2 and item.audit["attempts"] == 2
+    assert item.usage.calls == 2 and item.audit.attempts == 2
 
 
 def test_quote_found_in_another_turn_is_corrected(by_id: dict[str, Conversation]) -> None:
@@ -177,7 +177,7 @@ def test_quote_that_never_verifies_is_marked_for_review(by_id: dict[str, Convers
     assert item.points is None and item.tier is None and item.needs_review
     assert item.error is not None and item.error.startswith(
         "no valid answer after 3 attempts: 以下引用在对话原文中找不到")
-    assert item.audit["failure"] == "validation"
+    assert item.audit.failure == "validation"
     assert not cards[0].complete and cards[0].unscored_points == 5
 
 
@@ -232,7 +232,7 @@ def test_persistent_server_errors_are_recorded_not_scored(by_id: dict[str, Conve
     assert len(script.requests[("c006", "politeness")]) == 3  # first try + 2 transport retries
     item = cards[0].item("politeness")
     assert item.error == "InternalServerError 500 after retries: boom"
-    assert item.points is None and item.needs_review and item.audit["failure"] == "transport"
+    assert item.points is None and item.needs_review and item.audit.failure == "transport"
     assert cards[0].item("focus").tier == "good"  # the other items still graded
 
 
@@ -242,7 +242,7 @@ def test_truncated_answer_is_recorded(by_id: dict[str, Conversation]) -> None:
     assert len(script.requests[("c006", "politeness")]) == 1
     item = cards[0].item("politeness")
     assert item.error == "the answer was cut off (finish_reason=length); raise max_tokens"
-    assert item.audit["failure"] == "truncated"
+    assert item.audit.failure == "truncated"
 
 
 # ----------------------------------------------------------------------------- data handling
@@ -283,7 +283,7 @@ def test_self_consistency_majority_and_review(by_id: dict[str, Conversation]) ->
                            min_agreement=0.8)
     item = cards[0].item("politeness")
     assert len(script.requests[("c006", "politeness")]) == 3
-    assert item.tier == "good" and item.audit["agreement"] == pytest.approx(2 / 3)
+    assert item.tier == "good" and item.audit.agreement == pytest.approx(2 / 3)
     assert item.needs_review and "3 次采样中只有 2 次给出 good" in item.rationale
 
 
@@ -305,7 +305,7 @@ def test_refusal_is_recorded_as_a_refusal(mode: str, by_id: dict[str, Conversati
     cards, _, _ = run(by_id, ["c006"], {("c006", "politeness"): lambda r: refusal("I can't help with that.")}, mode)
     item = cards[0].item("politeness")
     assert item.error == "the model refused: I can't help with that."
-    assert item.audit["failure"] == "refusal" and item.points is None and item.needs_review
+    assert item.audit.failure == "refusal" and item.points is None and item.needs_review
 
 
 def test_azure_profile_routes_by_deployment_with_an_api_version(by_id: dict[str, Conversation]) -> None:

@@ -1,0 +1,139 @@
+"""Plain data shared by every stage: evidence, occurrences, usage, judgements, audit trails.
+
+This module sits at the bottom of the package: it imports nothing from llm-grader, so the
+rules, the evidence checker, the model adapter, scoring and the results writer can all use
+these types without importing one another. What is written to disk (evidence, usage, the
+audit trail) is pydantic; a :class:`Judgement`, passed between pure functions, is a frozen
+dataclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "NOT_APPLICABLE",
+    "Audit",
+    "Evidence",
+    "FailureKind",
+    "Judgement",
+    "NaPolicy",
+    "NaSource",
+    "Occurrence",
+    "Usage",
+]
+
+NOT_APPLICABLE: Final = "not_applicable"
+"""The tier id a model answers when an item does not apply (where the item allows it)."""
+
+NaPolicy = Literal["full", "exclude"]
+"""How a not-applicable item counts: its full points, or left out of the total."""
+
+NaSource = Literal["applicability", "model"]
+"""Who decided that an item does not apply: the rubric's applicability rule, or the model."""
+
+FailureKind = Literal["transport", "validation", "truncated", "refusal"]
+"""Why a model call gave no usable answer."""
+
+
+class Record(BaseModel):
+    """Base of everything written to disk: unknown fields are an error, docstrings describe."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class Evidence(Record):
+    """A quote from the transcript, located in it."""
+
+    turn: int
+    """1-based turn number, as shown to the model."""
+    speaker: str
+    """Speaker of that turn."""
+    quote: str
+    """The quoted text, exactly as in the transcript."""
+    start_char: int
+    """Offset of the quote's first character in the turn's text."""
+    end_char: int
+    """Offset just past the quote's last character."""
+    verified: bool = True
+    """Whether the quote was found in the transcript."""
+
+
+class Occurrence(Evidence):
+    """One occurrence counted by a deduction item."""
+
+    severe: bool = False
+    """Whether the occurrence is severe (the severity multiplier applies)."""
+
+
+class Usage(Record):
+    """Model usage for an item, a conversation or a run."""
+
+    calls: int = 0
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
+
+
+class Audit(Record):
+    """How an item's grade came about: enough to reproduce, rescore or question it."""
+
+    item_hash: str | None = None
+    """Fingerprint of the item's wording, tiers, flags and rule when it was graded."""
+    na_source: NaSource | None = None
+    """For a not-applicable item: whether the rubric's applicability rule or the model decided."""
+    prompt_hash: str | None = None
+    """Short hash of the messages and response schema sent (model-judged items)."""
+    model: str | None = None
+    mode: str | None = None
+    """Structured-output mode used (tools, json_schema, json, md_json)."""
+    rubric_version: str | None = None
+    raw: str | list[str | None] | None = None
+    """The answer JSON as the model gave it; one per sample when sampled more than once."""
+    attempts: int | None = None
+    """Model calls made, re-asks included."""
+    failure: FailureKind | None = None
+    """Why no usable answer came back, for a failed model item."""
+    agreement: float | None = None
+    """Share of samples that gave the chosen tier (self-consistency)."""
+    tiers: dict[str, int] | None = None
+    """Votes per tier across samples (self-consistency)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Judgement:
+    """What a judge (rule or model) found for one item; the input to scoring."""
+
+    item_id: str
+    tier: str | None = None
+    """The tier id, for scored items."""
+    occurrences: tuple[Occurrence, ...] = ()
+    """What a deduction or counting rule found."""
+    not_applicable: bool = False
+    """The item does not apply to this conversation."""
+    na_policy: NaPolicy | None = None
+    """How the not-applicable item counts; None: the item's ``not_applicable.policy``."""
+    flags: Mapping[str, bool] = field(default_factory=dict)
+    evidence: tuple[Evidence, ...] = ()
+    rationale: str = ""
+    measured: float | None = None
+    """The value a rule measured (seconds, count, characters per second)."""
+    error: str | None = None
+    """Why the item could not be graded; makes it unscored."""
+    needs_review: bool = False
+    usage: Usage = field(default_factory=Usage)
+    audit: Audit = field(default_factory=Audit)
+    """Prompt hash, raw model answer and the like, kept on the scorecard."""
+
+    @staticmethod
+    def unscored(item_id: str, reason: str) -> Judgement:
+        """A judgement for an item that could not be graded."""
+        return Judgement(item_id=item_id, error=reason, needs_review=True)
