@@ -23,10 +23,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from llm_grader import Grader, Rubric, load_conversations
-from llm_grader.llm import ModelSettings
-from llm_grader.scoring import Scorecard, Usage
+from llm_grader import Grader, ModelSettings, load_conversations, load_rubric
+from llm_grader.scoring import Scorecard
 from llm_grader.testing import FakeOpenAIServer, Reply, error, top_tier_responder
+from llm_grader.types import Usage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    rubric = Rubric.builtin("internet_cs_qa")
+    rubric = load_rubric("internet_cs_qa")
     good = top_tier_responder(rubric)
     rng = random.Random(args.seed)
     lock = threading.Lock()
@@ -100,7 +100,7 @@ def main() -> None:
             transport_retries=4,
         )
         grader = Grader(
-            rubric, settings=settings, cache=Path(tmp) / "cache.sqlite", concurrency=args.concurrency
+            rubric, model=settings, cache=Path(tmp) / "cache.sqlite", concurrency=args.concurrency
         )
         start = time.monotonic()
         first = grader.grade_many(conversations, output=Path(tmp) / "run1.jsonl")

@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import SecretStr
 
-from llm_grader import Grader, Rubric, load_conversations
+from llm_grader import Grader, ModelSettings, load_conversations, load_rubric
 from llm_grader.calibration import HumanScore, calibrate, load_human_scores
-from llm_grader.llm import ModelSettings
 from llm_grader.report import write_report
 from llm_grader.testing import FakeOpenAIServer, confusion_probabilities, simulated_responder
 
@@ -58,7 +57,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     args = parser.parse_args()
 
-    rubric = Rubric.builtin("internet_cs_qa")
+    rubric = load_rubric("internet_cs_qa")
     batch = load_conversations(CAL / "conversations.jsonl", strict=True)
     humans = load_human_scores(CAL / "human_scores.csv")
     rows = [
@@ -78,7 +77,7 @@ def main() -> None:
         )
         with FakeOpenAIServer(responder) as server:
             settings = ModelSettings(model="simulated", base_url=server.base_url, api_key=SecretStr("sk-sim"))
-            cards = Grader(rubric, settings=settings, cache=Path(tmp) / "cache.sqlite").grade_many(batch)
+            cards = Grader(rubric, model=settings, cache=Path(tmp) / "cache.sqlite").grade_many(batch)
         versus_truth = calibrate(rubric, cards, consensus, n_boot=args.bootstrap, seed=args.seed)
         print(f"simulated grader, error rate {args.error_rate}: kappa against the consensus")
         print(f"{'item':16} {'n':>3} {'analytic':>9} {'harness':>8}  {'95% CI':15} inside")

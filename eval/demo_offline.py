@@ -14,14 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llm_grader import Rubric
+from llm_grader import load_rubric
 from llm_grader.testing import FakeOpenAIServer, top_tier_responder
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    with FakeOpenAIServer(top_tier_responder(Rubric.builtin("internet_cs_qa"))) as server:
+    with FakeOpenAIServer(top_tier_responder(load_rubric("internet_cs_qa"))) as server:
         env = {**os.environ, "OPENAI_API_KEY": "sk-offline-demo", "LLM_GRADER_MODEL": "fake-model"}
         command = [
             sys.executable,

@@ -1,33 +1,72 @@
-"""llm-grader: grade customer-service conversations against QA scorecards with an LLM."""
+"""llm-grader: grade customer-service conversations against QA scorecards with an LLM.
 
-from .errors import ConversationError, LLMGraderError, NotFoundError, Problem, RubricError
-from .grader import Grader, read_results
-from .rubric import Rubric, builtin_rubrics, load_rubric
-from .rubric_check import check_rubric
-from .scoring import Evidence, ItemResult, Judgement, Scorecard, score
-from .transcript import Conversation, Turn, load_conversations
+The top level is the small API most users need; everything else is importable from its
+module (``llm_grader.agreement``, ``llm_grader.scoring``, ``llm_grader.types``, ...).
+Names are imported on first use (PEP 562), so ``import llm_grader`` stays fast and does not
+load the model client (openai, instructor) until a :class:`Grader` is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConversationError, InputError, LLMGraderError, NotFoundError, RubricError
+
+if TYPE_CHECKING:
+    from .calibration import calibrate, compare_variants
+    from .conversation import Conversation, load_conversations
+    from .grader import Grader
+    from .model import ModelSettings
+    from .results import read_results
+    from .rubric import Rubric, load_rubric
+    from .scoring import Scorecard, rescore
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Conversation": "conversation",
+    "Grader": "grader",
+    "ModelSettings": "model",
+    "Rubric": "rubric",
+    "Scorecard": "scoring",
+    "calibrate": "calibration",
+    "compare_variants": "calibration",
+    "load_conversations": "conversation",
+    "load_rubric": "rubric",
+    "read_results": "results",
+    "rescore": "scoring",
+}
 
 __all__ = [
     "Conversation",
     "ConversationError",
-    "Evidence",
     "Grader",
-    "ItemResult",
-    "Judgement",
+    "InputError",
     "LLMGraderError",
+    "ModelSettings",
     "NotFoundError",
-    "Problem",
     "Rubric",
     "RubricError",
     "Scorecard",
-    "Turn",
     "__version__",
-    "builtin_rubrics",
-    "check_rubric",
+    "calibrate",
+    "compare_variants",
     "load_conversations",
     "load_rubric",
     "read_results",
-    "score",
+    "rescore",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llm_grader' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -11,13 +11,13 @@ model (a re-ask).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
+from .conversation import Conversation
 from .types import Evidence
-from .transcript import Conversation
 
-__all__ = ["QuoteNotFound", "normalise", "verify_quote", "verify_quotes"]
+__all__ = ["QuoteNotFound", "QuoteProblem", "normalise", "verify_quote"]
 
 _QUOTES = dict.fromkeys(map(ord, "“”„‟〝〞「」『』﹁﹂﹃﹄'‘’‚‛`´"), '"')
 _PUNCT = {ord("。"): ".", ord("、"): ",", ord("～"): "~", ord("—"): "-", ord("–"): "-"}
@@ -41,38 +41,27 @@ def normalise(text: str) -> tuple[str, list[int]]:
     return "".join(out), index
 
 
+QuoteProblem = Literal["empty", "bad_turn", "missing"]
+"""Why a quote was not found: it is empty, cites a turn that does not exist, or is not there."""
+
+
 @dataclass(frozen=True)
 class QuoteNotFound:
-    """A quote that is not in the transcript."""
+    """A quote that is not in the transcript; ``code`` says why (the words are prompt text)."""
 
     turn: int
     quote: str
-    reason: str
+    code: QuoteProblem
+    turns: int
+    """How many turns the conversation has (for the ``bad_turn`` message)."""
 
 
-_REASONS = {
-    "zh": {
-        "empty": "引用为空",
-        "bad_turn": "对话没有第 {turn} 轮(共 {n} 轮)",
-        "missing": "原文中找不到这句引用",
-    },
-    "en": {
-        "empty": "the quote is empty",
-        "bad_turn": "the conversation has no turn {turn} (it has {n})",
-        "missing": "this quote is not in the transcript",
-    },
-}
-
-
-def verify_quote(
-    conversation: Conversation, turn: int, quote: str, *, language: str = "zh"
-) -> Evidence | QuoteNotFound:
+def verify_quote(conversation: Conversation, turn: int, quote: str) -> Evidence | QuoteNotFound:
     """Locate ``quote`` (cited at 1-based ``turn``) in the conversation."""
-    reasons = _REASONS.get(language, _REASONS["zh"])
     needle, _ = normalise(quote)
-    if not needle:
-        return QuoteNotFound(turn, quote, reasons["empty"])
     turns = conversation.turns
+    if not needle:
+        return QuoteNotFound(turn, quote, "empty", len(turns))
     order = list(range(len(turns)))
     if 1 <= turn <= len(turns):
         # The cited turn first, then the others by distance from it.
@@ -92,21 +81,4 @@ def verify_quote(
             end_char=end,
             verified=True,
         )
-    if not 1 <= turn <= len(turns):
-        return QuoteNotFound(turn, quote, reasons["bad_turn"].format(turn=turn, n=len(turns)))
-    return QuoteNotFound(turn, quote, reasons["missing"])
-
-
-def verify_quotes(
-    conversation: Conversation, cited: Sequence[tuple[int, str]], *, language: str = "zh"
-) -> tuple[list[Evidence], list[QuoteNotFound]]:
-    """Verify every (turn, quote); return the located evidence and the failures."""
-    found: list[Evidence] = []
-    failed: list[QuoteNotFound] = []
-    for turn, quote in cited:
-        result = verify_quote(conversation, turn, quote, language=language)
-        if isinstance(result, Evidence):
-            found.append(result)
-        else:
-            failed.append(result)
-    return found, failed
+    return QuoteNotFound(turn, quote, "missing" if 1 <= turn <= len(turns) else "bad_turn", len(turns))

@@ -1,56 +1,77 @@
 """Orchestration: judge every item of a conversation and score it; batches to JSONL.
 
 Rule items are judged by :mod:`llm_grader.rules`; model-judged items by one structured
-call each through :mod:`llm_grader.llm` (items of one conversation back to back, so the
-shared prompt prefix is cached by the provider). Without a model (rules only) model-judged
-items are unscored with the reason — never zero or full.
+call each through a :class:`~llm_grader.model.Judge` (items of one conversation back to
+back, so the shared prompt prefix is cached by the provider). Without a model (rules only)
+model-judged items are unscored with the reason — never zero or full.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import functools
-import json
-import os
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
-
+from .answers import Answer, bind, response_model
+from .conversation import Conversation, mask_personal_data
 from .errors import LLMGraderError
 from .evidence import verify_quote
-from .llm import ModelClient, ModelResult, ModelSettings, ResultCache
-from .prompting import NOT_APPLICABLE, Templates, compile_messages, prompt_hash, response_model
+from .messages import text
+from .model import Judge, JudgeRequest, ModelResult, ModelSettings, build_judge, default_cache_path
+from .prompting import Prompts, compile_messages, prompt_hash
+from .results import ResultsWriter
 from .rubric import Item, Rubric, item_fingerprint, load_rubric
 from .rules import applicability_reason, judge_rule
 from .scoring import Scorecard, score
-from .types import Audit, Evidence, Judgement, Occurrence, Usage
-from .transcript import Conversation, mask_personal_data
+from .types import NOT_APPLICABLE, Audit, Evidence, Judgement, Occurrence, Usage
 
-__all__ = ["DEFAULT_CACHE", "Grader", "ResultsWriter", "read_results"]
+__all__ = ["Grader", "GraderConfig"]
 
 _T = TypeVar("_T")
 
-DEFAULT_CACHE = Path(".llm-grader-cache") / "answers.sqlite"
-"""Where answers are cached unless ``cache=`` says otherwise (relative to the working directory)."""
 
-_TEXT = {
-    "zh": {
-        "not_graded": "未评分:该项需由模型评判,当前未配置模型(仅规则模式)",
-        "not_applicable": "不适用:{reason}",
-        "low_agreement": "{k} 次采样中只有 {n} 次给出 {tier},一致率 {share:.0%} 低于 {threshold:.0%}",
-    },
-    "en": {
-        "not_graded": "not graded: a model-judged item and no model is configured (rules only)",
-        "not_applicable": "not applicable: {reason}",
-        "low_agreement": "only {n} of {k} samples gave {tier}: agreement {share:.0%} below {threshold:.0%}",
-    },
-}
+@dataclass(frozen=True, kw_only=True)
+class GraderConfig:
+    """How a :class:`Grader` runs. Every field can also be given to ``Grader`` as a keyword."""
+
+    concurrency: int = 8
+    """Model requests in flight at once (and conversations in progress in a batch)."""
+    requests_per_minute: float | None = None
+    """A ceiling on the request rate, for endpoints with a per-minute quota."""
+    samples: int = 1
+    """Ask each item this many times and take the majority tier (self-consistency)."""
+    min_agreement: float = 0.6
+    """Below this share of samples agreeing, the item is marked for review."""
+    mask_pii: bool = True
+    """Mask phone, ID-card and bank-card numbers before any text leaves the machine."""
+    cache: bool | str | Path | None = True
+    """The answer cache: True for the per-user cache directory, a path, or None/False for none.
+    Applies when the grader builds the judge from a model name or settings."""
+    prompts_dir: Path | None = None
+    """Prompt templates to use instead of the shipped ones (``<dir>/<language>/``)."""
+
+    def __post_init__(self) -> None:
+        for name in ("concurrency", "samples"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise LLMGraderError(f"{name} must be a whole number of at least 1 (got {value!r})")
+        if self.requests_per_minute is not None and not self.requests_per_minute > 0:
+            raise LLMGraderError(f"requests_per_minute must be above 0 (got {self.requests_per_minute!r})")
+
+    @property
+    def cache_path(self) -> Path | None:
+        """Where answers are cached, or None."""
+        if self.cache is True:
+            return default_cache_path()
+        if self.cache is None or self.cache is False:
+            return None
+        return Path(self.cache)
 
 
 class _Pacer:
@@ -74,200 +95,165 @@ class _Pacer:
             return await call()
 
 
+def _config(config: GraderConfig | None, options: dict[str, Any]) -> GraderConfig:
+    if config is not None and options:
+        raise TypeError("give either config= or keyword options, not both")
+    known = {f.name for f in fields(GraderConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown Grader options: {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    return config or GraderConfig(**options)
+
+
 class Grader:
     """Grades conversations against one rubric.
 
-    ``Grader(rubric)`` grades the rule items only; ``Grader(rubric, model="gpt-4o-mini")``
-    (with ``base_url``/``api_key`` or ``OPENAI_BASE_URL``/``OPENAI_API_KEY``) grades every item.
-    ``mask_pii`` (default on) masks phone, ID-card and bank-card numbers before any text
-    leaves the machine. ``samples=k`` asks k times and takes the majority tier; below
-    ``min_agreement`` the item is marked for review.
+    ``Grader(rubric)`` grades the rule items only. ``model`` is a model name (settings from
+    ``OPENAI_BASE_URL``/``OPENAI_API_KEY``), a :class:`~llm_grader.model.ModelSettings`, or any
+    :class:`~llm_grader.model.Judge` (e.g. :class:`~llm_grader.testing.FakeJudge`). Options
+    are one :class:`GraderConfig`, given as ``config=`` or as its fields as keywords.
+    Async users close connections with ``await grader.aclose()`` (or ``async with grader``).
     """
 
     def __init__(
         self,
         rubric: Rubric | str | Path,
+        model: str | ModelSettings | Judge | None = None,
         *,
-        model: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        settings: ModelSettings | None = None,
-        cache: str | Path | None = DEFAULT_CACHE,
-        concurrency: int = 8,
-        requests_per_minute: float | None = None,
-        samples: int = 1,
-        min_agreement: float = 0.6,
-        mask_pii: bool = True,
-        prompts_dir: Path | None = None,
+        config: GraderConfig | None = None,
+        **options: Any,
     ) -> None:
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
-        if settings is None and model is not None:
-            settings = ModelSettings.from_env(model=model, base_url=base_url, api_key=api_key)
-        self.settings = settings
-        self.model = settings.model if settings else None
-        self.cache_path = Path(cache) if cache is not None and settings is not None else None
-        self.concurrency = concurrency
-        self.requests_per_minute = requests_per_minute
-        self.samples = max(1, samples)
-        self.min_agreement = min_agreement
-        self.mask_pii = mask_pii
-        self._prompts_dir = prompts_dir
-        self.templates = Templates.load(self.rubric.language, prompts_dir) if settings else None
-        self._text = _TEXT.get(self.rubric.language, _TEXT["zh"])
-        self._models: dict[str, tuple[type[BaseModel], dict[str, Any]]] = {}
+        self.config = _config(config, options)
+        self.judge: Judge | None = None
+        if isinstance(model, (str, ModelSettings)):
+            self.judge = build_judge(model, cache=self.config.cache_path)
+        elif model is not None:
+            self.judge = model
+        self.model: str | None = str(self.judge.identity["model"]) if self.judge else None
+        self._prompts: Prompts | None = None
+        self._models: dict[str, tuple[type[Answer], dict[str, Any]]] = {}
 
-    def _response_model(self, item: Item) -> tuple[type[BaseModel], dict[str, Any]]:
+    @property
+    def prompts(self) -> Prompts:
+        """The prompts in the rubric's language (loaded once, on first use)."""
+        if self._prompts is None:
+            self._prompts = Prompts.load(self.rubric.language, self.config.prompts_dir)
+        return self._prompts
+
+    def answer_model(self, item: Item) -> tuple[type[Answer], dict[str, Any]]:
         """The item's response model and its JSON schema, built once per grader."""
         if item.id not in self._models:
-            model = response_model(item, language=self.rubric.language)
+            model = response_model(item, self.prompts)
             self._models[item.id] = (model, model.model_json_schema())
         return self._models[item.id]
+
+    def shown(self, conversation: Conversation) -> Conversation:
+        """The conversation as it leaves the machine (personal numbers masked unless disabled)."""
+        return mask_personal_data(conversation) if self.config.mask_pii else conversation
+
+    def messages(self, item: Item, conversation: Conversation) -> list[dict[str, str]]:
+        """The exact messages sent for one item (after masking)."""
+        return self._compile(item, self.shown(conversation))
+
+    def _compile(self, item: Item, shown: Conversation) -> list[dict[str, str]]:
+        return compile_messages(rubric=self.rubric, item=item, conversation=shown, prompts=self.prompts)
 
     # ------------------------------------------------------------------ one item
 
     def _precheck(self, item: Item, conversation: Conversation) -> Judgement | None:
-        reason = applicability_reason(item, conversation, language=self.rubric.language)
+        language = self.rubric.language
+        reason = applicability_reason(item, conversation, language=language)
         if reason is not None:
-            policy = item.applicability.policy if item.applicability else None
             return Judgement(
                 item_id=item.id,
                 not_applicable=True,
-                na_policy=policy,
-                rationale=self._text["not_applicable"].format(reason=reason),
+                na_policy=item.applicability.policy if item.applicability else None,
+                rationale=text("grader.not_applicable", language, reason=reason),
+                audit=Audit(na_source="applicability"),
             )
         if item.judge == "rule":
-            return judge_rule(item, conversation, language=self.rubric.language)
-        if self.settings is None:
-            return Judgement.unscored(item.id, self._text["not_graded"])
+            return judge_rule(item, conversation, language=language)
+        if self.judge is None:
+            return Judgement.unscored(item.id, text("grader.not_graded", language))
         return None
 
-    def messages(self, item: Item, conversation: Conversation) -> list[dict[str, str]]:
-        """The exact messages sent for one item (after masking)."""
-        return self._compile(item, self._shown(conversation))
-
-    def _shown(self, conversation: Conversation) -> Conversation:
-        """The conversation as it leaves the machine (personal numbers masked unless disabled)."""
-        return mask_personal_data(conversation) if self.mask_pii else conversation
-
-    def _compile(self, item: Item, shown: Conversation) -> list[dict[str, str]]:
-        if self.templates is None:  # a rules-only grader loads the prompts on first use, once
-            self.templates = Templates.load(self.rubric.language, self._prompts_dir)
-        return compile_messages(rubric=self.rubric, item=item, conversation=shown, templates=self.templates)
-
-    async def _judge_model(
-        self, item: Item, conversation: Conversation, client: ModelClient, pacer: _Pacer
-    ) -> Judgement:
-        assert self.settings is not None
-        shown = self._shown(conversation)
+    async def _judge_model(self, item: Item, shown: Conversation, judge: Judge, pacer: _Pacer) -> Judgement:
         messages = self._compile(item, shown)
-        model, schema = self._response_model(item)
-        language = self.rubric.language
+        model, schema = self.answer_model(item)
+        bound = bind(model, item, shown, self.prompts)
         results: list[ModelResult] = []
-        for sample in range(self.samples):
-            call = functools.partial(
-                client.judge,
-                messages,
-                model,
-                schema=schema,
-                conversation=shown,
-                language=language,
-                sample=sample,
+        for sample in range(self.config.samples):
+            request = JudgeRequest(
+                messages=messages, response_model=bound, schema=schema, item_id=item.id, sample=sample
             )
-            results.append(await pacer.run(call))
+            results.append(await pacer.run(functools.partial(judge.judge, request)))
         usage = sum((r.usage for r in results), Usage())
         audit = Audit(
             prompt_hash=prompt_hash(messages, schema),
-            model=self.settings.model,
-            mode=self.settings.effective_mode,
+            model=str(judge.identity.get("model")),
+            mode=str(judge.identity.get("mode")),
             rubric_version=self.rubric.version,
-            raw=[r.raw for r in results] if self.samples > 1 else results[0].raw,
+            raw=[r.raw for r in results] if self.config.samples > 1 else results[0].raw,
             attempts=sum(r.attempts for r in results),
         )
-        good = [r for r in results if r.answer is not None]
-        if not good:
+        answers = [r.answer for r in results if r.answer is not None]
+        if not answers:
             failed = results[-1]
             audit = audit.model_copy(update={"failure": failed.kind})
             return Judgement(item_id=item.id, error=failed.error, needs_review=True, usage=usage, audit=audit)
-        judgement = self._from_answer(item, shown, good, audit, usage)
-        return judgement
-
-    def _from_answer(
-        self, item: Item, shown: Conversation, good: list[ModelResult], audit: Audit, usage: Usage
-    ) -> Judgement:
-        language = self.rubric.language
-        answers: list[Any] = [r.answer for r in good]
         if item.deduction is not None:
-            data = answers[0].model_dump()
-            occurrences = tuple(
-                Occurrence(
-                    **_located(shown, o["turn"], o["quote"], language).model_dump(), severe=o["severe"]
-                )
-                for o in data["occurrences"]
-            )
-            return Judgement(
-                item_id=item.id,
-                occurrences=occurrences,
-                evidence=occurrences,
-                rationale=data["rationale"],
-                usage=usage,
-                audit=audit,
-            )
+            return _deduction(item, shown, answers[0], audit, usage)
+        return self._tiered(item, shown, answers, audit, usage)
+
+    def _tiered(
+        self, item: Item, shown: Conversation, answers: Sequence[Any], audit: Audit, usage: Usage
+    ) -> Judgement:
         tiers = Counter(a.tier for a in answers)
         tier, votes = tiers.most_common(1)[0]
         chosen = next(a for a in answers if a.tier == tier)
-        data = chosen.model_dump()
         needs_review = False
-        rationale = data["rationale"]
-        if self.samples > 1:
-            share = votes / self.samples
+        rationale = chosen.rationale
+        samples = self.config.samples
+        if samples > 1:
+            share = votes / samples
             audit = audit.model_copy(update={"agreement": share, "tiers": dict(tiers)})
-            if share < self.min_agreement:
+            if share < self.config.min_agreement:
                 needs_review = True
-                rationale += "\n" + self._text["low_agreement"].format(
-                    k=self.samples, n=votes, tier=tier, share=share, threshold=self.min_agreement
+                rationale += "\n" + text(
+                    "grader.low_agreement",
+                    self.rubric.language,
+                    k=samples,
+                    n=votes,
+                    tier=tier,
+                    share=share,
+                    threshold=self.config.min_agreement,
                 )
-        evidence = tuple(_located(shown, e["turn"], e["quote"], language) for e in data["evidence"])
-        flags = {k: bool(v) for k, v in (data.get("flags") or {}).items()}
+        flags = getattr(chosen, "flags", None)
         return Judgement(
             item_id=item.id,
             tier=None if tier == NOT_APPLICABLE else tier,
             not_applicable=tier == NOT_APPLICABLE,
-            evidence=evidence,
+            evidence=tuple(_located(shown, e.turn, e.quote) for e in chosen.evidence),
             rationale=rationale,
-            flags=flags,
+            flags={k: bool(v) for k, v in (flags.model_dump() if flags is not None else {}).items()},
             needs_review=needs_review,
             usage=usage,
-            audit=audit,
+            audit=audit.model_copy(update={"na_source": "model"}) if tier == NOT_APPLICABLE else audit,
         )
 
     # ------------------------------------------------------------------ one conversation
 
-    async def agrade(
-        self, conversation: Conversation, *, _client: ModelClient | None = None, _pacer: _Pacer | None = None
-    ) -> Scorecard:
-        """Grade one conversation (async)."""
-        own = None
-        if self.settings is not None and _client is None:
-            own = _client = self._client()
-        pacer = _pacer or _Pacer(self.concurrency, self.requests_per_minute)
-        try:
-            judgements = []
-            for _, item in self.rubric.items():
-                judgement = self._precheck(item, conversation)
-                source = "applicability" if judgement is not None and judgement.not_applicable else "model"
-                if judgement is None:
-                    assert _client is not None
-                    judgement = await self._judge_model(item, conversation, _client, pacer)
-                audit = judgement.audit.model_copy(
-                    update={
-                        "item_hash": item_fingerprint(item),
-                        "na_source": source if judgement.not_applicable else None,
-                    }
-                )
-                judgements.append(dataclasses.replace(judgement, audit=audit))
-        finally:
-            if own is not None:
-                await own.close()
+    async def _agrade(self, conversation: Conversation, pacer: _Pacer) -> Scorecard:
+        shown = self.shown(conversation) if self.judge is not None else conversation
+        judgements = []
+        for _, item in self.rubric.items():
+            judgement = self._precheck(item, conversation)
+            if judgement is None:
+                assert self.judge is not None
+                judgement = await self._judge_model(item, shown, self.judge, pacer)
+            audit = judgement.audit.model_copy(update={"item_hash": item_fingerprint(item)})
+            judgements.append(replace(judgement, audit=audit))
         return score(
             self.rubric,
             judgements,
@@ -276,14 +262,32 @@ class Grader:
             metadata={"channel": conversation.channel, **conversation.metadata},
         )
 
+    async def agrade(self, conversation: Conversation) -> Scorecard:
+        """Grade one conversation (async)."""
+        return await self._agrade(
+            conversation, _Pacer(self.config.concurrency, self.config.requests_per_minute)
+        )
+
     def grade(self, conversation: Conversation) -> Scorecard:
         """Grade one conversation."""
-        return _run_sync(self.agrade(conversation))
+        return _run_sync(self._closing(self.agrade(conversation)))
 
-    def _client(self) -> ModelClient:
-        assert self.settings is not None
-        cache = ResultCache(self.cache_path) if self.cache_path is not None else None
-        return ModelClient(self.settings, cache=cache)
+    async def aclose(self) -> None:
+        """Close the model's connections (they reopen on next use)."""
+        if self.judge is not None:
+            await self.judge.aclose()
+
+    async def __aenter__(self) -> Grader:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _closing(self, coroutine: Awaitable[_T]) -> _T:
+        try:
+            return await coroutine
+        finally:
+            await self.aclose()
 
     # ------------------------------------------------------------------ batches
 
@@ -299,16 +303,15 @@ class Grader:
         writer = ResultsWriter(output, resume=resume) if output is not None else None
         done = writer.done if writer else set()
         todo = [c for c in conversations if c.id not in done]
-        client = self._client() if self.settings is not None else None
-        pacer = _Pacer(self.concurrency, self.requests_per_minute)
+        pacer = _Pacer(self.config.concurrency, self.config.requests_per_minute)
         # Bound the conversations in progress too, so results stream out in a steady order.
-        slots = asyncio.Semaphore(max(1, self.concurrency))
+        slots = asyncio.Semaphore(self.config.concurrency)
         cards: list[Scorecard] = []
 
         async def one(conversation: Conversation) -> None:
             async with slots:
                 try:
-                    card = await self.agrade(conversation, _client=client, _pacer=pacer)
+                    card = await self._agrade(conversation, pacer)
                 except LLMGraderError as exc:
                     card = score(
                         self.rubric, [], conversation_id=conversation.id, model=self.model, errors=[str(exc)]
@@ -324,8 +327,6 @@ class Grader:
         finally:
             if writer:
                 writer.close()
-            if client is not None:
-                await client.close()
         order = {c.id: i for i, c in enumerate(todo)}
         return sorted(cards, key=lambda c: order.get(c.conversation_id, 0))
 
@@ -343,9 +344,23 @@ class Grader:
         to back. With ``resume``, ids already in ``output`` are skipped. A conversation
         that fails is recorded with its error and the batch goes on.
         """
-        return _run_sync(
-            self.agrade_many(conversations, output=output, resume=resume, on_scorecard=on_scorecard)
-        )
+        batch = self.agrade_many(conversations, output=output, resume=resume, on_scorecard=on_scorecard)
+        return _run_sync(self._closing(batch))
+
+
+def _deduction(item: Item, shown: Conversation, answer: Any, audit: Audit, usage: Usage) -> Judgement:
+    occurrences = tuple(
+        Occurrence(**_located(shown, o.turn, o.quote).model_dump(), severe=o.severe)
+        for o in answer.occurrences
+    )
+    return Judgement(
+        item_id=item.id,
+        occurrences=occurrences,
+        evidence=occurrences,
+        rationale=answer.rationale,
+        usage=usage,
+        audit=audit,
+    )
 
 
 def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
@@ -361,59 +376,9 @@ def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def _located(conversation: Conversation, turn: int, quote: str, language: str) -> Evidence:
-    found = verify_quote(conversation, turn, quote, language=language)
+def _located(conversation: Conversation, turn: int, quote: str) -> Evidence:
+    found = verify_quote(conversation, turn, quote)
     if isinstance(found, Evidence):
         return found
     # The validator already verified it; keep it visible rather than drop it if not.
     return Evidence(turn=turn, speaker="", quote=quote, start_char=-1, end_char=-1, verified=False)
-
-
-class ResultsWriter:
-    """Append-only JSONL of scorecards: one complete line per conversation, flushed at once.
-
-    On open with ``resume``, a torn last line (from a killed run) is cut off and the ids
-    already written are in ``done``; without ``resume`` the file is replaced.
-    """
-
-    def __init__(self, path: str | Path, *, resume: bool = False) -> None:
-        self.path = Path(path)
-        self.done: set[str] = set()
-        if resume and self.path.exists():
-            self._repair()
-            self.done = {card.conversation_id for card in read_results(self.path)}
-        elif self.path.exists():
-            self.path.unlink()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8")
-
-    def _repair(self) -> None:
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with self.path.open("r+b") as f:
-                f.truncate(data.rfind(b"\n") + 1)
-
-    def write(self, card: Scorecard) -> None:
-        """Append one scorecard as one line with a single write, and make it durable."""
-        self._file.write(card.model_dump_json() + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        """Close the file."""
-        self._file.close()
-
-
-def read_results(path: str | Path) -> Iterator[Scorecard]:
-    """Read scorecards from a results JSONL file; a torn last line is ignored."""
-    with Path(path).open(encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield Scorecard.model_validate(json.loads(line))
-        except (json.JSONDecodeError, ValueError) as exc:
-            if number == len(lines):  # no newline yet: a line being written when a run died
-                return
-            raise LLMGraderError(f"{path}:{number}: not a scorecard: {exc}") from None

@@ -10,28 +10,23 @@ evidence quotes highlighted in the transcript.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
+    from matplotlib.axes import Axes
 
-from .calibration import CalibrationReport, ItemAgreement
-from .scoring import Scorecard
-from .types import Evidence
-from .transcript import Conversation
+    from .calibration import CalibrationReport, ItemAgreement
+    from .conversation import Conversation
+    from .scoring import Scorecard
+    from .types import Evidence
 
 __all__ = ["plots", "results_html", "to_html", "to_json", "to_markdown", "write_report"]
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("llm_grader", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -47,8 +42,25 @@ def _ci(item: Any) -> str:
     return f"[{ci.low:.2f}, {ci.high:.2f}]"
 
 
-_ENV.filters["num"] = _fmt
-_ENV.filters["ci"] = _ci
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The templates in ``llm_grader/templates`` (jinja2 is imported on first render)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("llm_grader", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = _fmt
+    env.filters["ci"] = _ci
+    return env
+
+
+def _render(template: str, **context: Any) -> str:
+    return _environment().get_template(template).render(**context)
 
 
 def to_json(report: CalibrationReport) -> str:
@@ -58,7 +70,58 @@ def to_json(report: CalibrationReport) -> str:
 
 def to_markdown(report: CalibrationReport) -> str:
     """The report as Markdown."""
-    return _ENV.get_template("calibration.md.j2").render(report=report)
+    return _render("calibration.md.j2", report=report)
+
+
+def _kappa_series(items: Sequence[ItemAgreement], key: str, offset: float) -> tuple[list[float], ...]:
+    """Kappas, lower and upper error-bar lengths and y positions of one rater pair, per item."""
+    values: list[float] = []
+    lows: list[float] = []
+    highs: list[float] = []
+    pos: list[float] = []
+    for y, item in enumerate(items):
+        agreement = getattr(item, key)
+        if agreement is None or math.isnan(agreement.kappa):
+            continue
+        ci = agreement.kappa_ci
+        low = agreement.kappa - ci.low if ci and not math.isnan(ci.low) else 0.0
+        high = ci.high - agreement.kappa if ci and not math.isnan(ci.high) else 0.0
+        values.append(agreement.kappa)
+        lows.append(max(low, 0.0))
+        highs.append(max(high, 0.0))
+        pos.append(y + offset)
+    return values, lows, highs, pos
+
+
+def _kappa_plot(ax: Axes, report: CalibrationReport) -> None:
+    items = report.items
+    for offset, key, colour, name in (
+        (-0.15, "model_human", "#1f77b4", "model vs human"),
+        (0.15, "human_human", "#ff7f0e", "human vs human"),
+    ):
+        values, lows, highs, pos = _kappa_series(items, key, offset)
+        if values:
+            ax.errorbar(values, pos, xerr=[lows, highs], fmt="o", color=colour, label=name, capsize=3)
+    ax.set_yticks(range(len(items)), [i.item_id for i in items])
+    ax.invert_yaxis()
+    ax.axvline(0, color="#999", linewidth=0.8)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_xlabel("Cohen's kappa (quadratic for ordinal items), 95% bootstrap interval")
+    ax.legend(loc="lower left")
+    ax.set_title(f"{report.rubric_id} v{report.rubric_version}: agreement per item")
+
+
+def _confusion_plot(ax: Axes, item: ItemAgreement) -> None:
+    ax.imshow(item.confusion, cmap="Blues")
+    ax.set_title(item.item_id, fontsize=9)
+    short = [label.replace("not_applicable", "n/a") for label in item.labels]
+    ax.set_xticks(range(len(short)), short, fontsize=7, rotation=30)
+    ax.set_yticks(range(len(short)), short, fontsize=7)
+    ax.set_xlabel("human", fontsize=7)
+    ax.set_ylabel("model", fontsize=7)
+    for r, row in enumerate(item.confusion):
+        for c, count in enumerate(row):
+            ax.text(c, r, str(count), ha="center", va="center", fontsize=7)
 
 
 def plots(report: CalibrationReport, directory: str | Path) -> list[Path]:
@@ -70,63 +133,27 @@ def plots(report: CalibrationReport, directory: str | Path) -> list[Path]:
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
     items = report.items
-    if items:
-        fig, ax = plt.subplots(figsize=(8, 0.5 * len(items) + 1.5))
-        ys = list(range(len(items)))
-        for offset, key, colour, name in (
-            (-0.15, "model_human", "#1f77b4", "model vs human"),
-            (0.15, "human_human", "#ff7f0e", "human vs human"),
-        ):
-            values, lows, highs, pos = [], [], [], []
-            for y, item in zip(ys, items, strict=True):
-                agreement = getattr(item, key)
-                if agreement is None or math.isnan(agreement.kappa):
-                    continue
-                ci = agreement.kappa_ci
-                low = agreement.kappa - ci.low if ci and not math.isnan(ci.low) else 0.0
-                high = ci.high - agreement.kappa if ci and not math.isnan(ci.high) else 0.0
-                values.append(agreement.kappa)
-                lows.append(max(low, 0.0))
-                highs.append(max(high, 0.0))
-                pos.append(y + offset)
-            if values:
-                ax.errorbar(values, pos, xerr=[lows, highs], fmt="o", color=colour, label=name, capsize=3)
-        ax.set_yticks(ys, [i.item_id for i in items])
-        ax.invert_yaxis()
-        ax.axvline(0, color="#999", linewidth=0.8)
-        ax.set_xlim(-1.05, 1.05)
-        ax.set_xlabel("Cohen's kappa (quadratic for ordinal items), 95% bootstrap interval")
-        ax.legend(loc="lower left")
-        ax.set_title(f"{report.rubric_id} v{report.rubric_version}: agreement per item")
-        fig.tight_layout()
-        path = out / "kappa_by_item.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-        cols = min(3, len(items))
-        rows = math.ceil(len(items) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False)
-        for ax, item in zip(axes.flat, items, strict=False):
-            ax.imshow(item.confusion, cmap="Blues")
-            ax.set_title(item.item_id, fontsize=9)
-            short = [label.replace("not_applicable", "n/a") for label in item.labels]
-            ax.set_xticks(range(len(short)), short, fontsize=7, rotation=30)
-            ax.set_yticks(range(len(short)), short, fontsize=7)
-            ax.set_xlabel("human", fontsize=7)
-            ax.set_ylabel("model", fontsize=7)
-            for r, row in enumerate(item.confusion):
-                for c, count in enumerate(row):
-                    ax.text(c, r, str(count), ha="center", va="center", fontsize=7)
-        for ax in list(axes.flat)[len(items) :]:
-            ax.axis("off")
-        fig.tight_layout()
-        path = out / "confusion_matrices.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-    return written
+    if not items:
+        return []
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(items) + 1.5))
+    _kappa_plot(ax, report)
+    fig.tight_layout()
+    kappa_path = out / "kappa_by_item.png"
+    fig.savefig(kappa_path, dpi=110)
+    plt.close(fig)
+    cols = min(3, len(items))
+    rows = math.ceil(len(items) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False)
+    for ax, item in zip(axes.flat, items, strict=False):
+        _confusion_plot(ax, item)
+    for ax in list(axes.flat)[len(items) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    confusion_path = out / "confusion_matrices.png"
+    fig.savefig(confusion_path, dpi=110)
+    plt.close(fig)
+    return [kappa_path, confusion_path]
 
 
 @dataclass(frozen=True)
@@ -189,7 +216,8 @@ def to_html(
         {"d": d, "turns": _transcript((conversations or {}).get(d.conversation_id), d.evidence)}
         for d in report.disagreements
     ]
-    return _ENV.get_template("calibration.html.j2").render(
+    return _render(
+        "calibration.html.j2",
         report=report,
         heat={i.item_id: _heat(i) for i in report.items},
         images=inlined,
@@ -240,4 +268,4 @@ def results_html(
         "review": sum(1 for c in cards for i in c.items if i.needs_review),
         "mean": sum(totals) / len(totals) if totals else math.nan,
     }
-    return _ENV.get_template("results.html.j2").render(entries=entries, summary=summary, title=title)
+    return _render("results.html.j2", entries=entries, summary=summary, title=title)

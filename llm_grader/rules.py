@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from .conversation import Conversation, Turn
+from .messages import text
 from .rubric import (
     FirstResponseRule,
     ForbiddenWordsRule,
@@ -25,7 +27,6 @@ from .rubric import (
     Window,
 )
 from .types import Judgement, Occurrence
-from .transcript import Conversation, Turn
 
 __all__ = ["applicability_reason", "judge_rule"]
 
@@ -39,62 +40,8 @@ class _Measure:
     """Why the value cannot be measured."""
 
 
-_TEXT = {
-    "zh": {
-        "phrases": "在{scope}中找到 {found}/{total} 项要求用语{detail}",
-        "forbidden": "在{scope}中发现 {n} 处禁用词{detail}",
-        "first_response": "首次回应用时 {v:g} 秒(自{origin}至第 {turn} 轮客服发言)",
-        "gap": "客服最长等待 {v:g} 秒(第 {turn} 轮前)",
-        "no_gap": "没有客服接续发言,无等待时长",
-        "interruptions": "客服在客户说完前抢话 {n} 次",
-        "rate": "客服语速 {v:.2f} 字/秒({chars} 字 / {secs:g} 秒)",
-        "origin_customer": "客户第 {turn} 轮发言",
-        "origin_start": "通话开始",
-        "no_threshold": "测得值 {v:g} 不在任何阈值范围内",
-        "no_agent": "对话中没有客服发言",
-        "no_times": "需要时间戳,但第 {turns} 轮没有开始时间",
-        "no_end_times": "需要每轮的开始和结束时间(通话 ASR 时间戳),此对话缺少",
-        "no_rate_turns": "没有同时带开始和结束时间的客服发言,无法计算语速",
-        "scope_any": "全部{who}发言",
-        "scope_first": "{who}前 {n} 轮发言",
-        "scope_last": "{who}最后 {n} 轮发言",
-        "agent": "客服",
-        "customer": "客户",
-        "both": "客服与客户",
-        "missing_parts": ";缺少:{parts}",
-        "found_words": ":{words}",
-    },
-    "en": {
-        "phrases": "found {found}/{total} required phrases in {scope}{detail}",
-        "forbidden": "found {n} forbidden words in {scope}{detail}",
-        "first_response": "first response after {v:g} s (from {origin} to agent turn {turn})",
-        "gap": "longest agent wait {v:g} s (before turn {turn})",
-        "no_gap": "no agent turn follows another turn; no wait to measure",
-        "interruptions": "agent spoke over the customer {n} times",
-        "rate": "agent speaking rate {v:.2f} chars/s ({chars} chars / {secs:g} s)",
-        "origin_customer": "customer turn {turn}",
-        "origin_start": "the start of the call",
-        "no_threshold": "measured value {v:g} is within no threshold",
-        "no_agent": "the conversation has no agent turn",
-        "no_times": "needs timestamps, but turn {turns} has no start time",
-        "no_end_times": (
-            "needs start and end times on every turn (call ASR timestamps); this conversation lacks them"
-        ),
-        "no_rate_turns": "no agent turn has both start and end times; speaking rate cannot be computed",
-        "scope_any": "all {who} turns",
-        "scope_first": "the first {n} {who} turns",
-        "scope_last": "the last {n} {who} turns",
-        "agent": "agent",
-        "customer": "customer",
-        "both": "agent and customer",
-        "missing_parts": "; missing: {parts}",
-        "found_words": ": {words}",
-    },
-}
-
-
 def _t(language: str, key: str, **values: object) -> str:
-    return _TEXT.get(language, _TEXT["zh"])[key].format(**values)
+    return text(f"rule.{key}", language, **values)
 
 
 def _evidence(index: int, turn: Turn, start: int = 0, end: int | None = None) -> Occurrence:
@@ -345,23 +292,14 @@ _DATA_CHECKS: dict[str, Callable[[Conversation], bool]] = {
     "audio_features": lambda c: bool(c.metadata.get("audio_features")),
 }
 
-_NA_TEXT = {
-    "zh": {"channel": "仅适用于{channels}渠道,本对话为{channel}", "data": "缺少所需数据:{what}"},
-    "en": {
-        "channel": "applies to {channels} only; this conversation is a {channel}",
-        "data": "the conversation lacks required data: {what}",
-    },
-}
-
 
 def applicability_reason(item: Item, conversation: Conversation, *, language: str = "zh") -> str | None:
     """Why the item does not apply to this conversation (channel, missing data), or None."""
-    text = _NA_TEXT.get(language, _NA_TEXT["zh"])
     rule = item.applicability
     if rule is None:
         return None
     if rule.channels is not None and conversation.channel not in rule.channels:
-        return text["channel"].format(channels="/".join(rule.channels), channel=conversation.channel)
+        return text("na.channel", language, channels="/".join(rule.channels), channel=conversation.channel)
     lacking = []
     for need in rule.requires:
         if need.startswith("metadata."):
@@ -371,5 +309,5 @@ def applicability_reason(item: Item, conversation: Conversation, *, language: st
         if not present:
             lacking.append(need)
     if lacking:
-        return text["data"].format(what=", ".join(lacking))
+        return text("na.data", language, what=", ".join(lacking))
     return None

@@ -24,6 +24,7 @@ __all__ = [
     "NaPolicy",
     "NaSource",
     "Occurrence",
+    "Record",
     "Usage",
 ]
 

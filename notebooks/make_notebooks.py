@@ -16,8 +16,7 @@ from pathlib import Path
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 from pydantic import SecretStr
-from llm_grader import Grader, Rubric, load_conversations
-from llm_grader.llm import ModelSettings
+from llm_grader import Grader, ModelSettings, load_conversations, load_rubric
 from llm_grader.testing import FakeOpenAIServer
 
 WORK = Path(tempfile.mkdtemp(prefix="llm-grader-notebook-"))'''
@@ -28,7 +27,7 @@ quick = nb([
            "plays the model, through the real `openai` SDK and `instructor`. To use a real model, replace the `settings` below with "
            "`Grader(rubric, model=\"gpt-4o-mini\")` and set `OPENAI_API_KEY` (and `OPENAI_BASE_URL` for other providers)."),
     ("code", SETUP),
-    ("code", '''rubric = Rubric.builtin("internet_cs_qa")
+    ("code", '''rubric = load_rubric("internet_cs_qa")
 conversations = {c.id: c for c in load_conversations(ROOT / "examples" / "conversations.jsonl")}
 print(rubric.name, rubric.version, "—", sum(1 for _ in rubric.items()), "items,", rubric.max_score, "points")
 for category, item in rubric.items():
@@ -51,7 +50,7 @@ def respond(request):
 
 with FakeOpenAIServer(respond) as server:
     settings = ModelSettings(model="fake-model", base_url=server.base_url, api_key=SecretStr("sk-notebook"))
-    grader = Grader(rubric, settings=settings, cache=WORK / "cache.sqlite")
+    grader = Grader(rubric, model=settings, cache=WORK / "cache.sqlite")
     cards = grader.grade_many([conversations["c003"], conversations["c007"]])
 for card in cards:
     print(card.conversation_id, card.total_score, "fatal" if card.fatal else "", [o.id for o in card.overrides])'''),
@@ -93,14 +92,15 @@ lab = nb([
            "(35 %) — with a real model, whether the new wording helps is exactly what this notebook measures."),
     ("code", LAB_SETUP),
     ("code", '''import difflib
+from llm_grader.rubric import rubric_from_text
 source = (ROOT / "rubrics" / "internet_cs_qa.yaml").read_text(encoding="utf-8")
-original = Rubric.from_text(source, file="internet_cs_qa.yaml")
+original = rubric_from_text(source, file="internet_cs_qa.yaml")
 old = "一般: 注意力集中,偶有需要客户重复的现象,但整体感知不影响。"
 reworded_text = source.replace(
     "注意力集中,偶有需要客户重复的现象,但整体感知不影响。",
     "注意力集中,有一到两次需要客户重复已说明的信息(例如再次询问订单号),但问题最终得到处理,客户没有表现出不满。",
 ).replace('version: "1.0"', 'version: "1.1"')
-reworded = Rubric.from_text(reworded_text, file="internet_cs_qa-v1.1.yaml")
+reworded = rubric_from_text(reworded_text, file="internet_cs_qa-v1.1.yaml")
 a = Grader(original).messages(original.item("focus"), batch[0])[2]["content"].splitlines()
 b = Grader(reworded).messages(reworded.item("focus"), batch[0])[2]["content"].splitlines()
 print("\\n".join(difflib.unified_diff(a, b, "v1.0", "v1.1", lineterm="")))'''),
@@ -112,7 +112,7 @@ def grade(rubric, rates, salt):
     errors.update(rates)
     server.responder = simulated_responder(Grader(rubric), list(batch), truth, error_rates=errors, seed=1, salt=salt)
     before = len(server.requests)
-    cards = Grader(rubric, settings=settings, cache=WORK / "cache.sqlite").grade_many(batch)
+    cards = Grader(rubric, model=settings, cache=WORK / "cache.sqlite").grade_many(batch)
     return cards, len(server.requests) - before
 
 cards_a, calls_a = grade(original, {"focus": 0.35}, salt="")
@@ -135,11 +135,11 @@ report_nb = nb([
            "human–human ceiling, plot it, and read the largest disagreements with the model's evidence.\n\n"
            "Offline: a simulated grader with known error rates plays the model (see `eval/calibration/README.md`)."),
     ("code", LAB_SETUP),
-    ("code", '''rubric = Rubric.builtin("internet_cs_qa")
+    ("code", '''rubric = load_rubric("internet_cs_qa")
 responder = simulated_responder(Grader(rubric), list(batch), truth, error_rates=0.2, seed=3)
 with FakeOpenAIServer(responder) as server:
     settings = ModelSettings(model="sim-model", base_url=server.base_url, api_key=SecretStr("sk-report"))
-    cards = Grader(rubric, settings=settings, cache=WORK / "cache.sqlite").grade_many(batch)
+    cards = Grader(rubric, model=settings, cache=WORK / "cache.sqlite").grade_many(batch)
 report = calibrate(rubric, cards, humans, n_boot=500, seed=0)
 print(f"{'item':16} {'n':>4} {'exact':>6} {'kappa':>7}  95% CI          {'human-human':>11}")
 for i in report.items:

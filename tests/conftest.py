@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_grader import Rubric, load_conversations
-from llm_grader.transcript import Conversations
+from llm_grader import Rubric, load_conversations, load_rubric
+from llm_grader.conversation import Conversations
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -26,4 +26,4 @@ def by_id(examples: Conversations) -> dict[str, object]:
 
 @pytest.fixture(scope="session")
 def flagship() -> Rubric:
-    return Rubric.builtin("internet_cs_qa")
+    return load_rubric("internet_cs_qa")

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
 from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pytest
 from scipy import stats
-from sklearn.metrics import cohen_kappa_score, mean_absolute_error, precision_recall_fscore_support
+from sklearn.metrics import (
+    cohen_kappa_score,
+    mean_absolute_error,
+    precision_recall_fscore_support,
+    root_mean_squared_error,
+)
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from llm_grader.agreement import (
@@ -444,6 +451,99 @@ def test_numeric_scores_drop_missing_pairs() -> None:
     assert rmse(a, b) == pytest.approx(math.sqrt(125 / 3))
     assert pearson(a, b) == pytest.approx(stats.pearsonr([80, 70, 90], [85, 70, 80]).statistic)
     assert spearman(a, b) == pytest.approx(0.5)  # ranks 2,1,3 vs 3,1,2: 1 − 6·2/(3·8)
+
+
+# ----------------------------------------------------------------------------- backed by scikit-learn
+
+
+def kept(a: Sequence[object], b: Sequence[object]) -> tuple[list[object], list[object]]:
+    """The pairs with neither side missing, as two lists."""
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    return [x for x, _ in pairs], [y for _, y in pairs]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_confusion_matrix_equals_sklearn_on_random_data(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(1, 40)
+    a = [rng.choice([*TIERS, None]) for _ in range(n)]
+    b = [rng.choice([*TIERS, None]) for _ in range(n)]
+    x, y = kept(a, b)
+    expected = sk_confusion_matrix(x, y, labels=TIERS).tolist() if x else [[0] * 3] * 3
+    assert confusion_matrix(a, b, labels=TIERS) == expected
+
+
+def test_confusion_matrix_edge_cases_sklearn_refuses_or_warns_on() -> None:
+    # No pair left: sklearn raises, we give zeros. One label: sklearn warns (an error under
+    # this suite's filterwarnings), we give the single count. Mixed label types: positions.
+    assert confusion_matrix([None, "fair"], ["good", None], labels=TIERS) == [[0, 0, 0]] * 3
+    assert confusion_matrix(["x", "x", None], ["x", "x", "x"], labels=["x"]) == [[2]]
+    assert confusion_matrix(["a", 1, 2.5], [1, 1, "a"], labels=["a", 1, 2.5]) == [
+        [0, 1, 0],
+        [0, 1, 0],
+        [1, 0, 0],
+    ]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_binary_metrics_equal_sklearn_with_missing_pairs(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(1, 30)
+    truth = [rng.choice([0, 1, 1, None]) for _ in range(n)]
+    predicted = [rng.choice([0, 0, 1, None]) for _ in range(n)]
+    m = binary_metrics(truth, predicted)
+    x, y = kept(truth, predicted)
+    if not x:
+        assert math.isnan(m.precision) and math.isnan(m.recall) and math.isnan(m.f1)
+        assert (m.tp, m.fp, m.fn, m.tn, m.support) == (0, 0, 0, 0, 0)
+        return
+    p, r, f, _ = precision_recall_fscore_support(x, y, average="binary", zero_division=np.nan)
+    assert same(m.precision, float(p)) and same(m.recall, float(r)) and same(m.f1, float(f))
+    tn, fp, fn, tp = sk_confusion_matrix(x, y, labels=[0, 1]).ravel()
+    assert (m.tp, m.fp, m.fn, m.tn) == (tp, fp, fn, tn)
+
+
+def test_binary_metrics_undefined_cases_stay_nan() -> None:
+    m = binary_metrics([None, 1], [0, None])  # no pair left
+    assert math.isnan(m.precision) and math.isnan(m.recall) and math.isnan(m.f1)
+    assert (m.tp, m.fp, m.fn, m.tn, m.support) == (0, 0, 0, 0, 0)
+    m = binary_metrics([0, 0, 1], [0, 0, 0])  # nothing predicted positive
+    assert math.isnan(m.precision) and (m.recall, m.f1) == (0.0, 0.0)
+    m = binary_metrics([0, 0], [1, 0])  # nothing truly positive
+    assert math.isnan(m.recall) and (m.precision, m.f1) == (0.0, 0.0)
+    m = binary_metrics([0, False], [0, 0])  # no positive on either side
+    assert math.isnan(m.precision) and math.isnan(m.recall) and math.isnan(m.f1)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_mae_and_rmse_equal_sklearn_on_random_data(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 50))
+    a = [None if rng.random() < 0.1 else float(v) for v in rng.normal(70, 15, size=n)]
+    b = [math.nan if rng.random() < 0.1 else float(v) for v in rng.normal(70, 15, size=n)]
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and not math.isnan(y)]
+    if not pairs:
+        assert math.isnan(mae(a, b)) and math.isnan(rmse(a, b))
+        return
+    x, y = np.array(pairs).T
+    assert mae(a, b) == pytest.approx(mean_absolute_error(x, y), abs=1e-12)
+    assert rmse(a, b) == pytest.approx(root_mean_squared_error(x, y), abs=1e-12)
+
+
+def test_mae_and_rmse_undefined_and_infinite() -> None:
+    assert math.isnan(mae([None], [1.0])) and math.isnan(rmse([1.0], [math.nan]))
+    # sklearn refuses infinity; these keep plain arithmetic's answer.
+    assert mae([math.inf, 1.0], [0.0, 1.0]) == math.inf
+    assert rmse([1.0, -math.inf], [1.0, 0.0]) == math.inf
+
+
+def test_importing_agreement_does_not_load_heavy_libraries() -> None:
+    code = (
+        "import sys, llm_grader.agreement; "
+        "print(sorted(m for m in ('sklearn', 'matplotlib', 'openai', 'instructor') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # ----------------------------------------------------------------------------- undefined → NaN

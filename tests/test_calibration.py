@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from llm_grader import Rubric
+from llm_grader import load_rubric
 from llm_grader.calibration import HumanScore, calibrate, compare_variants, load_human_scores
 from llm_grader.errors import InputError, LLMGraderError
 from llm_grader.report import results_html, to_markdown, write_report
-from llm_grader.scoring import Judgement, Scorecard, score
+from llm_grader.rubric import rubric_from_text
+from llm_grader.scoring import Scorecard, score
 from llm_grader.testing import confusion_probabilities
+from llm_grader.types import Judgement
 
-CARD = Rubric.from_text("""\
+CARD = rubric_from_text("""\
 id: sim
 name: 模拟评分表
 version: "1"
@@ -122,7 +124,7 @@ def test_unscored_model_items_are_counted_not_compared() -> None:
 
 
 def test_totals_and_fatal() -> None:
-    flagship = Rubric.builtin("internet_cs_qa")
+    flagship = load_rubric("internet_cs_qa")
     taboo = Judgement(item_id="politeness", tier="poor", flags={"service_taboo": True})
     cards = [score(flagship, [taboo], conversation_id="f"),
              score(flagship, [Judgement(item_id=i.id, tier=i.tiers[0].id) for _, i in flagship.items()],

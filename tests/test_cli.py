@@ -60,6 +60,43 @@ def test_rubric_show_and_item() -> None:
     assert bad.stderr.startswith("error: rubric 'internet_cs_qa' has no item 'nope'; valid items: politeness,")
 
 
+@pytest.mark.parametrize(("language", "expected"), [
+    ("zh", "  deduction: −10/次, 严重×2, 上限30, 扣自 job_number_refused"),
+    ("en", "  deduction: −10/occurrence, severe ×2, cap 30, deducted from job_number_refused"),
+])
+def test_rubric_show_speaks_the_rubric_language(tmp_path: Path, language: str, expected: str) -> None:
+    from llm_grader.rubric import builtin_rubrics
+
+    text = builtin_rubrics()["service_norms_deductions"].read_text(encoding="utf-8")
+    text = text.replace("deduction: {points: 10, severe_multiplier: 1}",
+                        "deduction: {points: 10, severe_multiplier: 2, cap: 30, applies_to: [job_number_refused]}", 1)
+    source = tmp_path / "deductions.yaml"
+    source.write_text(text.replace("language: zh", f"language: {language}"), encoding="utf-8")
+    result = run("rubric", "show", source, "--item", "commanding_tone")
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout.splitlines()
+    zh_note = run("rubric", "show", "internet_cs_qa", "--item", "politeness").stdout
+    en_note = run("rubric", "show", "internet_cs_qa_en", "--item", "politeness").stdout
+    assert "\n  备注/note: " in zh_note and "\n  note: If a service taboo" in en_note
+    rule = run("rubric", "show", "internet_cs_qa_en", "--item", "first_response_time",
+               "--conversation", EXAMPLES / "conversations.jsonl", "--id", "c002")
+    assert rule.stdout == ("item 'first_response_time' is judged by a rule, not a prompt: "
+                           "first response after 95 s (from customer turn 2 to agent turn 3)\n")
+
+
+def test_rubric_check_starts_without_the_model_client_or_plotting() -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "llm_grader", "rubric", "check", "internet_cs_qa"],
+        capture_output=True, text=True, encoding="utf-8", timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+    )
+    assert result.returncode == 0, result.stderr
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0]
+                for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "llm_grader" in imported
+    assert imported.isdisjoint({"openai", "instructor", "matplotlib", "jinja2", "numpy"})
+
+
 def test_grade_rules_only_writes_scorecards(tmp_path: Path) -> None:
     out = tmp_path / "cards.jsonl"
     result = run("grade", EXAMPLES / "conversations.jsonl", "-r", "internet_cs_qa", "--rules-only", "-o", out)
@@ -144,11 +181,11 @@ def run_env(*args: str | Path, env: dict[str, str], cwd: Path) -> subprocess.Pop
 
 
 def test_grade_with_a_model_resumes_after_a_kill_and_never_writes_the_key(tmp_path: Path) -> None:
-    from llm_grader import Rubric
+    from llm_grader import load_rubric
     from llm_grader.testing import FakeOpenAIServer, top_tier_responder
 
     out = tmp_path / "cards.jsonl"
-    with FakeOpenAIServer(top_tier_responder(Rubric.builtin("internet_cs_qa"), delay=0.05)) as server:
+    with FakeOpenAIServer(top_tier_responder(load_rubric("internet_cs_qa"), delay=0.05)) as server:
         env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url, "LLM_GRADER_MODEL": "fake-model"}
         args = ["grade", EXAMPLES / "conversations.jsonl", "-r", "internet_cs_qa", "-o", out,
                 "--concurrency", "1", "--cache", tmp_path / "cache" / "answers.sqlite"]
@@ -179,11 +216,11 @@ def test_grade_with_a_model_resumes_after_a_kill_and_never_writes_the_key(tmp_pa
 
 
 def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:
-    from llm_grader import Rubric
+    from llm_grader import load_rubric
     from llm_grader.testing import FakeOpenAIServer, top_tier_responder
 
-    with FakeOpenAIServer(top_tier_responder(Rubric.builtin("internet_cs_qa"))) as server:
-        env = {"OPENAI_API_KEY": KEY, "LLM_GRADER_MODEL": "fake-model"}
+    with FakeOpenAIServer(top_tier_responder(load_rubric("internet_cs_qa"))) as server:
+        env = {"OPENAI_API_KEY": KEY, "LLM_GRADER_MODEL": "fake-model", "LLM_GRADER_CACHE_DIR": str(tmp_path / "user")}
         args = ["grade", EXAMPLES / "conversations.jsonl", "-r", "internet_cs_qa", "--base-url", server.base_url]
         first = run_env(*args, "-o", tmp_path / "a.jsonl", env=env, cwd=tmp_path).communicate(timeout=120)[0]
         calls = len(server.requests)
@@ -191,17 +228,18 @@ def test_second_run_is_served_from_the_cache(tmp_path: Path) -> None:
         assert len(server.requests) == calls
     assert f"{calls} call(s), 0 cached" in first
     assert f"0 call(s), {calls} cached, 0 prompt + 0 completion tokens" in second
-    assert (tmp_path / ".llm-grader-cache" / "answers.sqlite").exists()
+    assert (tmp_path / "user" / "answers.sqlite").exists()  # the per-user cache, never the working directory
+    assert not (tmp_path / ".llm-grader-cache").exists()
 
 
 def test_calibrate_on_the_eval_set_writes_the_four_report_forms(tmp_path: Path) -> None:
     import json as _json
 
-    from llm_grader import Grader, Rubric, load_conversations
+    from llm_grader import Grader, load_conversations, load_rubric
     from llm_grader.testing import FakeOpenAIServer, simulated_responder
 
     cal = EXAMPLES.parent / "eval" / "calibration"
-    rubric = Rubric.builtin("internet_cs_qa")
+    rubric = load_rubric("internet_cs_qa")
     batch = load_conversations(cal / "conversations.jsonl")
     truth = {(r["conversation_id"], r["item_id"]): r
              for r in map(_json.loads, (cal / "truth.jsonl").read_text(encoding="utf-8").splitlines())}
@@ -230,7 +268,7 @@ def test_calibrate_on_the_eval_set_writes_the_four_report_forms(tmp_path: Path) 
 def test_rescore_command(tmp_path: Path) -> None:
     results = tmp_path / "cards.jsonl"
     run("grade", EXAMPLES / "conversations.jsonl", "-r", "phone_answering", "--rules-only", "-o", results)
-    from llm_grader import builtin_rubrics
+    from llm_grader.rubric import builtin_rubrics
 
     text = builtin_rubrics()["phone_answering"].read_text(encoding="utf-8")
     changed = tmp_path / "phone_v2.yaml"

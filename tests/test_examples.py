@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from llm_grader import Conversation, Grader, Rubric
+from llm_grader import Conversation, Grader, Rubric, load_rubric
 
 
 @pytest.fixture(scope="module")
 def phone() -> Grader:
-    return Grader(Rubric.builtin("phone_answering"))
+    return Grader(load_rubric("phone_answering"))
 
 
 # phone_answering: 服务保障 20 (both items need metadata.site_audit → excluded, category max 0);
@@ -71,7 +71,7 @@ def test_flagship_rules_only(flagship: Rubric, by_id: dict[str, Conversation]) -
 
 
 def test_service_quality_forbidden_words_group_penalty(by_id: dict[str, Conversation]) -> None:
-    card = Grader(Rubric.builtin("service_quality_scoring")).grade(by_id["c003"])
+    card = Grader(load_rubric("service_quality_scoring")).grade(by_id["c003"])
     taboo = card.item("taboo_words")
     assert [o.quote for o in taboo.occurrences or []] == ["喂", "不清楚", "不明白"]
     # The group's items 1–4 are model-judged and unscored here: they earned nothing so far,
@@ -80,7 +80,7 @@ def test_service_quality_forbidden_words_group_penalty(by_id: dict[str, Conversa
 
 
 def test_english_flagship(by_id: dict[str, Conversation]) -> None:
-    card = Grader(Rubric.builtin("internet_cs_qa_en")).grade(by_id["c014"])
+    card = Grader(load_rubric("internet_cs_qa_en")).grade(by_id["c014"])
     item = card.item("first_response_time")
     assert item.tier == "good" and item.rationale == "first response after 7 s (from customer turn 1 to agent turn 2)"
     assert card.item("politeness").error == "not graded: a model-judged item and no model is configured (rules only)"

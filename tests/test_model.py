@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from llm_grader import Conversation, Grader, Rubric, builtin_rubrics
+from llm_grader import Conversation, Grader, Rubric, load_rubric
 from llm_grader.errors import RescoreError
-from llm_grader.llm import ModelSettings
+from llm_grader.model import ModelSettings
+from llm_grader.rubric import builtin_rubrics, rubric_from_text
 from llm_grader.scoring import Scorecard, rescore
 from llm_grader.testing import FakeOpenAIServer, Reply, answer, error, raw, refusal
 
 KEY = "sk-test-SECRET-4242"
 MODES = ["tools", "json_schema", "md_json"]
-FLAGSHIP = Rubric.builtin("internet_cs_qa")
+FLAGSHIP = load_rubric("internet_cs_qa")
 FAST = {"retry-after-ms": "5"}  # keep the SDK's backoff short in tests
 
 Answer = dict[str, Any] | Callable[[dict[str, Any]], Reply]
@@ -70,7 +71,7 @@ def make_grader(server: FakeOpenAIServer | None, mode: str = "tools", rubric: Ru
     settings = ModelSettings(model="fake-model", base_url=base_url, api_key=SecretStr(KEY), mode=mode,  # type: ignore[arg-type]
                              **settings_options)
     options.setdefault("cache", None)
-    return Grader(rubric, settings=settings, **options)
+    return Grader(rubric, model=settings, **options)
 
 
 def run(by_id: dict[str, Conversation], ids: list[str], answers: dict[tuple[str, str], Any],
@@ -291,10 +292,10 @@ def test_rescore_uses_stored_answers_and_refuses_changed_wording(by_id: dict[str
     cards, _, _ = run(by_id, ["c006"], SCRIPTED)
     yaml_text = builtin_rubrics()["internet_cs_qa"].read_text(encoding="utf-8")
     # 业务能力 一般 12 → 10 for answer_rigor: 95 − 2 = 93.
-    cheaper = Rubric.from_text(yaml_text.replace('{id: fair, label: 一般, points: 12, description: "解答准确',
+    cheaper = rubric_from_text(yaml_text.replace('{id: fair, label: 一般, points: 12, description: "解答准确',
                                                  '{id: fair, label: 一般, points: 10, description: "解答准确'))
     assert rescore(cards[0], cheaper).total_score == 93
-    reworded = Rubric.from_text(yaml_text.replace("name: 服务专注度", "name: 服务专注程度"))
+    reworded = rubric_from_text(yaml_text.replace("name: 服务专注度", "name: 服务专注程度"))
     with pytest.raises(RescoreError) as info:
         rescore(cards[0], reworded)
     assert info.value.items == ["focus"]
@@ -313,7 +314,7 @@ def test_azure_profile_routes_by_deployment_with_an_api_version(by_id: dict[str,
         settings = ModelSettings(model="my-gpt4o-deployment", base_url=server.base_url.removesuffix("/v1"),
                                  api_key=SecretStr(KEY), provider="azure")
         assert settings.effective_mode == "tools"
-        grader = Grader(FLAGSHIP, settings=settings, cache=None)
+        grader = Grader(FLAGSHIP, model=settings, cache=None)
         card = grader.grade(by_id["c007"])
     assert card.item("soothing").tier == "good"
     assert server.paths[0] == "/openai/deployments/my-gpt4o-deployment/chat/completions?api-version=2024-10-21"

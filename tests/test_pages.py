@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_grader import Grader, Rubric, load_conversations
+from llm_grader import Grader, load_conversations, load_rubric
 from llm_grader.calibration import calibrate
 from llm_grader.report import write_report
 
@@ -55,7 +55,7 @@ def test_calibration_report_page(tmp_path: Path) -> None:
 
 def test_results_page_from_the_cli(tmp_path: Path) -> None:
     results = tmp_path / "cards.jsonl"
-    Grader(Rubric.builtin("phone_answering")).grade_many(load_conversations(EXAMPLES), output=results)
+    Grader(load_rubric("phone_answering")).grade_many(load_conversations(EXAMPLES), output=results)
     page = tmp_path / "results.html"
     done = subprocess.run(
         [sys.executable, "-m", "llm_grader", "report", str(results), "-o", str(page),

@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+import ast
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 
-from llm_grader import NotFoundError, Rubric, RubricError, builtin_rubrics, check_rubric
-from llm_grader.rubric import rubric_json_schema
+from llm_grader import NotFoundError, Rubric, RubricError
+from llm_grader.rubric import (
+    RULE_TYPES,
+    builtin_rubrics,
+    check_rubric,
+    load_rubric,
+    resolve_rubric,
+    rubric_from_dict,
+    rubric_from_text,
+    rubric_json_schema,
+)
 
 from .conftest import DATA, ROOT
 
@@ -42,16 +54,16 @@ def test_every_builtin_rubric_checks_clean_of_errors() -> None:
 
 def test_builtin_rubrics_add_up_as_the_cards_intend() -> None:
     for name in builtin_rubrics():
-        rubric = Rubric.builtin(name)
+        rubric = load_rubric(name)
         assert sum(c.maximum for c in rubric.categories) == rubric.max_score
-    flagship = Rubric.builtin("internet_cs_qa")
+    flagship = load_rubric("internet_cs_qa")
     assert flagship.max_score == 100
     # Garble resolved: the two single-item 10-point categories score 10 / 6 / 0.
     assert [flagship.item("norm_compliance").tier_points(t) for t in flagship.item("norm_compliance").tiers] == [10, 6, 0]
 
 
 def test_english_flagship_mirrors_the_chinese_one() -> None:
-    zh, en = Rubric.builtin("internet_cs_qa"), Rubric.builtin("internet_cs_qa_en")
+    zh, en = load_rubric("internet_cs_qa"), load_rubric("internet_cs_qa_en")
     assert en.language == "en"
     assert [(c.id, [(i.id, i.max_points, [t.id for t in i.tiers]) for i in c.items]) for c in zh.categories] == [
         (c.id, [(i.id, i.max_points, [t.id for t in i.tiers]) for i in c.items]) for c in en.categories
@@ -77,7 +89,7 @@ def test_every_problem_is_reported_at_once_with_file_line_and_field() -> None:
 
 def test_loading_a_bad_rubric_raises_with_every_error() -> None:
     with pytest.raises(RubricError) as info:
-        Rubric.from_file(DATA / "bad_rubric.yaml")
+        load_rubric(DATA / "bad_rubric.yaml")
     assert len(info.value.problems) == 8
 
 
@@ -161,12 +173,12 @@ def test_warnings_do_not_fail() -> None:
 
 
 def test_scale_presets_expand_to_tiers() -> None:
-    rubric = Rubric.from_text(MINIMAL)
+    rubric = rubric_from_text(MINIMAL)
     item = rubric.item("greeting")
     assert [(t.id, t.label, item.tier_points(t)) for t in item.tiers] == [
         ("compliant", "符合", 10), ("mostly", "基本符合", 8), ("partly", "一般符合", 6), ("non_compliant", "不符合", 0)
     ]
-    levels = Rubric.from_text(MINIMAL.replace("scale: compliance", "scale: {min: 1, max: 5}"))
+    levels = rubric_from_text(MINIMAL.replace("scale: compliance", "scale: {min: 1, max: 5}"))
     assert [(t.id, levels.item("greeting").tier_points(t)) for t in levels.item("greeting").tiers] == [
         ("5", 10), ("4", 8), ("3", 6), ("2", 4), ("1", 2)
     ]
@@ -174,7 +186,7 @@ def test_scale_presets_expand_to_tiers() -> None:
 
 def test_unknown_builtin_lists_the_choices() -> None:
     with pytest.raises(NotFoundError, match=r"no built-in rubric 'nope'; built-in rubrics: .*internet_cs_qa"):
-        Rubric.builtin("nope")
+        load_rubric("nope")
 
 
 def test_unknown_item_lists_valid_items(flagship: Rubric) -> None:
@@ -186,3 +198,44 @@ def test_unknown_item_lists_valid_items(flagship: Rubric) -> None:
 def test_shipped_json_schema_is_current() -> None:
     shipped = (ROOT / "rubrics" / "rubric.schema.json").read_text(encoding="utf-8")
     assert shipped == rubric_json_schema(), "run: llm-grader rubric schema -o rubrics/rubric.schema.json"
+
+
+def test_one_resolver_for_names_and_paths() -> None:
+    assert resolve_rubric("internet_cs_qa") == builtin_rubrics()["internet_cs_qa"]
+    assert resolve_rubric("my_card.yml") == Path("my_card.yml")
+    assert resolve_rubric("cards/my_card") == Path("cards/my_card")
+    assert resolve_rubric(Path("internet_cs_qa")) == Path("internet_cs_qa")
+    # check_rubric and load_rubric resolve alike: a backslash makes a path on both.
+    for load in (load_rubric, check_rubric):
+        with pytest.raises(NotFoundError, match=r"^rubric file 'cards\\\\nope' does not exist$"):
+            load("cards\\nope")
+
+
+def test_problems_name_the_rubric_as_given() -> None:
+    broken = (DATA / "bad_rubric.yaml").read_text(encoding="utf-8")
+    with pytest.raises(RubricError) as info:
+        rubric_from_text(broken, file="bad.yaml")
+    assert {p.file for p in info.value.problems} == {"bad.yaml"}
+
+
+def test_loading_plain_data_leaves_it_unchanged() -> None:
+    data = yaml.safe_load(MINIMAL)
+    before = repr(data)
+    rubric = rubric_from_dict(data)
+    assert repr(data) == before
+    assert [t.id for t in rubric.item("greeting").tiers] == ["compliant", "mostly", "partly", "non_compliant"]
+
+
+def test_rule_types_come_from_the_rule_classes() -> None:
+    assert RULE_TYPES == ("phrases", "forbidden_words", "first_response_time", "longest_agent_gap",
+                          "interruptions", "speaking_rate")
+
+
+def test_the_rubric_modules_import_only_downwards() -> None:
+    # rule_model < model < lint < load: the models know nothing of loading or checks.
+    below = {"_strict": set(), "_yaml": set(), "rule_model": {"_strict"}, "model": {"_strict", "rule_model"},
+             "lint": {"_yaml", "model", "rule_model"}, "load": {"_yaml", "lint", "model", "rule_model"}}
+    for name, allowed in below.items():
+        tree = ast.parse((ROOT / "llm_grader" / "rubric" / f"{name}.py").read_text(encoding="utf-8"))
+        siblings = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+        assert siblings <= allowed, (name, siblings - allowed)

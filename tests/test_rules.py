@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from llm_grader import Conversation, Rubric
+from llm_grader.rubric import rubric_from_text
 from llm_grader.rules import applicability_reason, judge_rule
 
-RULES = Rubric.from_text("""\
+RULES = rubric_from_text("""\
 id: rules
 name: 规则
 version: "1"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_grader import Rubric
-from llm_grader.scoring import Judgement, Occurrence, score
+from llm_grader.rubric import rubric_from_text
+from llm_grader.scoring import score
+from llm_grader.types import Judgement, Occurrence
 
-CARD = Rubric.from_text("""\
+CARD = rubric_from_text("""\
 id: mixed
 name: 混合评分表
 version: "1"

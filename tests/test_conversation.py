@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from llm_grader import Conversation, load_conversations
+from llm_grader.conversation import SPEAKER_ALIASES, Conversations, Turn, parse_time
 from llm_grader.errors import ConversationError, InputError, NotFoundError
-from llm_grader.transcript import SPEAKER_ALIASES, Conversations, Turn, parse_time
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CST = timezone(timedelta(hours=8))

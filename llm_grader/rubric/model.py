@@ -1,62 +1,46 @@
-"""The rubric (scorecard) format: strict pydantic models loaded from YAML with line numbers.
+"""The rubric (scorecard) format: strict, frozen pydantic models.
 
 A rubric has categories; a category has items. An item is judged by the model or by a
-deterministic rule, and is either *scored* (its tiers give points) or a *deduction*
-(each occurrence takes points away, with a severity multiplier and a cap). Overrides
-(fatal error, zero score, cap) fire on the facts items report — a flag, a tier, a count.
+deterministic rule (:mod:`.rule_model`), and is either *scored* (its tiers give points) or a
+*deduction* (each occurrence takes points away, with a severity multiplier and a cap).
+Overrides (fatal error, zero score, cap) fire on the facts items report — a flag, a tier, a
+count. Scale presets (``scale: compliance``) become explicit tiers on validation.
 
-Loading layers: :meth:`Rubric.from_file` → :meth:`Rubric.from_text` → :meth:`Rubric.from_dict`;
-:func:`llm_grader.rubric_check.check_rubric` returns every problem at once; the README describes the format.
+Loading YAML with line numbers is :mod:`.load`; the checks across fields are :mod:`.lint`;
+the README describes the format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from importlib import resources
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from ._yaml import LineMap
-from .errors import NotFoundError, RubricError
+from ..errors import NotFoundError
+from ._strict import IDENTIFIER, Strict
+from .rule_model import Rule
 
 __all__ = [
     "Applicability",
     "Category",
     "Condition",
+    "DataKind",
     "Deduction",
-    "FirstResponseRule",
     "Flag",
-    "ForbiddenWordsRule",
-    "InterruptionRule",
     "Item",
     "LevelScale",
-    "LongestGapRule",
     "NotApplicable",
     "Override",
-    "PhraseRule",
     "Rubric",
-    "Rule",
-    "SpeakingRateRule",
-    "Threshold",
     "Tier",
-    "Window",
-    "builtin_rubrics",
-    "item_fingerprint",
-    "load_rubric",
-    "rubric_json_schema",
 ]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 # --------------------------------------------------------------------------- scales
 
 
-class Tier(_Strict):
+class Tier(Strict):
     """One level an item can be graded at."""
 
     id: str = Field(min_length=1, pattern=r"^[^\s]+$")
@@ -76,7 +60,7 @@ class Tier(_Strict):
         return self.label or self.id
 
 
-class LevelScale(_Strict):
+class LevelScale(Strict):
     """An ordinal 1..N scale; level k earns ``k / max`` of the item's points."""
 
     min: int = Field(default=1, ge=0)
@@ -108,146 +92,28 @@ _PRESETS: dict[str, dict[str, list[tuple[str, str, float]]]] = {
 }
 
 
-# --------------------------------------------------------------------------- rules
-
-
-class Window(_Strict):
-    """Which of the speaker's turns a rule looks at; neither field means anywhere."""
-
-    first: int | None = Field(default=None, ge=1)
-    """Only the first N turns of the speaker."""
-    last: int | None = Field(default=None, ge=1)
-    """Only the last N turns of the speaker."""
-
-    @model_validator(mode="after")
-    def _one(self) -> Window:
-        if self.first is not None and self.last is not None:
-            raise ValueError("give 'first' or 'last', not both")
-        return self
-
-
-class Threshold(_Strict):
-    """Maps a measured value to a tier: the first threshold whose bounds hold wins."""
-
-    min: float | None = None
-    """The value is at least this (inclusive)."""
-    max: float | None = None
-    """The value is at most this (inclusive)."""
-    tier: str
-    """Tier given when the bounds hold."""
-    flags: list[str] = Field(default_factory=list)
-    """Flags of the item raised when this threshold is the one that matched."""
-
-    def holds(self, value: float) -> bool:
-        """Whether ``value`` is within this threshold's bounds."""
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
-
-
-class _RuleBase(_Strict):
-    thresholds: list[Threshold] = Field(default_factory=list)
-    """Value → tier, first match wins; end with one without bounds as the catch-all.
-    Not used by deduction items, which count occurrences."""
-
-
-Speakers = Literal["agent", "customer", "any"]
-
-
-class PhraseRule(_RuleBase):
-    """Counts how many of the required phrases occur (greetings, closings, scripted parts).
-
-    The measured value is the number of ``phrases`` entries found; an entry that is a list
-    is satisfied by any of its alternatives.
-    """
-
-    type: Literal["phrases"]
-    phrases: list[str | list[str]] = Field(min_length=1)
-    """Phrases (or lists of alternatives) to look for."""
-    regex: bool = False
-    """Treat phrases as regular expressions."""
-    speaker: Speakers = "agent"
-    """Whose turns are searched."""
-    window: Window = Window()
-    """Which of those turns."""
-
-
-class ForbiddenWordsRule(_RuleBase):
-    """Counts every occurrence of forbidden words (服务禁语); each is one occurrence."""
-
-    type: Literal["forbidden_words"]
-    words: list[str] = Field(min_length=1)
-    """Words or phrases (or regexes with ``regex: true``)."""
-    regex: bool = False
-    """Treat words as regular expressions."""
-    speaker: Speakers = "agent"
-    """Whose turns are searched."""
-    window: Window = Window()
-    """Which of those turns."""
-
-
-class FirstResponseRule(_RuleBase):
-    """Seconds until the agent's first turn.
-
-    Measured from the customer's first turn when the customer opened the conversation
-    (chat), otherwise from the start of the recording (call).
-    """
-
-    type: Literal["first_response_time"]
-
-
-class LongestGapRule(_RuleBase):
-    """The longest wait before an agent turn that follows a customer or agent turn.
-
-    Occurrences are the waits of at least ``min_seconds``.
-    """
-
-    type: Literal["longest_agent_gap"]
-    min_seconds: float = Field(default=0, ge=0)
-    """Waits at least this long count as occurrences (for deduction items)."""
-
-
-class InterruptionRule(_RuleBase):
-    """Agent turns that start before the customer's previous turn has ended (needs end times)."""
-
-    type: Literal["interruptions"]
-    min_overlap: float = Field(default=0.3, ge=0)
-    """Seconds of overlap needed to count, so ASR timing jitter is not an interruption."""
-
-
-class SpeakingRateRule(_RuleBase):
-    """The agent's characters per second over turns with start and end times."""
-
-    type: Literal["speaking_rate"]
-
-
-Rule = Annotated[
-    PhraseRule
-    | ForbiddenWordsRule
-    | FirstResponseRule
-    | LongestGapRule
-    | InterruptionRule
-    | SpeakingRateRule,
-    Field(discriminator="type"),
-]
-
-
 # --------------------------------------------------------------------------- items
 
 
-class Flag(_Strict):
+class Flag(Strict):
     """A yes/no fact an item reports besides its tier (a service taboo, 推诿 unsolved)."""
 
-    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    id: str = Field(pattern=IDENTIFIER)
     """Flag id, used by overrides."""
     description: str
     """The question the grader answers, in the rubric's language."""
 
 
-class NotApplicable(_Strict):
+_Policy = Literal["full", "exclude"]
+"""What a not-applicable item is worth: its ``full`` points, or ``exclude`` it from the total."""
+
+
+class NotApplicable(Strict):
     """When the model may answer ``not_applicable`` and what that is worth."""
 
     when: str
     """The condition, in words (如整体话务不涉及客户情绪波动)."""
-    policy: Literal["full", "exclude"] = "full"
+    policy: _Policy = "full"
     """``full``: the item keeps its full points (不扣分); ``exclude``: it leaves the total,
     which is rescaled to the rubric's maximum."""
 
@@ -259,7 +125,7 @@ DataKind = Annotated[
 audio features (``metadata.audio_features``), or any metadata key as ``metadata.KEY``."""
 
 
-class Applicability(_Strict):
+class Applicability(Strict):
     """Where the item applies; outside it the item is not applicable under ``policy``."""
 
     channels: list[Literal["chat", "call"]] | None = None
@@ -267,11 +133,11 @@ class Applicability(_Strict):
     requires: list[DataKind] = Field(default_factory=list)
     """Data the conversation must carry: ``notes``, ``timestamps``, ``end_times``,
     ``audio_features`` or ``metadata.KEY`` (e.g. ``metadata.ring_seconds``)."""
-    policy: Literal["full", "exclude"] = "exclude"
+    policy: _Policy = "exclude"
     """What a not-applicable item is worth (see :class:`NotApplicable`)."""
 
 
-class Deduction(_Strict):
+class Deduction(Strict):
     """Per-occurrence deduction (发现一次扣 N 分)."""
 
     points: float = Field(gt=0)
@@ -285,10 +151,10 @@ class Deduction(_Strict):
     deduction never takes more than those items earned. None: the category as a whole."""
 
 
-class Item(_Strict):
+class Item(Strict):
     """One line of the scorecard."""
 
-    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    id: str = Field(pattern=IDENTIFIER)
     """Stable id (ASCII), used on the command line, in answers and in human scores."""
     name: str
     """The item's name on the card (服务礼貌用语规范使用)."""
@@ -342,10 +208,10 @@ class Item(_Strict):
         return raw * self.weight
 
 
-class Category(_Strict):
+class Category(Strict):
     """A group of items with a maximum (服务礼仪 10分)."""
 
-    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    id: str = Field(pattern=IDENTIFIER)
     """Stable id."""
     name: str
     """Name on the card."""
@@ -367,7 +233,7 @@ class Category(_Strict):
         return sum(item.max_points for item in self.items)
 
 
-class Condition(_Strict):
+class Condition(Strict):
     """A fact about one item; give exactly one of ``flag``, ``tier`` and ``min_occurrences``."""
 
     item: str
@@ -395,10 +261,10 @@ class Condition(_Strict):
         return "flag" if self.flag is not None else "tier" if self.tier is not None else "min_occurrences"
 
 
-class Override(_Strict):
+class Override(Strict):
     """A deterministic rule on the whole record, fired by facts the items report."""
 
-    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    id: str = Field(pattern=IDENTIFIER)
     """Stable id."""
     kind: Literal["fatal", "zero_score", "cap"]
     """``fatal``: 致命差错, total 0 and counted as fatal; ``zero_score``: 0分录音, total 0,
@@ -417,10 +283,10 @@ class Override(_Strict):
         return self
 
 
-class Rubric(_Strict):
+class Rubric(Strict):
     """A QA scorecard."""
 
-    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    id: str = Field(pattern=IDENTIFIER)
     """Stable id (the built-in name)."""
     name: str
     """Title of the card."""
@@ -459,53 +325,29 @@ class Rubric(_Strict):
             choices=ids,
         )
 
-    # ------------------------------------------------------------------ loading
+    # ------------------------------------------------------------------ scale presets
 
     @model_validator(mode="before")
     @classmethod
     def _expand_scales(cls, data: Any) -> Any:
         # Scale presets become explicit tiers here, so everything downstream sees tiers.
-        if not isinstance(data, dict):
+        # The data given is copied where it changes, never changed in place.
+        if not isinstance(data, dict) or not isinstance(data.get("categories"), (list, tuple)):
             return data
         language = data.get("language", "zh")
-        for category in data.get("categories") or []:
-            if not isinstance(category, dict):
-                continue
-            for item in category.get("items") or []:
-                if isinstance(item, dict) and item.get("scale") is not None and not item.get("tiers"):
-                    item["tiers"] = _preset_tiers(item["scale"], language)
-        return data
+        return {**data, "categories": [_expand_category(c, language) for c in data["categories"]]}
 
-    @classmethod
-    def from_dict(cls, data: Any, *, file: str = "<dict>", lines: LineMap | None = None) -> Rubric:
-        """Validate and check a rubric given as plain data; raise RubricError with every error."""
-        from .rubric_check import _validate
 
-        rubric, problems = _validate(data, file=file, lines=lines or {})
-        errors = [p for p in problems if p.severity == "error"]
-        if errors or rubric is None:
-            raise RubricError(errors)
-        return rubric
+def _expand_category(category: Any, language: str) -> Any:
+    if not isinstance(category, dict) or not isinstance(category.get("items"), (list, tuple)):
+        return category
+    return {**category, "items": [_expand_item(item, language) for item in category["items"]]}
 
-    @classmethod
-    def from_text(cls, text: str, *, file: str = "<text>") -> Rubric:
-        """Parse a rubric from YAML text; ``file`` names it in errors."""
-        from .rubric_check import _parse
 
-        data, lines, problems = _parse(text, file)
-        if problems:
-            raise RubricError(problems)
-        return cls.from_dict(data, file=file, lines=lines)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> Rubric:
-        """Load a rubric from a YAML file."""
-        return cls.from_text(_read(Path(path)), file=str(path))
-
-    @classmethod
-    def builtin(cls, name: str) -> Rubric:
-        """Load a built-in rubric by name (``internet_cs_qa``)."""
-        return cls.from_file(_builtin_path(name))
+def _expand_item(item: Any, language: str) -> Any:
+    if isinstance(item, dict) and item.get("scale") is not None and not item.get("tiers"):
+        return {**item, "tiers": _preset_tiers(item["scale"], language)}
+    return item
 
 
 def _preset_tiers(scale: Any, language: str) -> Any:
@@ -516,76 +358,3 @@ def _preset_tiers(scale: Any, language: str) -> Any:
         low, high = int(scale.get("min", 1)), scale["max"]
         return [{"id": str(k), "ratio": k / high} for k in range(high, low - 1, -1)]
     return []  # an invalid scale is reported by validation
-
-
-# --------------------------------------------------------------------------- files
-
-
-def _data_dir(kind: str) -> Path:
-    packaged = Path(str(resources.files("llm_grader"))) / "_data" / kind
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / kind  # a source checkout
-
-
-def builtin_rubrics() -> dict[str, Path]:
-    """Names of the built-in rubrics and their files."""
-    return {p.stem: p for p in sorted(_data_dir("rubrics").glob("*.yaml"))}
-
-
-def _builtin_path(name: str) -> Path:
-    known = builtin_rubrics()
-    if name not in known:
-        raise NotFoundError(
-            f"no built-in rubric {name!r}; built-in rubrics: {', '.join(known)} "
-            "(or give the path of a .yaml file)",
-            name=name,
-            choices=list(known),
-        )
-    return known[name]
-
-
-def _read(path: Path) -> str:
-    if not path.is_file():
-        raise NotFoundError(f"rubric file {str(path)!r} does not exist", name=str(path))
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RubricError.at(str(path), None, "", f"is not UTF-8 ({exc.reason}); save it as UTF-8") from None
-
-
-def load_rubric(name_or_path: str | Path) -> Rubric:
-    """Load a rubric from a path or a built-in name.
-
-    A path is anything ending in .yaml/.yml or containing a slash; anything else is a name.
-    """
-    text = str(name_or_path)
-    if isinstance(name_or_path, Path) or text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
-        return Rubric.from_file(text)
-    return Rubric.builtin(text)
-
-
-def rubric_json_schema() -> str:
-    """The JSON Schema of the rubric format, as shipped in ``rubrics/rubric.schema.json``."""
-    import json
-
-    schema = Rubric.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "llm-grader rubric"
-    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-
-
-def item_fingerprint(item: Item) -> str:
-    """A hash of what a grader reads or a rule computes for an item — not its points.
-
-    Two rubric versions whose item has the same fingerprint can share the item's stored
-    answers: ``rescore`` recomputes totals under new points, categories or overrides, and
-    refuses when a fingerprint changed (the wording, tiers, flags or rule differ).
-    """
-    import hashlib
-    import json
-
-    data = item.model_dump(mode="json", exclude={"points", "weight", "deduction"})
-    data["tiers"] = [{k: v for k, v in t.items() if k not in ("points", "ratio")} for t in data["tiers"]]
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
-__all__ = ["FieldPath", "LineMap", "load_yaml_with_lines", "path_to_str"]
+from ..errors import Problem
+
+__all__ = ["FieldPath", "LineMap", "line_of", "load_yaml_with_lines", "path_to_str", "problem_at"]
 
 FieldPath = tuple[str | int, ...]
 LineMap = dict[FieldPath, int]
@@ -25,6 +27,28 @@ def path_to_str(path: FieldPath) -> str:
         else:
             out += f".{part}" if out else part
     return out
+
+
+def line_of(lines: LineMap, path: FieldPath) -> int | None:
+    """The line of the field at ``path``, or of its nearest ancestor that has one."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def problem_at(
+    file: str,
+    lines: LineMap,
+    path: FieldPath,
+    message: str,
+    severity: Literal["error", "warning"] = "error",
+) -> Problem:
+    """A problem with the field at ``path``, located by ``lines``."""
+    return Problem(
+        file=file, line=line_of(lines, path), field=path_to_str(path), message=message, severity=severity
+    )
 
 
 def _to_python(

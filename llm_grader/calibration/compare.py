@@ -1,0 +1,116 @@
+"""Compare two wordings of a rubric: per-item kappa difference with a paired bootstrap."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import LLMGraderError
+from ..rubric import Item, Rubric
+from ..scoring import Scorecard
+from ..types import NOT_APPLICABLE
+from ._shared import (
+    Pairs,
+    bootstrap,
+    bootstrap_draws,
+    human_values,
+    interval,
+    item_scale,
+    kappa,
+    model_value,
+    pool,
+)
+from .human import HumanScore
+from .models import Interval, ItemComparison, VariantComparison
+
+__all__ = ["compare_variants"]
+
+_Verdict = Literal["better", "worse", "not distinguishable", "undefined"]
+
+
+def compare_variants(
+    rubric_a: Rubric,
+    cards_a: Iterable[Scorecard],
+    rubric_b: Rubric,
+    cards_b: Iterable[Scorecard],
+    human_scores: Sequence[HumanScore],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> VariantComparison:
+    """Per-item kappa difference (B − A) with a paired bootstrap interval over conversations.
+
+    The same resampled conversation sets serve both variants, so the interval reflects the
+    change in wording, not which conversations happened to be drawn. B is ``better`` when
+    the whole interval is above 0, ``worse`` when below, else ``not distinguishable``.
+    """
+    a = {c.conversation_id: c for c in cards_a}
+    b = {c.conversation_id: c for c in cards_b}
+    tiers = human_values(rubric_a, human_scores).tiers
+    ids = sorted(set(a) & set(b) & {cid for per in tiers.values() for cid in per})
+    if not ids:
+        raise LLMGraderError("the two variants and the human scores share no conversation")
+    draws = bootstrap_draws(n_boot, seed, len(ids))
+    item_ids_b = {i.id for _, i in rubric_b.items()}
+    out = [
+        _compare_item(item, tiers[item.id], (a, b), ids, draws, level)
+        for _, item in rubric_a.items()
+        if not item.is_deduction and item.id in tiers and item.id in item_ids_b
+    ]
+    return VariantComparison(
+        conversations=len(ids), items=out, bootstrap={"draws": n_boot, "seed": seed, "level": level}
+    )
+
+
+def _variant_pairs(
+    item: Item,
+    na_compared: bool,
+    ratings: Mapping[str, Mapping[str, str]],
+    cards: Mapping[str, Scorecard],
+    ids: list[str],
+) -> dict[str, Pairs]:
+    """One variant's (model, human) pairs of an item, per conversation."""
+    pairs: dict[str, Pairs] = {}
+    for cid in ids:
+        humans = [v for v in ratings.get(cid, {}).values() if na_compared or v != NOT_APPLICABLE]
+        model = model_value(cards[cid], item.id)
+        if model is not None and (na_compared or model != NOT_APPLICABLE):
+            pairs[cid] = [(model, v) for v in humans]
+    return pairs
+
+
+def _compare_item(
+    item: Item,
+    ratings: Mapping[str, Mapping[str, str]],
+    variants: tuple[Mapping[str, Scorecard], Mapping[str, Scorecard]],
+    ids: list[str],
+    draws: NDArray[np.int64],
+    level: float,
+) -> ItemComparison:
+    """Kappa of both variants on one item and the bootstrap interval of B − A."""
+    labels, na_compared, weights = item_scale(item)
+    pairs_a, pairs_b = (_variant_pairs(item, na_compared, ratings, cards, ids) for cards in variants)
+    ka = kappa(pool(pairs_a, ids), labels, weights)
+    kb = kappa(pool(pairs_b, ids), labels, weights)
+    boot_a = bootstrap(pairs_a, labels, weights, draws, ids)
+    boot_b = bootstrap(pairs_b, labels, weights, draws, ids)
+    diffs = interval([y - x for x, y in zip(boot_a, boot_b, strict=True)], level)
+    return ItemComparison(
+        item_id=item.id, kappa_a=ka, kappa_b=kb, difference=kb - ka, interval=diffs, verdict=_verdict(diffs)
+    )
+
+
+def _verdict(diffs: Interval) -> _Verdict:
+    """``better`` when the whole interval is above 0, ``worse`` when below, NaN: ``undefined``."""
+    if math.isnan(diffs.low):
+        return "undefined"
+    if diffs.low > 0:
+        return "better"
+    if diffs.high < 0:
+        return "worse"
+    return "not distinguishable"

@@ -1,0 +1,145 @@
+"""The calibration report models: what calibrate and compare_variants measured.
+
+:func:`~llm_grader.calibration.calibrate` returns a :class:`CalibrationReport`,
+:func:`~llm_grader.calibration.compare_variants` a :class:`VariantComparison`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..types import Evidence
+
+__all__ = [
+    "CalibrationReport",
+    "Disagreement",
+    "FatalAgreement",
+    "Interval",
+    "ItemAgreement",
+    "ItemComparison",
+    "RaterAgreement",
+    "TotalsAgreement",
+    "VariantComparison",
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Interval(_Out):
+    """A bootstrap confidence interval (NaN bounds when undefined)."""
+
+    low: float
+    high: float
+    undefined: int = 0
+    """Bootstrap draws on which the statistic was undefined (NaN) and so left out."""
+
+
+class RaterAgreement(_Out):
+    """Agreement figures for one set of pairs."""
+
+    n: int = 0
+    exact: float = math.nan
+    adjacent: float = math.nan
+    kappa: float = math.nan
+    kappa_ci: Interval | None = None
+    ac1: float = math.nan
+    alpha: float = math.nan
+    """Krippendorff's alpha over the raters (human–human only)."""
+
+
+class ItemAgreement(_Out):
+    """Model–human (and human–human) agreement on one item."""
+
+    item_id: str
+    name: str
+    scale: Literal["ordinal", "binary"]
+    weights: Literal["quadratic"] | None
+    labels: list[str]
+    """Categories in order, worst first (``not_applicable`` last when it keeps full points)."""
+    conversations: int
+    unscored: int
+    """Model answers missing (item failed or not graded) where humans scored."""
+    needs_review: int
+    model_human: RaterAgreement
+    human_human: RaterAgreement | None = None
+    confusion: list[list[int]]
+    """Rows: the model's label; columns: the humans' label; in ``labels`` order."""
+
+
+class TotalsAgreement(_Out):
+    """Agreement on total scores (complete scorecards only)."""
+
+    n: int
+    incomplete: int
+    mae: float
+    rmse: float
+    pearson: float
+    spearman: float
+    human_human_mae: float = math.nan
+    human_human_pearson: float = math.nan
+
+
+class FatalAgreement(_Out):
+    """The model's fatal flag against the humans' (humans as truth)."""
+
+    n: int
+    precision: float
+    recall: float
+    f1: float
+    ac1: float
+    model_positive: int
+    human_positive: int
+
+
+class Disagreement(_Out):
+    """A conversation where the model and a human differ on an item."""
+
+    conversation_id: str
+    item_id: str
+    item_name: str
+    model: str | None
+    humans: dict[str, str]
+    distance: int
+    """Largest gap in tier steps between the model and a human (fatal: the number of tiers)."""
+    evidence: list[Evidence] = Field(default_factory=list)
+    rationale: str = ""
+
+
+class CalibrationReport(_Out):
+    """Everything ``calibrate`` measured; rendered by :mod:`llm_grader.report`."""
+
+    rubric_id: str
+    rubric_version: str
+    model: str | None
+    conversations: int
+    raters: list[str]
+    items: list[ItemAgreement]
+    totals: TotalsAgreement | None
+    fatal: FatalAgreement | None
+    disagreements: list[Disagreement]
+    bootstrap: dict[str, float]
+    notes: list[str] = Field(default_factory=list)
+
+
+class ItemComparison(_Out):
+    """Kappa of two variants on one item, and their paired bootstrap difference."""
+
+    item_id: str
+    kappa_a: float
+    kappa_b: float
+    difference: float
+    interval: Interval
+    verdict: Literal["better", "worse", "not distinguishable", "undefined"]
+
+
+class VariantComparison(_Out):
+    """Variant B against variant A on the same conversations and human scores."""
+
+    conversations: int
+    items: list[ItemComparison]
+    bootstrap: dict[str, float]

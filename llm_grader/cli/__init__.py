@@ -1,0 +1,80 @@
+"""The ``llm-grader`` command line.
+
+:data:`app` is the typer application; :func:`main` is the console script's entry point
+(``llm-grader = "llm_grader.cli:main"``, and ``python -m llm_grader``). The commands live
+by group:
+
+- :mod:`.rubric` — ``rubric check``, ``rubric show``, ``rubric schema``
+- :mod:`.grade` — ``grade``
+- :mod:`.calibrate` — ``calibrate``, ``report``, ``rescore``
+- :mod:`._grading` — the shared model options and the one place a grader is made
+- :mod:`._console` — the consoles and the tables the commands share
+
+At start-up only typer, rich and the light modules of the package are imported; each
+command imports what it needs (the grader and the model client, the calibration
+statistics, the report renderers) when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+import typer
+
+from ..errors import InputError, LLMGraderError
+from ..messages import text
+from . import calibrate, grade, rubric
+from ._console import err, out
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="llm-grader",
+    help="Grade customer-service conversations against a QA scorecard (客服质检).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(rubric.rubric_app, name="rubric")
+app.command()(grade.grade)
+app.command()(calibrate.calibrate)
+app.command()(calibrate.report)
+app.command()(calibrate.rescore)
+
+
+def _version(value: bool) -> None:
+    # The installed distribution's version: the package's ``__init__`` is above the CLI.
+    if value:
+        try:
+            shown = version("llm-grader")
+        except PackageNotFoundError:  # a source checkout that is not installed
+            shown = "unknown"
+        out.print(f"llm-grader {shown}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Grade customer-service conversations against a QA scorecard."""
+
+
+def main() -> None:
+    """Entry point of the console script: errors as messages, never tracebacks."""
+    try:
+        app()
+    except InputError as exc:
+        for problem in exc.problems:
+            err.print(text("cli.error", "zh", message=problem), markup=False)
+        sys.exit(1)
+    except LLMGraderError as exc:
+        err.print(text("cli.error", "zh", message=exc), markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print(text("cli.interrupted", "zh"), markup=False)
+        sys.exit(130)

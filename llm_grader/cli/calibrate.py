@@ -1,0 +1,192 @@
+"""``llm-grader calibrate | report | rescore``: work on scorecards already graded (or about to be).
+
+``calibrate`` measures agreement with human scores and writes the report, ``report`` writes
+the HTML page of a batch, ``rescore`` recomputes scorecards under a changed rubric. The
+calibration statistics (numpy) and the report renderers (jinja2, matplotlib) are imported
+by the command that uses them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import LLMGraderError, RescoreError
+from ..messages import text
+from ._console import load_batch, out, summary_table
+from ._grading import (
+    BaseUrlOpt,
+    CacheOpt,
+    ConcurrencyOpt,
+    EncodingOpt,
+    ModelOpt,
+    ModeOpt,
+    NoCacheOpt,
+    NoMaskOpt,
+    ProviderOpt,
+    RpmOpt,
+    RubricOpt,
+    SamplesOpt,
+    make_grader,
+    run_batch,
+)
+
+if TYPE_CHECKING:
+    from ..calibration import CalibrationReport
+    from ..scoring import Scorecard
+
+__all__ = ["calibrate", "report", "rescore"]
+
+
+def calibrate(
+    rubric: RubricOpt,
+    human: Annotated[Path, typer.Option("--human", help="Human scores: CSV or JSONL, long format.")],
+    conversations: Annotated[
+        Path, typer.Option("--conversations", help="The conversations the humans scored.")
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Report directory.")],
+    results: Annotated[
+        Path | None,
+        typer.Option("--results", help="Scorecards JSONL: reused when it exists, else written by grading."),
+    ] = None,
+    n_boot: Annotated[int, typer.Option("--bootstrap", help="Bootstrap draws for the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    provider: ProviderOpt = None,
+    mode: ModeOpt = None,
+    concurrency: ConcurrencyOpt = 8,
+    rpm: RpmOpt = None,
+    samples: SamplesOpt = 1,
+    no_cache: NoCacheOpt = False,
+    cache_path: CacheOpt = None,
+    no_mask: NoMaskOpt = False,
+    encoding: EncodingOpt = None,
+) -> None:
+    """Grade (or reuse results), measure agreement with the human scores, write the report."""
+    from ..calibration import calibrate as run_calibration
+    from ..calibration import load_human_scores
+    from ..report import write_report
+    from ..results import read_results
+    from ..rubric import load_rubric
+
+    loaded = load_rubric(rubric)
+    language = loaded.language
+    humans = load_human_scores(human)
+    batch = load_batch([conversations], encoding, language)
+    if results is not None and results.exists():
+        cards = list(read_results(results))
+        out.print(text("cli.reusing", language, n=len(cards), path=results), markup=False)
+    else:
+        grader = make_grader(
+            loaded,
+            model=model,
+            base_url=base_url,
+            provider=provider,
+            mode=mode,
+            concurrency=concurrency,
+            rpm=rpm,
+            samples=samples,
+            no_cache=no_cache,
+            cache_path=cache_path,
+            no_mask=no_mask,
+            rules_only=False,
+        )
+        cards = run_batch(grader, batch, results or output / "scorecards.jsonl", resume=False)
+    calibration = run_calibration(loaded, cards, humans, n_boot=n_boot, seed=seed)
+    files = write_report(calibration, output, conversations={c.id: c for c in batch})
+    out.print(_agreement_table(calibration, language))
+    for kind, path in files.items():
+        out.print(text("cli.written", language, kind=kind, path=path), markup=False)
+
+
+def _agreement_table(calibration: CalibrationReport, language: str) -> Table:
+    """Model–human and human–human agreement per item."""
+    table = Table(title=text("cli.agreement_title", language, n=calibration.conversations))
+    for column in ("item", "n", "exact", "kappa model–human", "95% CI", "kappa human–human", "unscored"):
+        table.add_column(column)
+    for i in calibration.items:
+        ci = i.model_human.kappa_ci
+        hh = i.human_human.kappa if i.human_human else float("nan")
+        table.add_row(
+            i.item_id,
+            str(i.model_human.n),
+            f"{i.model_human.exact:.2f}",
+            f"{i.model_human.kappa:.3f}",
+            "—" if ci is None or ci.low != ci.low else f"[{ci.low:.2f}, {ci.high:.2f}]",
+            f"{hh:.3f}",
+            str(i.unscored),
+        )
+    return table
+
+
+def _read_cards(results: Path, language: str) -> list[Scorecard]:
+    """The scorecards of an existing results file (an error when there is none)."""
+    from ..results import read_results
+
+    if not results.is_file():
+        raise LLMGraderError(text("cli.no_results", language, path=str(results)))
+    return list(read_results(results))
+
+
+def report(
+    results: Annotated[Path, typer.Argument(help="Scorecards JSONL.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML page to write.")] = Path(
+        "report.html"
+    ),
+    conversations: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--conversations", help="The conversations, to show evidence highlighted in the transcript."
+        ),
+    ] = None,
+    encoding: EncodingOpt = None,
+) -> None:
+    """Write a single-file HTML page of a batch of scorecards for a QA lead."""
+    from ..report import results_html
+
+    language = "zh"  # no rubric is involved
+    cards = _read_cards(results, language)
+    found = {}
+    if conversations:
+        found = {c.id: c for c in load_batch(conversations, encoding, language)}
+    page = results_html(cards, conversations=found, title=f"llm-grader — {results.name}")
+    output.write_text(page, encoding="utf-8")
+    out.print(text("cli.page_written", language, n=len(cards), path=output), markup=False)
+
+
+def rescore(
+    results: Annotated[Path, typer.Argument(help="Scorecards JSONL from an earlier grade.")],
+    rubric: Annotated[str, typer.Option("-r", "--rubric", help="The changed rubric (file or name).")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Default: RESULTS with .rescored.jsonl.")
+    ] = None,
+) -> None:
+    """Recompute scorecards from stored answers under a changed rubric, with no model call."""
+    from ..results import ResultsWriter
+    from ..rubric import load_rubric
+    from ..scoring import rescore as rescore_card
+
+    loaded = load_rubric(rubric)
+    language = loaded.language
+    cards = _read_cards(results, language)
+    changed: dict[str, None] = {}
+    new_cards = []
+    for card in cards:
+        try:
+            new_cards.append(rescore_card(card, loaded))
+        except RescoreError as exc:
+            changed.update(dict.fromkeys(exc.items))
+    if changed:
+        raise LLMGraderError(text("cli.cannot_rescore", language, rubric=rubric, items=", ".join(changed)))
+    target = output or results.with_name(results.stem + ".rescored.jsonl")
+    writer = ResultsWriter(target)
+    for card in new_cards:
+        writer.write(card)
+    writer.close()
+    out.print(summary_table(new_cards, language))
+    moved = sum(1 for a, b in zip(cards, new_cards, strict=True) if a.total_score != b.total_score)
+    out.print(text("cli.rescored", language, n=len(new_cards), changed=moved, path=target), markup=False)

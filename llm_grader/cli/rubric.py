@@ -1,0 +1,225 @@
+"""``llm-grader rubric check | show | schema``: lint a rubric, print it, print its format's schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import LLMGraderError
+from ..messages import text
+from ._console import err, out
+
+if TYPE_CHECKING:
+    from ..rubric import Condition, Item, Rubric
+
+__all__ = ["rubric_app"]
+
+rubric_app = typer.Typer(help="Check and show rubrics.", no_args_is_help=True)
+
+RubricArg = Annotated[str, typer.Argument(help="Rubric file (.yaml) or built-in name.")]
+
+
+@rubric_app.command("check")
+def rubric_check(rubric: RubricArg) -> None:
+    """Lint a rubric: every problem as file:line: field: message; exit 1 on errors."""
+    from ..rubric import check_rubric
+
+    loaded, problems = check_rubric(rubric)
+    for problem in problems:
+        (err if problem.severity == "error" else out).print(str(problem), markup=False)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    language = loaded.language if loaded is not None else "zh"
+    if errors or loaded is None:
+        failed = text("cli.check_failed", language, rubric=rubric, errors=errors, warnings=warnings)
+        err.print(failed, markup=False)
+        raise typer.Exit(1)
+    summary = text(
+        "cli.check_ok",
+        language,
+        rubric=rubric,
+        name=loaded.name,
+        version=loaded.version,
+        categories=len(loaded.categories),
+        items=sum(1 for _ in loaded.items()),
+        points=loaded.max_score,
+        warnings=warnings,
+    )
+    out.print(summary, markup=False)
+
+
+def _tiers(item: Item, language: str) -> str:
+    """The tiers with their points, or the deduction rule, on one line."""
+    d = item.deduction
+    if d is None:
+        return " / ".join(f"{t.display} {item.tier_points(t):g}" for t in item.tiers)
+    shown = text("cli.per_occurrence", language, points=d.points)
+    if d.severe_multiplier != 1:
+        shown += text("cli.severe", language, multiplier=d.severe_multiplier)
+    if d.cap is not None:
+        shown += text("cli.cap", language, cap=d.cap)
+    if d.applies_to:
+        shown += text("cli.deducted_from", language, items="/".join(d.applies_to))
+    return shown
+
+
+def _item_lines(item: Item, language: str) -> list[str]:
+    """The detail lines of one item under its heading (plain text, no markup)."""
+    lines = [item.description] if item.description else []
+    lines += [
+        text(
+            "cli.tier",
+            language,
+            display=t.display,
+            id=t.id,
+            points=item.tier_points(t),
+            description=t.description,
+        )
+        for t in item.tiers
+    ]
+    if item.deduction is not None:
+        lines.append(text("cli.deduction", language, deduction=_tiers(item, language)))
+    lines += [text("cli.note", language, note=note) for note in item.notes]
+    lines += [text("cli.flag", language, id=f.id, description=f.description) for f in item.flags]
+    if item.not_applicable:
+        na = item.not_applicable
+        lines.append(text("cli.not_applicable_when", language, when=na.when, policy=na.policy))
+    if item.applicability:
+        a = item.applicability
+        channels = ",".join(a.channels or ["all"])
+        requires = ",".join(a.requires) or "-"
+        lines.append(text("cli.applies_to", language, channels=channels, requires=requires, policy=a.policy))
+    if item.rule is not None:
+        lines.append(text("cli.rule", language, rule=item.rule.model_dump_json(exclude_defaults=True)))
+    return lines
+
+
+def _show_item(item: Item, language: str) -> None:
+    heading = text(
+        "cli.item_heading", language, name=item.name, id=item.id, judge=item.judge, points=item.max_points
+    )
+    out.print(heading)
+    for line in _item_lines(item, language):
+        out.print(f"  {line}", markup=False)
+
+
+def _show_prompt(rubric: Rubric, item: Item, path: Path, conversation_id: str | None, *, mask: bool) -> None:
+    """The exact messages and response schema sent for ``item`` on one conversation of ``path``."""
+    from ..conversation import load_conversations
+    from ..rules import judge_rule
+    from ._grading import make_grader
+
+    language = rubric.language
+    batch = load_conversations(path, strict=True)
+    chosen = next((c for c in batch if conversation_id in (None, c.id)), None)
+    if chosen is None:
+        ids = ", ".join(c.id for c in batch)
+        raise LLMGraderError(
+            text("cli.no_conversation", language, id=conversation_id, path=str(path), ids=ids)
+        )
+    if item.judge == "rule":
+        rationale = judge_rule(item, chosen, language=language).rationale
+        out.print(text("cli.judged_by_rule", language, id=item.id, rationale=rationale), markup=False)
+        return
+    grader = make_grader(rubric, no_mask=not mask, rules_only=True)
+    for message in grader.messages(item, chosen):
+        out.rule(f"{message['role']}")
+        out.print(message["content"], markup=False, end="", soft_wrap=True)
+    out.rule(text("cli.response_schema", language))
+    schema = grader.answer_model(item)[1]
+    out.print(json.dumps(schema, ensure_ascii=False, indent=2), markup=False, soft_wrap=True)
+
+
+def _condition(condition: Condition, language: str) -> str:
+    if condition.flag:
+        return text("cli.when_flag", language, item=condition.item, flag=condition.flag)
+    if condition.tier:
+        return text("cli.when_tier", language, item=condition.item, tier=condition.tier)
+    return text("cli.when_count", language, item=condition.item, n=condition.min_occurrences)
+
+
+def _show_rubric(rubric: Rubric) -> None:
+    """The rubric's heading, a table of its items, and its overrides."""
+    language = rubric.language
+    heading = text(
+        "cli.rubric_heading",
+        language,
+        name=rubric.name,
+        id=rubric.id,
+        version=rubric.version,
+        language=rubric.language,
+        points=rubric.max_score,
+    )
+    out.print(heading)
+    if rubric.description:
+        out.print(rubric.description, markup=False)
+    table = Table(show_lines=False)
+    for column in ("category", "item", "id", "judge", "max", "tiers / deduction"):
+        table.add_column(column)
+    for category in rubric.categories:
+        header = text("cli.category", language, name=category.name, points=category.maximum)
+        if category.base_score is not None:
+            header += text("cli.base_score", language, points=category.base_score)
+        for n, it in enumerate(category.items):
+            tiers = _tiers(it, language)
+            table.add_row(header if n == 0 else "", it.name, it.id, it.judge, f"{it.max_points:g}", tiers)
+    out.print(table)
+    for override in rubric.overrides:
+        when = text("cli.when_and", language).join(_condition(c, language) for c in override.when)
+        cap = text("cli.override_cap", language, cap=override.cap) if override.cap is not None else ""
+        line = text(
+            "cli.override",
+            language,
+            kind=override.kind,
+            cap=cap,
+            id=override.id,
+            when=when,
+            reason=override.reason,
+        )
+        out.print(line)
+
+
+@rubric_app.command("show")
+def rubric_show(
+    rubric: RubricArg,
+    item: Annotated[str | None, typer.Option("--item", help="Show one item in full.")] = None,
+    conversation: Annotated[
+        Path | None,
+        typer.Option("--conversation", help="With --item: the exact messages and response schema sent."),
+    ] = None,
+    conversation_id: Annotated[
+        str | None, typer.Option("--id", help="Which conversation of the file (default: the first).")
+    ] = None,
+    no_mask: Annotated[bool, typer.Option("--no-mask", help="Show personal numbers unmasked.")] = False,
+) -> None:
+    """Print a rubric readably; with --item and --conversation, the compiled prompt."""
+    from ..rubric import load_rubric
+
+    loaded = load_rubric(rubric)
+    if conversation is not None and item is None:
+        raise LLMGraderError(text("cli.conversation_needs_item", loaded.language))
+    if item is None:
+        _show_rubric(loaded)
+    elif conversation is None:
+        _show_item(loaded.item(item), loaded.language)
+    else:
+        _show_prompt(loaded, loaded.item(item), conversation, conversation_id, mask=not no_mask)
+
+
+@rubric_app.command("schema")
+def rubric_schema(
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here.")] = None,  # noqa: UP045
+) -> None:
+    """Print (or write) the JSON Schema of the rubric format, for editors."""
+    from ..rubric import rubric_json_schema
+
+    schema = rubric_json_schema()
+    if output is None:
+        sys.stdout.write(schema)
+    else:
+        output.write_text(schema, encoding="utf-8")

@@ -1,0 +1,45 @@
+"""The model behind one small interface.
+
+- :mod:`.base` — the :class:`Judge` protocol, :class:`JudgeRequest`, :class:`ModelResult`
+- :mod:`.settings` — :class:`ModelSettings` and the :data:`PROVIDERS` table
+- :mod:`.cache` — the answer cache and :class:`CachedJudge`
+- :mod:`.instructor_judge` — the openai + instructor judge (imported only when used)
+
+:func:`build_judge` makes the judge for a model name or settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Judge, JudgeRequest, ModelResult
+from .cache import CachedJudge, ResultCache, default_cache_path
+from .settings import MODES, PROVIDERS, Mode, ModelSettings, Profile, check_mode
+
+__all__ = [
+    "MODES",
+    "PROVIDERS",
+    "CachedJudge",
+    "Judge",
+    "JudgeRequest",
+    "Mode",
+    "ModelResult",
+    "ModelSettings",
+    "Profile",
+    "ResultCache",
+    "build_judge",
+    "check_mode",
+    "default_cache_path",
+]
+
+
+def build_judge(model: str | ModelSettings, *, cache: Path | None = None) -> Judge:
+    """The openai + instructor judge for ``model`` (a name: settings from the environment).
+
+    With ``cache``, answers are kept in that SQLite file.
+    """
+    from .instructor_judge import InstructorJudge
+
+    settings = model if isinstance(model, ModelSettings) else ModelSettings.from_env(model=model)
+    judge: Judge = InstructorJudge(settings)
+    return CachedJudge(judge, ResultCache(cache)) if cache is not None else judge

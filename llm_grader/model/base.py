@@ -1,0 +1,73 @@
+"""The one interface between grading and a model: :class:`Judge`.
+
+A judge takes a :class:`JudgeRequest` — the messages and the answer model to fill, already
+bound to the conversation so that it verifies quotes — and returns a :class:`ModelResult`:
+a validated answer, or what went wrong. The real judge is
+:class:`~llm_grader.model.instructor_judge.InstructorJudge` (openai + instructor);
+:class:`~llm_grader.testing.FakeJudge` is an in-process one for tests. Anything with the
+same three members can grade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from ..types import Usage
+
+__all__ = ["Judge", "JudgeRequest", "ModelResult"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JudgeRequest:
+    """One item of one conversation, to be answered."""
+
+    messages: list[dict[str, str]]
+    """The chat messages, exactly as sent."""
+    response_model: type[BaseModel]
+    """The answer model, bound to the conversation (it verifies quotes)."""
+    schema: dict[str, Any]
+    """The answer's JSON schema (part of the cache key and the prompt hash)."""
+    item_id: str = ""
+    """The rubric item asked about (for logs, tracing and test doubles)."""
+    sample: int = 0
+    """Which of several samples this is (self-consistency); part of the cache key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelResult:
+    """The outcome of one item's call: a validated answer, or what went wrong."""
+
+    answer: BaseModel | None = None
+    raw: str | None = None
+    """The answer's JSON as the model gave it (after re-asks)."""
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+    kind: Literal["ok", "transport", "validation", "truncated", "refusal"] = "ok"
+    attempts: int = 0
+    cached: bool = False
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """What the grader needs of a model."""
+
+    @property
+    def identity(self) -> Mapping[str, Any]:
+        """What makes its answers differ from another judge's (model, endpoint, mode, params).
+
+        Used in the answer-cache key and the audit trail; must never contain a secret.
+        ``identity["model"]`` and ``identity["mode"]`` are recorded on each graded item.
+        """
+        ...
+
+    async def judge(self, request: JudgeRequest) -> ModelResult:
+        """Answer one request. Failures come back as a result with ``error``, not as exceptions."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections (the judge may be used again afterwards)."""
+        ...

@@ -1,0 +1,199 @@
+"""The real judge: the openai SDK and instructor, for any OpenAI-compatible endpoint.
+
+Retries come in explicit layers:
+
+1. **transport** — the openai SDK retries 429 (honouring ``Retry-After`` / ``retry-after-ms``),
+   408/409/5xx, timeouts and dropped connections with exponential backoff, at most
+   ``transport_retries`` times;
+2. **validation re-asks** — instructor sends the validation error (an unknown tier, a quote
+   not in the transcript, malformed JSON) back to the model; the policy is an explicit
+   tenacity ``AsyncRetrying`` (:func:`reask_policy`): at most ``reasks`` re-asks, no wait;
+3. **recorded failure** — whatever still fails comes back as a :class:`ModelResult` with
+   ``error`` set and a ``kind`` saying what it was (``transport``, ``validation``,
+   ``truncated``, ``refusal``); the grader marks the item for review.
+
+This is the only module that imports openai and instructor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+import instructor
+import openai
+from instructor.core import IncompleteOutputException, InstructorRetryException
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+from ..types import Usage
+from .base import JudgeRequest, ModelResult
+from .settings import ModelSettings
+
+__all__ = ["InstructorJudge", "reask_policy"]
+
+# instructor logs each failed attempt; we record failures on the item instead of printing them.
+logging.getLogger("instructor").addHandler(logging.NullHandler())
+
+_TRUNCATED = "the answer was cut off (finish_reason=length); raise max_tokens"
+_INSTRUCTOR_REFUSAL = "Unable to generate a response due to "
+
+
+def reask_policy(reasks: int) -> AsyncRetrying:
+    """The re-ask policy: re-ask at once after an invalid answer, at most ``reasks`` times.
+
+    Only invalid answers are re-asked (transport errors were already retried by the SDK).
+    A new object per call: tenacity keeps per-run state on it.
+    """
+    return AsyncRetrying(
+        stop=stop_after_attempt(max(reasks, 0) + 1),
+        retry=retry_if_exception_type((ValidationError, json.JSONDecodeError)),
+        reraise=True,
+    )
+
+
+def _openai_client(settings: ModelSettings) -> openai.AsyncOpenAI:
+    key = settings.api_key.get_secret_value() or "not-needed"
+    if settings.profile.azure:
+        # Azure routes by deployment (the model name) and needs an api-version; json_schema
+        # needs 2024-08-01-preview or later, so the default is the 2024-10-21 GA version.
+        return openai.AsyncAzureOpenAI(
+            azure_endpoint=(settings.base_url or "").split("/openai")[0],
+            api_version=settings.api_version or os.environ.get("OPENAI_API_VERSION") or "2024-10-21",
+            api_key=key,
+            timeout=settings.timeout,
+            max_retries=settings.transport_retries,
+        )
+    return openai.AsyncOpenAI(
+        base_url=settings.base_url,
+        api_key=key,
+        timeout=settings.timeout,
+        max_retries=settings.transport_retries,
+    )
+
+
+class InstructorJudge:
+    """Answers requests through instructor over one ``AsyncOpenAI`` client per event loop."""
+
+    def __init__(self, settings: ModelSettings) -> None:
+        self.settings = settings
+        self._mode = instructor.Mode[settings.effective_mode.upper()]
+        self._openai: openai.AsyncOpenAI | None = None
+        self._client: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def identity(self) -> Mapping[str, Any]:
+        """Model, endpoint (host and path, no key), mode and output-changing parameters."""
+        url = urlparse(self.settings.base_url or "https://api.openai.com/v1")
+        return {
+            "model": self.settings.model,
+            "endpoint": f"{url.netloc}{url.path}".rstrip("/"),
+            "mode": self.settings.effective_mode,
+            "params": self.settings.request_params(),
+        }
+
+    def _instructor(self) -> Any:
+        # An HTTP client belongs to the event loop it was made on; each asyncio.run gets its own.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._openai = _openai_client(self.settings)
+            self._client = instructor.from_openai(self._openai, mode=self._mode)
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (a new one is made on next use)."""
+        if self._openai is not None and self._loop is asyncio.get_running_loop():
+            await self._openai.close()
+        self._openai = self._client = self._loop = None
+
+    async def judge(self, request: JudgeRequest) -> ModelResult:
+        """Ask for one item's answer, validated (quotes verified) by ``request.response_model``."""
+        policy = reask_policy(self.settings.reasks)
+        try:
+            answer, completion = await self._instructor().chat.completions.create_with_completion(
+                model=self.settings.model,
+                response_model=request.response_model,
+                messages=request.messages,
+                max_retries=policy,
+                **self.settings.request_params(),
+            )
+        except IncompleteOutputException as exc:
+            usage = _usage(getattr(exc.last_completion, "usage", None))
+            return ModelResult(
+                error=_TRUNCATED, kind="truncated", usage=usage.model_copy(update={"calls": 1}), attempts=1
+            )
+        except InstructorRetryException as exc:
+            return _failed(exc)
+        except openai.APIError as exc:
+            return ModelResult(error=_api_error(exc), kind="transport", usage=Usage(calls=1), attempts=1)
+        refusal = _refusal(completion)
+        if refusal:
+            return ModelResult(error=f"the model refused: {refusal}", kind="refusal", usage=Usage(calls=1))
+        attempts = max(int(policy.statistics.get("attempt_number", 1)), 1)
+        usage = _usage(getattr(completion, "usage", None)).model_copy(update={"calls": attempts})
+        return ModelResult(answer=answer, raw=answer.model_dump_json(), usage=usage, attempts=attempts)
+
+
+def _failed(exc: InstructorRetryException) -> ModelResult:
+    """The recorded failure after instructor gave up: refusal, transport, truncation or validation."""
+    cause = exc.__cause__ or (exc.failed_attempts[-1].exception if exc.failed_attempts else None)
+    usage = _usage(exc.total_usage).model_copy(update={"calls": exc.n_attempts})
+    completions = [exc.last_completion, *(a.completion for a in exc.failed_attempts or [])]
+    refused = next((r for r in map(_refusal, completions) if r), None)
+    if refused is None and str(cause).startswith(_INSTRUCTOR_REFUSAL):
+        # instructor's TOOLS mode turns a refusal into an AssertionError with this text.
+        refused = str(cause).removeprefix(_INSTRUCTOR_REFUSAL)
+    common: dict[str, Any] = {"usage": usage, "attempts": exc.n_attempts}
+    if refused:
+        return ModelResult(error=f"the model refused: {refused}", kind="refusal", **common)
+    if isinstance(cause, openai.APIError):
+        return ModelResult(error=_api_error(cause), kind="transport", **common)
+    if isinstance(cause, IncompleteOutputException):
+        return ModelResult(error=_TRUNCATED, kind="truncated", **common)
+    message = f"no valid answer after {exc.n_attempts} attempts: {_last_error(cause)}"
+    return ModelResult(error=message, kind="validation", **common)
+
+
+def _usage(raw: Any) -> Usage:
+    if raw is None:
+        return Usage()
+    details = getattr(raw, "prompt_tokens_details", None)
+    return Usage(
+        calls=0,
+        prompt_tokens=getattr(raw, "prompt_tokens", 0) or 0,
+        completion_tokens=getattr(raw, "completion_tokens", 0) or 0,
+        cached_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
+    )
+
+
+def _refusal(completion: Any) -> str | None:
+    choices = getattr(completion, "choices", None)
+    message = getattr(choices[0], "message", None) if choices else None
+    refusal = getattr(message, "refusal", None)
+    return str(refusal) if refusal else None
+
+
+def _api_error(exc: openai.APIError) -> str:
+    status = getattr(exc, "status_code", None)
+    kind = type(exc).__name__
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    detail = body.get("message") if isinstance(body, dict) else None
+    message = str(detail or getattr(exc, "message", "") or exc).splitlines()[0][:200]
+    return f"{kind}{f' {status}' if status else ''} after retries: {message}"
+
+
+def _last_error(cause: BaseException | None) -> str:
+    if isinstance(cause, ValidationError):
+        return "; ".join(
+            str(e["msg"]).removeprefix("Value error, ").replace("\n", " ") for e in cause.errors()
+        )
+    return str(cause).splitlines()[0] if cause else "unknown error"

@@ -1,0 +1,171 @@
+"""Where and how to call the model: settings and the table of known providers.
+
+Provider differences live in :data:`PROVIDERS`, a table of settings, not in code branches.
+Nothing here imports the openai SDK.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from pydantic import SecretStr
+
+from ..errors import LLMGraderError
+
+__all__ = ["MODES", "PROVIDERS", "Mode", "ModelSettings", "Profile", "check_mode"]
+
+Mode = Literal["tools", "json_schema", "json", "md_json"]
+"""Structured-output modes: tool calling, JSON schema (strict), JSON object, JSON in Markdown."""
+
+MODES: tuple[Mode, ...] = get_args(Mode)
+"""Every mode, in the order help texts list them."""
+
+
+def check_mode(mode: str) -> Mode:
+    """``mode`` if it is a known mode; else an error listing the valid ones."""
+    for known in MODES:
+        if mode == known:
+            return known
+    raise LLMGraderError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How to talk to one kind of endpoint."""
+
+    name: str
+    hosts: tuple[str, ...]
+    """Substrings of the base URL that identify the provider."""
+    mode: Mode
+    """Structured-output mode that works there (see research/STRUCTURED_OUTPUT.md §2.3)."""
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    """Provider-specific request fields (e.g. turning a model's thinking off)."""
+    quirks: str = ""
+    azure: bool = False
+    """Routes by deployment and needs an api-version (Azure OpenAI)."""
+
+
+PROVIDERS: tuple[Profile, ...] = (
+    Profile(
+        "openai",
+        ("api.openai.com",),
+        "tools",
+        quirks="tool-call arguments carry no logprobs; reasoning models take only the default temperature",
+    ),
+    Profile(
+        "azure",
+        (".openai.azure.com", "cognitiveservices.azure.com"),
+        "tools",
+        quirks="json_schema needs api-version 2024-08-01-preview or later",
+        azure=True,
+    ),
+    Profile(
+        "deepseek",
+        ("api.deepseek.com",),
+        "tools",
+        quirks="thinking models reject forced tool_choice: use md_json for deepseek-reasoner",
+    ),
+    Profile(
+        "dashscope",
+        ("dashscope",),
+        "json",
+        {"enable_thinking": False},
+        quirks="some Qwen models reject forced tool_choice; json_object needs the word JSON in the prompt",
+    ),
+    Profile("moonshot", ("moonshot",), "json", quirks="Kimi thinking models reject forced tool_choice"),
+    Profile(
+        "zhipu",
+        ("bigmodel.cn", "z.ai"),
+        "md_json",
+        quirks="tool_choice must be auto; json_object support varies by model",
+    ),
+    Profile(
+        "ollama", (":11434",), "json_schema", quirks="tool_choice is ignored on the OpenAI-compatible layer"
+    ),
+    Profile("lmstudio", (":1234",), "json_schema", quirks="json_object is rejected"),
+    Profile("llamacpp", (":8080",), "json_schema", quirks="tools need --jinja"),
+    Profile("vllm", (":8000",), "json_schema", quirks="guided decoding serves json_schema"),
+    Profile("generic", (), "tools", quirks="any other OpenAI-compatible endpoint"),
+)
+"""Known providers. ``ModelSettings(provider=...)`` or ``mode=...`` overrides the detection."""
+
+
+def _profile(name: str | None, base_url: str | None) -> Profile:
+    if name is not None:
+        for profile in PROVIDERS:
+            if profile.name == name:
+                return profile
+        raise LLMGraderError(
+            f"unknown provider {name!r}; valid providers: {', '.join(p.name for p in PROVIDERS)}"
+        )
+    url = (base_url or "https://api.openai.com/v1").lower()
+    return next((p for p in PROVIDERS if any(h in url for h in p.hosts)), PROVIDERS[-1])
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings:
+    """Where and how to call the model. ``from_env`` fills what is not given."""
+
+    model: str
+    base_url: str | None = None
+    api_key: SecretStr = field(default_factory=lambda: SecretStr(""))
+    provider: str | None = None
+    mode: Mode | None = None
+    temperature: float | None = 0.0
+    max_tokens: int | None = None
+    timeout: float = 120.0
+    transport_retries: int = 4
+    reasks: int = 2
+    """Re-asks after an invalid answer (so at most ``reasks + 1`` attempts per item)."""
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    api_version: str | None = None
+    """Azure OpenAI only: the api-version (default ``OPENAI_API_VERSION`` or 2024-10-21)."""
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        **options: Any,
+    ) -> ModelSettings:
+        """Flags first, then ``LLM_GRADER_MODEL``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``."""
+        model = model or os.environ.get("LLM_GRADER_MODEL")
+        if not model:
+            raise LLMGraderError("no model configured: pass --model or set LLM_GRADER_MODEL")
+        return cls(
+            model=model,
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
+            api_key=SecretStr(api_key or os.environ.get("OPENAI_API_KEY") or ""),
+            **options,
+        )
+
+    @property
+    def profile(self) -> Profile:
+        """The provider profile in force."""
+        return _profile(self.provider, self.base_url)
+
+    @property
+    def effective_mode(self) -> Mode:
+        """The structured-output mode: the override, else the provider's."""
+        return self.mode or self.profile.mode
+
+    def request_params(self) -> dict[str, Any]:
+        """Parameters that change the model's output (part of the cache key)."""
+        params: dict[str, Any] = {}
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["max_tokens"] = self.max_tokens
+        extra = {**self.profile.extra_body, **self.extra_body}
+        if extra:
+            params["extra_body"] = extra
+        return params
+
+    def __repr__(self) -> str:  # never show the key
+        return (
+            f"ModelSettings(model={self.model!r}, base_url={self.base_url!r}, mode={self.effective_mode!r})"
+        )

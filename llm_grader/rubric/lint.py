@@ -1,0 +1,305 @@
+"""The checks across fields of a validated rubric: ids, sums, tiers, rules and overrides.
+
+Pydantic validates each field on its own; these checks find what only the whole rubric
+shows — a duplicate id, categories that do not add up, an override naming an unknown item.
+Each check is a small function yielding findings; :func:`lint_rubric` runs them in card
+order and locates each as a ``file:line: field: message`` problem. Errors stop a rubric from
+loading; warnings (a category whose items add up to less than its maximum, a threshold list
+without a catch-all) do not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Literal, NamedTuple
+
+from ..errors import Problem
+from ..types import NOT_APPLICABLE
+from ._yaml import FieldPath, LineMap, problem_at
+from .model import Category, Condition, Item, Rubric
+from .rule_model import ForbiddenWordsRule, PhraseRule
+
+__all__ = ["lint_rubric"]
+
+_EPSILON = 1e-9
+
+
+class _Finding(NamedTuple):
+    path: FieldPath
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+def lint_rubric(rubric: Rubric, *, file: str, lines: LineMap) -> list[Problem]:
+    """Every problem the cross-field checks find in ``rubric``, in card order."""
+    return [
+        problem_at(file, lines, finding.path, finding.message, finding.severity)
+        for check in _RUBRIC_CHECKS
+        for finding in check(rubric)
+    ]
+
+
+# --------------------------------------------------------------------------- ids
+
+
+def _duplicate_id_paths(rubric: Rubric) -> set[FieldPath]:
+    """Paths of the categories, items and overrides whose id was used before them."""
+    seen: set[str] = set()
+    duplicates: set[FieldPath] = set()
+    for path, id_ in _id_paths(rubric):
+        if id_ in seen:
+            duplicates.add(path)
+        seen.add(id_)
+    return duplicates
+
+
+def _id_paths(rubric: Rubric) -> Iterator[tuple[FieldPath, str]]:
+    for ci, category in enumerate(rubric.categories):
+        yield ("categories", ci), category.id
+        for ii, item in enumerate(category.items):
+            yield ("categories", ci, "items", ii), item.id
+    for oi, override in enumerate(rubric.overrides):
+        yield ("overrides", oi), override.id
+
+
+def _duplicate(id_: str, path: FieldPath, duplicates: set[FieldPath]) -> Iterator[_Finding]:
+    if path in duplicates:
+        yield _Finding((*path, "id"), f"duplicate id {id_!r}")
+
+
+# --------------------------------------------------------------------------- rubric checks
+
+
+def _check_categories(rubric: Rubric) -> Iterator[_Finding]:
+    duplicates = _duplicate_id_paths(rubric)
+    for ci, category in enumerate(rubric.categories):
+        path: FieldPath = ("categories", ci)
+        yield from _duplicate(category.id, path, duplicates)
+        siblings = frozenset(item.id for item in category.items)
+        for ii, item in enumerate(category.items):
+            item_path: FieldPath = (*path, "items", ii)
+            yield from _duplicate(item.id, item_path, duplicates)
+            for check in _ITEM_CHECKS:
+                yield from check(item, item_path, siblings)
+        yield from _category_sum(category, path)
+
+
+def _category_sum(category: Category, path: FieldPath) -> Iterator[_Finding]:
+    if category.base_score is not None:
+        return
+    item_sum = sum(item.max_points for item in category.items)
+    maximum = category.maximum
+    if item_sum < maximum - _EPSILON:
+        yield _Finding(
+            (*path, "max_points"),
+            f"items add up to {item_sum:g}, less than the category maximum {maximum:g}",
+            "warning",
+        )
+    if item_sum > maximum + _EPSILON:
+        yield _Finding(
+            (*path, "max_points"),
+            f"items add up to {item_sum:g}, more than the category maximum "
+            f"{maximum:g}; the subtotal is capped at {maximum:g}",
+            "warning",
+        )
+
+
+def _check_total(rubric: Rubric) -> Iterator[_Finding]:
+    total = sum(category.maximum for category in rubric.categories)
+    if abs(total - rubric.max_score) > _EPSILON:
+        yield _Finding(
+            ("max_score",), f"categories add up to {total:g}, not the declared total {rubric.max_score:g}"
+        )
+
+
+def _check_overrides(rubric: Rubric) -> Iterator[_Finding]:
+    duplicates = _duplicate_id_paths(rubric)
+    items = {item.id: item for _, item in rubric.items()}
+    for oi, override in enumerate(rubric.overrides):
+        path: FieldPath = ("overrides", oi)
+        yield from _duplicate(override.id, path, duplicates)
+        if override.cap is not None and override.cap > rubric.max_score:
+            yield _Finding((*path, "cap"), f"cap {override.cap:g} is above max_score {rubric.max_score:g}")
+        for wi, condition in enumerate(override.when):
+            yield from _condition_findings(condition, (*path, "when", wi), items)
+
+
+def _condition_findings(condition: Condition, path: FieldPath, items: dict[str, Item]) -> Iterator[_Finding]:
+    target = items.get(condition.item)
+    if target is None:
+        yield _Finding((*path, "item"), f"unknown item {condition.item!r}; valid items: {', '.join(items)}")
+        return
+    for check in _CONDITION_CHECKS:
+        yield from check(condition, target, path)
+
+
+# --------------------------------------------------------------------------- condition checks
+
+
+def _flag_declared(condition: Condition, target: Item, path: FieldPath) -> Iterator[_Finding]:
+    if condition.flag is not None and condition.flag not in {f.id for f in target.flags}:
+        valid = ", ".join(f.id for f in target.flags) or "none declared"
+        yield _Finding(
+            (*path, "flag"), f"item {target.id!r} declares no flag {condition.flag!r}; its flags: {valid}"
+        )
+
+
+def _tiers_known(condition: Condition, target: Item, path: FieldPath) -> Iterator[_Finding]:
+    tier_ids = [t.id for t in target.tiers]
+    for bad in [t for t in condition.tier or [] if t not in tier_ids]:
+        yield _Finding(
+            (*path, "tier"),
+            f"item {target.id!r} has no tier {bad!r}; its tiers: {', '.join(tier_ids) or 'none'}",
+        )
+
+
+def _counts_occurrences(condition: Condition, target: Item, path: FieldPath) -> Iterator[_Finding]:
+    if condition.min_occurrences is not None and not (target.is_deduction or target.judge == "rule"):
+        yield _Finding(
+            (*path, "min_occurrences"),
+            f"item {target.id!r} counts no occurrences (not a deduction or rule item)",
+        )
+
+
+# --------------------------------------------------------------------------- item checks
+
+
+def _deduction_has_no_tiers(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    if item.is_deduction and item.tiers:
+        yield _Finding((*path, "tiers"), "a deduction item has no tiers; remove them or 'deduction'")
+    if item.is_deduction and item.points:
+        yield _Finding((*path, "points"), "a deduction item has no points; put them in deduction.points")
+
+
+def _deduction_targets(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    targets = item.deduction.applies_to if item.deduction is not None else None
+    valid = ", ".join(sorted(siblings - {item.id}))
+    for target in targets or []:
+        if target not in siblings or target == item.id:
+            yield _Finding(
+                (*path, "deduction", "applies_to"),
+                f"{target!r} is not another item of this category; valid: {valid}",
+            )
+
+
+def _scored_tiers(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    if item.is_deduction:
+        return
+    if not item.tiers:
+        yield _Finding((*path, "tiers"), "a scored item needs tiers (or a scale preset)")
+    for ti in range(len(item.tiers)):
+        yield from _tier_findings(item, ti, (*path, "tiers", ti))
+    if (
+        item.tiers
+        and item.points
+        and max(item.tier_points(t) for t in item.tiers) < item.max_points - _EPSILON
+    ):
+        yield _Finding((*path, "tiers"), f"no tier reaches the item's {item.points:g} points", "warning")
+
+
+def _tier_findings(item: Item, index: int, path: FieldPath) -> Iterator[_Finding]:
+    tier = item.tiers[index]
+    if tier.id in {t.id for t in item.tiers[:index]}:
+        yield _Finding((*path, "id"), f"duplicate tier id {tier.id!r}")
+    if tier.id == NOT_APPLICABLE:
+        yield _Finding((*path, "id"), f"{NOT_APPLICABLE!r} is reserved; use the item's not_applicable field")
+    if (tier.points is None) == (tier.ratio is None):
+        yield _Finding(path, "give exactly one of 'points' and 'ratio'")
+    elif tier.points is not None and tier.points > item.points + _EPSILON:
+        yield _Finding(
+            (*path, "points"),
+            f"tier {tier.id!r} gives {tier.points:g} points, above the item's maximum {item.points:g}",
+        )
+
+
+def _judge_matches_rule(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    if item.judge == "rule" and item.rule is None:
+        yield _Finding((*path, "rule"), "a rule item needs a 'rule'")
+    if item.judge == "model" and item.rule is not None:
+        yield _Finding((*path, "rule"), "a model-judged item has no 'rule'; set judge: rule")
+
+
+def _regexes_compile(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    for pattern_path, pattern in _regex_patterns(item, path):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            yield _Finding(pattern_path, f"regex {pattern!r} does not compile: {exc}")
+
+
+def _regex_patterns(item: Item, path: FieldPath) -> list[tuple[FieldPath, str]]:
+    rule = item.rule
+    if isinstance(rule, PhraseRule) and rule.regex:
+        return [
+            ((*path, "rule", "phrases", pi), pattern)
+            for pi, entry in enumerate(rule.phrases)
+            for pattern in ([entry] if isinstance(entry, str) else entry)
+        ]
+    if isinstance(rule, ForbiddenWordsRule) and rule.regex:
+        return [((*path, "rule", "words", wi), word) for wi, word in enumerate(rule.words)]
+    return []
+
+
+def _thresholds_known(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    tier_ids = [t.id for t in item.tiers]
+    flag_ids = {f.id for f in item.flags}
+    for hi, threshold in enumerate(item.rule.thresholds if item.rule is not None else []):
+        threshold_path: FieldPath = (*path, "rule", "thresholds", hi)
+        if threshold.tier not in tier_ids:
+            yield _Finding(
+                (*threshold_path, "tier"),
+                f"unknown tier {threshold.tier!r}; the item's tiers: {', '.join(tier_ids) or 'none'}",
+            )
+        for flag in threshold.flags:
+            if flag not in flag_ids:
+                yield _Finding((*threshold_path, "flags"), f"item declares no flag {flag!r}")
+
+
+def _thresholds_complete(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    thresholds = item.rule.thresholds if item.rule is not None else None
+    if thresholds is None:
+        return
+    if not item.is_deduction and not thresholds:
+        yield _Finding((*path, "rule", "thresholds"), "a scored rule item needs thresholds")
+    if thresholds and (thresholds[-1].min is not None or thresholds[-1].max is not None):
+        yield _Finding(
+            (*path, "rule", "thresholds"),
+            "the last threshold has bounds; values outside every threshold will be "
+            "not gradable (end with a threshold without min/max)",
+            "warning",
+        )
+
+
+def _flags_unique(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    flag_ids = [f.id for f in item.flags]
+    for fi, flag_id in enumerate(flag_ids):
+        if flag_id in flag_ids[:fi]:
+            yield _Finding((*path, "flags", fi, "id"), f"duplicate flag id {flag_id!r}")
+
+
+_ItemCheck = Callable[[Item, FieldPath, frozenset[str]], Iterator[_Finding]]
+_ConditionCheck = Callable[[Condition, Item, FieldPath], Iterator[_Finding]]
+
+_ITEM_CHECKS: tuple[_ItemCheck, ...] = (
+    _deduction_has_no_tiers,
+    _deduction_targets,
+    _scored_tiers,
+    _judge_matches_rule,
+    _regexes_compile,
+    _thresholds_known,
+    _thresholds_complete,
+    _flags_unique,
+)
+"""The checks of one item, in the order their problems are reported; ``siblings`` are the
+ids of the items of its category."""
+
+_CONDITION_CHECKS: tuple[_ConditionCheck, ...] = (_flag_declared, _tiers_known, _counts_occurrences)
+"""The checks of an override condition whose item exists."""
+
+_RUBRIC_CHECKS: tuple[Callable[[Rubric], Iterator[_Finding]], ...] = (
+    _check_categories,
+    _check_total,
+    _check_overrides,
+)
+"""The checks of a whole rubric, in card order (the item checks run within the categories)."""

@@ -1,0 +1,71 @@
+"""One item's result from its judgement: tier points, deductions, N/A policy, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..rubric import Item
+from ..types import Judgement, NaPolicy
+from .scorecard import ItemResult
+
+__all__ = ["item_result", "na_policy"]
+
+
+def na_policy(item: Item, judgement: Judgement | None) -> NaPolicy:
+    """How a not-applicable item counts: the judgement's say, else the item's declared policy."""
+    if judgement is not None and judgement.na_policy is not None:
+        return judgement.na_policy
+    if item.not_applicable is not None:
+        return item.not_applicable.policy
+    return item.applicability.policy if item.applicability is not None else "full"
+
+
+def item_result(item: Item, category_id: str, judgement: Judgement | None) -> ItemResult:
+    """The scorecard entry of one item; a not-applicable item is resolved by its N/A policy.
+
+    No judgement means the item was not graded: unscored, marked for review.
+    """
+    base: dict[str, Any] = {
+        "item_id": item.id,
+        "name": item.name,
+        "category_id": category_id,
+        "judge": item.judge,
+        "max_points": item.max_points,
+    }
+    if judgement is None:
+        return ItemResult(**base, error="not graded", needs_review=True)
+    base.update(
+        needs_review=judgement.needs_review,
+        evidence=list(judgement.evidence),
+        rationale=judgement.rationale,
+        flags=dict(judgement.flags),
+        measured=judgement.measured,
+        usage=judgement.usage,
+        audit=judgement.audit,
+    )
+    if judgement.error is not None:
+        return ItemResult(**{**base, "needs_review": True}, error=judgement.error)
+    if judgement.not_applicable:
+        full = not item.is_deduction and na_policy(item, judgement) == "full"
+        return ItemResult(**base, not_applicable=True, points=item.max_points if full else None)
+    if item.deduction is not None:
+        d = item.deduction
+        nominal = sum(d.points * (d.severe_multiplier if o.severe else 1.0) for o in judgement.occurrences)
+        if d.cap is not None:
+            nominal = min(nominal, d.cap)
+        return ItemResult(**base, occurrences=list(judgement.occurrences), deduction=nominal, points=-nominal)
+    return _tiered(item, judgement, base)
+
+
+def _tiered(item: Item, judgement: Judgement, base: dict[str, Any]) -> ItemResult:
+    tier_ids = [t.id for t in item.tiers]
+    if judgement.tier not in tier_ids:
+        return ItemResult(
+            **{**base, "needs_review": True},
+            error=f"tier {judgement.tier!r} is not one of {', '.join(tier_ids)}",
+        )
+    tier = item.tier(judgement.tier)
+    occurrences = list(judgement.occurrences) if judgement.occurrences else None
+    return ItemResult(
+        **base, tier=tier.id, tier_label=tier.display, points=item.tier_points(tier), occurrences=occurrences
+    )

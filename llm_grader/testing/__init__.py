@@ -1,0 +1,28 @@
+"""Test doubles for the model: an in-process judge and a scripted OpenAI-compatible server.
+
+- :class:`FakeJudge` — implements :class:`~llm_grader.model.Judge` in process, for unit
+  tests of grading that need no sockets;
+- :class:`FakeOpenAIServer` — a localhost HTTP server that the real ``openai`` SDK and
+  ``instructor`` talk to, with scripted answers and injected faults;
+- responders for it: :func:`top_tier_responder`, :func:`simulated_responder`.
+"""
+
+from .judge import FakeJudge, top_tier_answer
+from .responders import confusion_probabilities, item_of, simulated_responder, top_tier_responder
+from .server import FakeOpenAIServer, Reply, Responder, answer, error, raw, refusal
+
+__all__ = [
+    "FakeJudge",
+    "FakeOpenAIServer",
+    "Reply",
+    "Responder",
+    "answer",
+    "confusion_probabilities",
+    "error",
+    "item_of",
+    "raw",
+    "refusal",
+    "simulated_responder",
+    "top_tier_answer",
+    "top_tier_responder",
+]

@@ -1,0 +1,91 @@
+"""An in-process judge for unit tests: no sockets, the same validation as real answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..model import JudgeRequest, ModelResult
+from ..rubric import Item, Rubric
+from ..types import Usage
+
+__all__ = ["FakeJudge", "top_tier_answer"]
+
+Script = Callable[[JudgeRequest], Mapping[str, Any] | str | ModelResult]
+"""Given a request, the answer (a dict or raw JSON text) or a ready result (e.g. a failure)."""
+
+
+def top_tier_answer(item: Item) -> dict[str, Any]:
+    """The answer that gives ``item`` its top tier with no evidence and no flag raised."""
+    if item.deduction is not None:
+        return {"occurrences": [], "rationale": "未发现"}
+    answer: dict[str, Any] = {
+        "evidence": [],
+        "rationale": "符合标准",
+        "tier": max(item.tiers, key=item.tier_points).id,
+    }
+    if item.flags:
+        answer["flags"] = {f.id: False for f in item.flags}
+    return answer
+
+
+class FakeJudge:
+    """A :class:`~llm_grader.model.Judge` that answers from a script, in process.
+
+    Each answer goes through the request's response model, so quotes are verified against
+    the conversation exactly as for a real model; an invalid answer is asked again (the
+    script sees the same request) up to ``reasks`` times, then recorded as a validation
+    failure. ``requests`` keeps every request answered.
+
+        judge = FakeJudge(lambda request: top_tier_answer(rubric.item(request.item_id)))
+        card = Grader(rubric, model=judge).grade(conversation)
+    """
+
+    def __init__(
+        self, script: Script, *, model: str = "fake-judge", mode: str = "fake", reasks: int = 2
+    ) -> None:
+        self.script = script
+        self.reasks = reasks
+        self.requests: list[JudgeRequest] = []
+        self._identity = {"model": model, "mode": mode}
+        self.closed = 0
+
+    @classmethod
+    def top_tier(cls, rubric: Rubric, **options: Any) -> FakeJudge:
+        """A judge that gives every item of ``rubric`` its top tier."""
+        return cls(lambda request: top_tier_answer(rubric.item(request.item_id)), **options)
+
+    @property
+    def identity(self) -> Mapping[str, Any]:
+        """The fake model's name and mode."""
+        return self._identity
+
+    async def judge(self, request: JudgeRequest) -> ModelResult:
+        """Validate the script's answers with ``request.response_model``, re-asking when invalid."""
+        error = ""
+        for attempt in range(1, self.reasks + 2):
+            self.requests.append(request)
+            reply = self.script(request)
+            if isinstance(reply, ModelResult):
+                return reply
+            text = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+            try:
+                answer = request.response_model.model_validate_json(text)
+            except ValidationError as exc:
+                error = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+                continue
+            return ModelResult(answer=answer, raw=text, usage=Usage(calls=attempt), attempts=attempt)
+        attempts = self.reasks + 1
+        return ModelResult(
+            error=f"no valid answer after {attempts} attempts: {error}",
+            kind="validation",
+            usage=Usage(calls=attempts),
+            attempts=attempts,
+        )
+
+    async def aclose(self) -> None:
+        """Count the closes (nothing to release)."""
+        self.closed += 1
