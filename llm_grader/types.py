@@ -25,6 +25,7 @@ __all__ = [
     "NaSource",
     "Occurrence",
     "Record",
+    "ReviewVerdict",
     "Usage",
 ]
 
@@ -84,6 +85,24 @@ class Usage(Record):
         return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
 
 
+class ReviewVerdict(Record):
+    """A human reviewer's verdict on a graded item (复核), or the outcome of an agent's appeal (申诉)."""
+
+    reviewer: str
+    """Who reviewed."""
+    decision: Literal["accept", "override"]
+    """``accept``: the grade stands; ``override``: the reviewer's tier (or N/A) replaces it."""
+    tier: str | None = None
+    """The reviewer's tier id (``not_applicable`` allowed where the item allows it), for overrides."""
+    original_tier: str | None = None
+    """The tier the grader gave."""
+    reason: str = ""
+    kind: Literal["review", "appeal"] = "review"
+    """A QA reviewer's check, or the outcome of an agent's appeal."""
+    at: str = ""
+    """When, as an ISO-8601 timestamp."""
+
+
 class Audit(Record):
     """How an item's grade came about: enough to reproduce, rescore or question it."""
 
@@ -107,6 +126,8 @@ class Audit(Record):
     """Share of samples that gave the chosen tier (self-consistency)."""
     tiers: dict[str, int] | None = None
     """Votes per tier across samples (self-consistency)."""
+    review: ReviewVerdict | None = None
+    """A reviewer's verdict applied to this item (the grade above is then the reviewer's)."""
 
 
 @dataclass(frozen=True, kw_only=True)
