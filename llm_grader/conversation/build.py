@@ -4,8 +4,8 @@ Every reader (JSONL, CSV, plain text) turns its input into records — dicts sha
 :class:`~.model.Conversation`, with speaker names that may be aliases (``客服``, ``user``...)
 and times that may be seconds, ``mm:ss``, ``hh:mm:ss`` or ISO-8601 datetimes — and hands each
 to :func:`conversation_from_record`. It normalises times to seconds from the start (keeping
-the first datetime as ``started_at``), resolves speaker aliases and reports every problem
-as ``file:line: field: message``.
+the first datetime as ``started_at``), resolves speaker aliases, enforces
+:data:`~.limits.LIMITS` and reports every problem as ``file:line: field: message``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from ..errors import ConversationError, Problem
+from .limits import LIMITS, field_path, shown, structure_problem, too_long
 from .model import SPEAKER_ALIASES, Conversation, Speaker
 
-__all__ = ["conversation_from_record", "parse_time", "resolve_speaker"]
+__all__ = ["conversation_from_record", "parse_time", "problems_capped", "resolve_speaker"]
 
 # --------------------------------------------------------------------------- times
 
@@ -37,18 +38,19 @@ def parse_time(value: object) -> float | datetime:
     """Parse seconds, ``mm:ss``, ``hh:mm:ss`` (optionally with fractions) or an ISO datetime.
 
     Returns seconds as a float, or a ``datetime`` for wall-clock times. Raises ``ValueError``
-    with a message naming the accepted forms.
+    with a message naming the accepted forms, or the limit (``LIMITS.max_time_seconds``,
+    ``LIMITS.max_time_chars``) the value is past.
     """
     if isinstance(value, bool):
         raise ValueError(f"time {value!r} is a boolean")
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise ValueError(f"time {value!r} is not a finite number")
-        if value < 0:
-            raise ValueError(f"time {value!r} is negative")
-        return float(value)
+        return _checked_seconds(value, shown(value))
     if isinstance(value, str):
         text = value.strip()
+        if len(text) > LIMITS.max_time_chars:
+            raise ValueError(
+                f"time {shown(text)} is {len(text):,} characters long; the limit is {LIMITS.max_time_chars}"
+            )
         try:
             number = float(text)
         except ValueError:
@@ -58,12 +60,26 @@ def parse_time(value: object) -> float | datetime:
         match = _CLOCK.match(text)
         if match:
             hours, minutes, seconds = match.groups()
-            return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+            return _checked_seconds(int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds), shown(text))
         try:
             return datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             pass
-    raise ValueError(f"time {value!r} is not seconds, mm:ss, hh:mm:ss or an ISO-8601 datetime")
+    raise ValueError(f"time {shown(value)} is not seconds, mm:ss, hh:mm:ss or an ISO-8601 datetime")
+
+
+def _checked_seconds(value: float, quoted: str) -> float:
+    """``value`` as float seconds, or ``ValueError`` when it is not finite, negative or too big."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"time {quoted} is not a finite number")
+    if value < 0:
+        raise ValueError(f"time {quoted} is negative")
+    if value > LIMITS.max_time_seconds:
+        raise ValueError(
+            f"time {quoted} is over {LIMITS.max_time_seconds:,.0f} seconds (about 31 years, the limit); "
+            "give seconds from the start of the conversation or an ISO-8601 datetime"
+        )
+    return float(value)
 
 
 def _parse_times(raw: list[tuple[object, object]]) -> tuple[list[list[_Time]], list[_TimeProblem]]:
@@ -114,10 +130,22 @@ def _normalise_times(
     if mixed is not None:
         return [(None, None)] * len(raw), None, [*problems, (0, "start", mixed)]
     out = [(_seconds(start, started_at), _seconds(end, started_at)) for start, end in parsed]
-    for i, (start, end) in enumerate(out):
+    return out, started_at, problems + _offset_problems(out)
+
+
+def _offset_problems(times: list[tuple[float | None, float | None]]) -> list[_TimeProblem]:
+    """Ends before their starts, and datetimes too far after the earliest one."""
+    problems: list[_TimeProblem] = []
+    limit = LIMITS.max_time_seconds
+    for i, (start, end) in enumerate(times):
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and value > limit:
+                problems.append(
+                    (i, name, f"is {value:,.0f} seconds after the earliest time; the limit is {limit:,.0f}")
+                )
         if start is not None and end is not None and end < start:
             problems.append((i, "end", f"end {end:g}s is before start {start:g}s"))
-    return out, started_at, problems
+    return problems
 
 
 # --------------------------------------------------------------------------- speakers
@@ -131,15 +159,61 @@ def resolve_speaker(value: object) -> Speaker:
     if isinstance(value, str) and value.strip().lower() in SPEAKER_ALIASES:
         return SPEAKER_ALIASES[value.strip().lower()]
     raise ValueError(
-        f"unknown speaker {value!r}; use agent/customer/system or an alias such as "
+        f"unknown speaker {shown(value)}; use agent/customer/system or an alias such as "
         "客服, 坐席, 客服代表, 工作人员, staff, 客户, 用户, 顾客, user"
     )
 
 
-# --------------------------------------------------------------------------- building
+# --------------------------------------------------------------------------- limits
 
-_TurnProblem = tuple[int, str, str]
-"""``(turn_index, field, message)``."""
+_TurnProblem = tuple[int | None, str, str]
+"""``(turn_index or None for the record, field, message)``."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MAX_PROBLEMS = 20
+"""Problems listed per conversation; the rest are counted."""
+
+
+def _fatal_problem(record: Mapping[str, Any]) -> _TurnProblem | None:
+    """A problem that stops the record being looked at further: too deep, not text, too many turns."""
+    turns = record.get("turns")
+    if isinstance(turns, list) and len(turns) > LIMITS.max_turns:
+        return None, "turns", f"has {len(turns):,} turns; the limit is {LIMITS.max_turns:,}"
+    return structure_problem(record)
+
+
+def _record_problems(record: Mapping[str, Any]) -> list[_TurnProblem]:
+    """The id and the notes past their limits."""
+    problems: list[_TurnProblem] = []
+    conv_id, notes = record.get("id"), record.get("notes")
+    if isinstance(conv_id, str) and len(conv_id) > LIMITS.max_id_chars:
+        problems.append((None, "id", too_long(len(conv_id), LIMITS.max_id_chars)))
+    elif isinstance(conv_id, str) and _CONTROL.search(conv_id):
+        problems.append((None, "id", f"{shown(conv_id)} holds a line break or control character"))
+    if isinstance(notes, str) and len(notes) > LIMITS.max_text_chars:
+        problems.append((None, "notes", too_long(len(notes), LIMITS.max_text_chars)))
+    return problems
+
+
+def _conversation_id(record: Mapping[str, Any]) -> str | None:
+    """The record's id when it is one a message can name."""
+    conv_id = record.get("id")
+    ok = isinstance(conv_id, str) and len(conv_id) <= LIMITS.max_id_chars and not _CONTROL.search(conv_id)
+    return conv_id if ok else None
+
+
+def problems_capped(problems: list[Problem]) -> list[Problem]:
+    """The problems by line, the first :data:`_MAX_PROBLEMS` of them and a count of the rest."""
+    ordered = sorted(problems, key=lambda p: p.line or 0)
+    if len(ordered) <= _MAX_PROBLEMS:
+        return ordered
+    rest = len(ordered) - _MAX_PROBLEMS
+    first = ordered[0]
+    more = Problem(file=first.file, line=first.line, field="", message=f"and {rest:,} more problems")
+    return [*ordered[:_MAX_PROBLEMS], more]
+
+
+# --------------------------------------------------------------------------- building
 
 
 def _prepare_turns(turns: list[Any]) -> tuple[list[Any], list[tuple[object, object]], list[_TurnProblem]]:
@@ -149,7 +223,7 @@ def _prepare_turns(turns: list[Any]) -> tuple[list[Any], list[tuple[object, obje
     problems: list[_TurnProblem] = []
     for i, turn in enumerate(turns):
         if not isinstance(turn, dict):
-            problems.append((i, f"turns[{i}]", f"must be an object with speaker and text, not {turn!r}"))
+            problems.append((i, f"turns[{i}]", f"must be an object with speaker and text, not {shown(turn)}"))
             fixed.append(turn)
             raw_times.append((None, None))
             continue
@@ -159,6 +233,9 @@ def _prepare_turns(turns: list[Any]) -> tuple[list[Any], list[tuple[object, obje
                 copy["speaker"] = resolve_speaker(copy["speaker"])
             except ValueError as exc:
                 problems.append((i, f"turns[{i}].speaker", str(exc)))
+        text = copy.get("text")
+        if isinstance(text, str) and len(text) > LIMITS.max_text_chars:
+            problems.append((i, f"turns[{i}].text", too_long(len(text), LIMITS.max_text_chars)))
         raw_times.append((copy.pop("start", None), copy.pop("end", None)))
         fixed.append(copy)
     return fixed, raw_times, problems
@@ -196,7 +273,7 @@ def _error_message(error: ErrorDetails) -> str:
     if error["type"] in _ERROR_MESSAGES:
         return _ERROR_MESSAGES[error["type"]]
     if error["type"] == "literal_error":
-        return f"{error['msg']} (got {error.get('input')!r})"
+        return f"{error['msg']} (got {shown(error.get('input'))})"
     return error["msg"]
 
 
@@ -205,11 +282,13 @@ def _validation_problems(
 ) -> list[Problem]:
     """``known`` plus a problem for each validation error on a field not reported yet."""
     problems = list(known)
+    reported = {p.field for p in problems}
     for error in exc.errors():
         loc = error["loc"]
-        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        if any(p.field == field for p in problems):
+        field = field_path(loc)
+        if field in reported:
             continue
+        reported.add(field)
         turn = loc[1] if len(loc) >= 2 and loc[0] == "turns" and isinstance(loc[1], int) else None
         at = _turn_line(turn, turn_lines, line)
         problems.append(Problem(file=file, line=at, field=field, message=_error_message(error)))
@@ -231,15 +310,25 @@ def conversation_from_record(
     ``file`` and ``line`` locate the record in error messages, and ``turn_lines`` the line of
     each turn (by default every turn is at ``line``). ``record`` is not modified.
 
-    Raises :class:`~llm_grader.errors.ConversationError` listing every problem found, sorted
-    by line, each as ``file:line: field: message``.
+    Raises :class:`~llm_grader.errors.ConversationError` listing the problems found (the
+    first 20, then a count), sorted by line, each as ``file:line: field: message``, also for a
+    record past one of :data:`~.limits.LIMITS`.
     """
     lines = tuple(turn_lines or ())
+
+    def located(problems: list[_TurnProblem]) -> list[Problem]:
+        return [
+            Problem(file=file, line=_turn_line(i, lines, line), field=field, message=message)
+            for i, field, message in problems
+        ]
+
+    if not isinstance(record, Mapping):
+        raise ConversationError.at(file, line, "", f"must be an object, not {type(record).__name__}")
+    fatal = _fatal_problem(record)
+    if fatal is not None:
+        raise ConversationError(located([fatal]), conversation_id=_conversation_id(record))
     data, turn_problems = _resolve_turns(dict(record))
-    problems = [
-        Problem(file=file, line=_turn_line(i, lines, line), field=field, message=message)
-        for i, field, message in turn_problems
-    ]
+    problems = located(_record_problems(record) + turn_problems)
     try:
         conversation = Conversation.model_validate(data)
     except ValidationError as exc:
@@ -248,8 +337,4 @@ def conversation_from_record(
         if not problems:
             conversation._source = None if line is None else (file, line)
             return conversation
-    conv_id = record.get("id")
-    raise ConversationError(
-        sorted(problems, key=lambda p: p.line or 0),
-        conversation_id=conv_id if isinstance(conv_id, str) else None,
-    )
+    raise ConversationError(problems_capped(problems), conversation_id=_conversation_id(record))

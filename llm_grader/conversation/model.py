@@ -1,19 +1,25 @@
-"""The conversation data model: speakers, turns, conversations and a batch of them.
+r"""The conversation data model: speakers, turns, conversations and a batch of them.
 
 A conversation is a list of turns by ``agent``, ``customer`` or ``system``. Times are
 optional; when given they are seconds from the start of the conversation, and the first
 wall-clock datetime of a chat log is kept as ``started_at``.
+
+Every line break in a turn's text or the notes is stored as ``\n`` (see
+:func:`normalise_line_breaks`); the model enforces the size limits of
+:data:`~.limits.LIMITS` too.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from ..errors import ConversationError
+from .limits import LIMITS
 
 __all__ = [
     "SPEAKER_ALIASES",
@@ -22,6 +28,7 @@ __all__ = [
     "Conversations",
     "Speaker",
     "Turn",
+    "normalise_line_breaks",
 ]
 
 Speaker = Literal["agent", "customer", "system"]
@@ -51,6 +58,19 @@ SPEAKER_ALIASES: dict[str, Speaker] = {
 }
 """Lower-cased speaker names accepted in files, mapped to the three speakers."""
 
+_LINE_BREAKS = re.compile(r"\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def normalise_line_breaks(text: str) -> str:
+    r"""``text`` with every line break written as ``\n``.
+
+    A line break is anything :meth:`str.splitlines` breaks on: ``\r\n``, ``\r``, vertical
+    tab, form feed, ``\x1c``-``\x1e``, U+0085, U+2028 and U+2029. Stored text then has one
+    kind of line break, which the transcript renders as an indented continuation, so no
+    character in a turn can start a line of its own in what the model reads.
+    """
+    return _LINE_BREAKS.sub("\n", text)
+
 
 class Turn(BaseModel):
     """One turn of a conversation."""
@@ -59,12 +79,17 @@ class Turn(BaseModel):
 
     speaker: Speaker
     """Who spoke: ``agent``, ``customer`` or ``system``."""
-    text: str = Field(min_length=1)
-    """What was said or typed, exactly as in the source."""
+    text: str = Field(min_length=1, max_length=LIMITS.max_text_chars)
+    r"""What was said or typed, as in the source with line breaks written as ``\n``."""
     start: float | None = None
     """Seconds from the start of the conversation, when known."""
     end: float | None = None
     """Seconds from the start of the conversation when the turn ended (calls), when known."""
+
+    @field_validator("text")
+    @classmethod
+    def _one_kind_of_line_break(cls, text: str) -> str:
+        return normalise_line_breaks(text)
 
 
 class Conversation(BaseModel):
@@ -72,18 +97,23 @@ class Conversation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=LIMITS.max_id_chars)
     """Unique id of the conversation within a batch."""
     channel: Channel = "chat"
     """``chat`` or ``call``."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form data carried through to the scorecard's source (business line, agent id...)."""
-    notes: str | None = None
+    notes: str | None = Field(default=None, max_length=LIMITS.max_text_chars)
     """The agent's written record (work order / notes) attached to the conversation, if any."""
     started_at: datetime | None = None
     """Wall-clock time of ``start == 0`` when the source had datetimes."""
-    turns: list[Turn] = Field(min_length=1)
+    turns: list[Turn] = Field(min_length=1, max_length=LIMITS.max_turns)
     """The turns in order."""
+
+    @field_validator("notes")
+    @classmethod
+    def _one_kind_of_line_break(cls, notes: str | None) -> str | None:
+        return None if notes is None else normalise_line_breaks(notes)
 
     _source: tuple[str, int] | None = PrivateAttr(default=None)
     """Where the conversation was read from (file, first line), to name it in later errors."""
@@ -110,3 +140,5 @@ class Conversations(list[Conversation]):
     def __init__(self, items: Iterable[Conversation] = (), errors: Iterable[ConversationError] = ()):
         super().__init__(items)
         self.errors: list[ConversationError] = list(errors)
+        self.warnings: list[str] = []
+        """Conversations that loaded but look wrong (e.g. times that seem to be milliseconds)."""

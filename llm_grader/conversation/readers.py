@@ -1,42 +1,68 @@
-"""The conversation readers: JSONL, CSV and plain text, one file or a directory.
+r"""The conversation readers: JSONL, CSV and plain text, one file or a directory.
 
 ``.jsonl`` holds one conversation per line, ``.csv`` one turn per row and any other file is
 plain text with one turn per line. Each reader turns its input into records and builds them
 with :func:`~.build.conversation_from_record`, so every error names the file and line.
+
+Lines are counted, and JSONL and plain text split, at ``\n`` only (``\r\n`` too): other line
+breaks (U+2028, a lone ``\r``...) are text inside a line. Whatever the bytes, every problem,
+including a record past one of :data:`~.limits.LIMITS`, is a :class:`~llm_grader.errors.ConversationError`
+for that conversation or file alone; the other conversations load.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConversationError, NotFoundError, Problem
-from .build import conversation_from_record, resolve_speaker
-from .model import Channel, Conversation, Conversations, Speaker
+from .build import conversation_from_record, problems_capped, resolve_speaker
+from .limits import LIMITS, parse_json
+from .model import Channel, Conversation, Speaker
 
-__all__ = ["iter_conversations", "load_conversations"]
+__all__ = ["iter_conversations"]
+
+# --------------------------------------------------------------------------- bytes to text
+
+_UNICODE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+"""Byte-order marks that say a file is UTF-16/32 (UTF-32 first: its LE mark starts with UTF-16's)."""
+
+
+def _decode(path: Path, data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except (UnicodeError, LookupError, ValueError) as exc:
+        raise ConversationError.at(str(path), None, "", f"cannot decode as {encoding}: {exc}") from None
 
 
 def _read_text(path: Path, encoding: str | None) -> str:
-    data = path.read_bytes()
+    """The file's text (a leading byte-order mark dropped), or a ConversationError saying why not."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConversationError.at(str(path), None, "", f"cannot be read: {exc.strerror or exc}") from None
     if encoding:
-        try:
-            return data.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise ConversationError(
-                [Problem(file=str(path), line=None, field="", message=f"cannot decode as {encoding}: {exc}")]
-            ) from None
+        return _decode(path, data, encoding).removeprefix("\ufeff")
+    bom = next((name for mark, name in _UNICODE_BOMS if data.startswith(mark)), None)
+    if bom:
+        return _decode(path, data, bom).removeprefix("\ufeff")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        try:
-            data.decode("gb18030")
+        try:  # a sample will do, and an incomplete character at its end is no error
+            codecs.getincrementaldecoder("gb18030")().decode(data[: 1 << 20], final=len(data) <= 1 << 20)
             hint = (
                 "it looks like GBK/GB18030; convert it (iconv -f GB18030 -t UTF-8) or pass --encoding gb18030"
             )
@@ -47,73 +73,187 @@ def _read_text(path: Path, encoding: str | None) -> str:
         ) from None
 
 
+def _lines(text: str) -> list[str]:
+    r"""The text's lines, split at ``\n`` only, each without its ``\n`` or ``\r\n``."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def _too_big(file: str, line: int | None, what: str, size: int) -> ConversationError:
+    return ConversationError.at(
+        file, line, "", f"{what} is {size:,} characters long; the limit is {LIMITS.max_record_chars:,}"
+    )
+
+
+# --------------------------------------------------------------------------- JSONL
+
+
 def _iter_jsonl(path: Path, text: str) -> Iterator[Conversation | ConversationError]:
-    for number, raw in enumerate(text.splitlines(), start=1):
+    file = str(path)
+    for number, raw in enumerate(_lines(text), start=1):
         if not raw.strip():
             continue
+        if len(raw) > LIMITS.max_record_chars:
+            yield _too_big(file, number, "the line", len(raw))
+            continue
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            yield ConversationError.at(str(path), number, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
+            data = parse_json(raw)
+        except ValueError as exc:
+            bare_cr = "\r" in raw and str(exc).startswith("invalid JSON: Extra data")
+            hint = "; lines must end with \\n or \\r\\n, not \\r alone" if bare_cr else ""
+            yield ConversationError.at(file, number, "", f"{exc}{hint}")
             continue
         if not isinstance(data, dict):
             yield ConversationError.at(
-                str(path), number, "", f"expected a JSON object per line, got {type(data).__name__}"
+                file, number, "", f"expected a JSON object per line, got {type(data).__name__}"
             )
             continue
         try:
-            yield conversation_from_record(data, file=str(path), line=number)
+            yield conversation_from_record(data, file=file, line=number)
         except ConversationError as exc:
             yield exc
 
 
+# --------------------------------------------------------------------------- CSV
+
 _CSV_COLUMNS = ("conversation_id", "speaker", "text")
 
+_Record = tuple[int, "list[str] | str"]
+"""``(first line, fields)`` of a CSV record, or ``(first line, message)`` when it cannot be read."""
 
-def _iter_csv(path: Path, text: str) -> Iterator[Conversation | ConversationError]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+
+def _csv_records(text: str) -> list[_Record]:
+    """Every record of the CSV text, parsed with the field size limit at ``LIMITS.max_record_chars``.
+
+    ``csv``'s limit is process-wide, so it is set only while parsing and then put back.
+    """
+    reader = csv.reader(io.StringIO(text, newline="\n"))
+    records: list[_Record] = []
+    previous = csv.field_size_limit(LIMITS.max_record_chars)
+    try:
+        while True:
+            first = reader.line_num + 1
+            try:
+                records.append((first, next(reader)))
+            except StopIteration:
+                return records
+            except csv.Error as exc:
+                records.append((first, _csv_message(exc)))
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_message(exc: csv.Error) -> str:
+    message = str(exc)
+    if "field larger" in message:
+        return f"a field is over {LIMITS.max_record_chars:,} characters long (the limit)"
+    if "new-line character" in message:
+        return "a carriage return (\\r) in an unquoted field; quote the field or end lines with \\n or \\r\\n"
+    return f"cannot read the CSV record: {message}"
+
+
+def _csv_id(line: str, column: int) -> str | None:
+    """The conversation id in the first line of a record that cannot be read, if it shows."""
+    cut = line[: 4 * LIMITS.max_id_chars]
+    try:
+        fields = next(csv.reader([cut.split("\r")[0]]))
+    except (csv.Error, StopIteration):
+        return None
+    complete = len(fields) if cut == line else len(fields) - 1
+    return fields[column].strip() or None if column < complete else None
+
+
+@dataclass
+class _Group:
+    """The rows of one CSV conversation, with their lines and the records that could not be read."""
+
+    record: dict[str, Any]
+    first: int
+    lines: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _csv_header(file: str, records: list[_Record]) -> tuple[list[str] | ConversationError, int]:
+    """The header (the first record that is not blank) and the number of records up to it."""
+    used = next((i + 1 for i, (_, fields) in enumerate(records) if fields), len(records))
+    line, fields = records[used - 1] if records else (1, [])
+    if isinstance(fields, str):
+        return ConversationError.at(file, line, "", f"the header: {fields}"), used
+    header = [h.strip() for h in fields]
     missing = [c for c in _CSV_COLUMNS if c not in header]
     if missing:
-        yield ConversationError.at(
-            str(path),
-            1,
+        return ConversationError.at(
+            file,
+            line,
             "",
             (
                 f"CSV header lacks {', '.join(map(repr, missing))}; expected "
                 "conversation_id,speaker,text[,start,end][,channel]"
             ),
-        )
+        ), used
+    return header, used
+
+
+def _iter_csv(path: Path, text: str) -> Iterator[Conversation | ConversationError]:
+    file = str(path)
+    records = _csv_records(text)
+    header, used = _csv_header(file, records)
+    if isinstance(header, ConversationError):
+        yield header
         return
-    reader.fieldnames = header
-    groups: dict[str, dict[str, Any]] = {}
-    for row in reader:
-        line = reader.line_num
+    column = {name: i for i, name in enumerate(header)}
+    groups: dict[str, _Group] = {}
+    lines = text.split("\n")
+    for line, fields in records[used:]:
+        if isinstance(fields, str):
+            conv_id = _csv_id(lines[line - 1], column["conversation_id"])
+            problem = Problem(file=file, line=line, field="", message=fields)
+            if conv_id is None:
+                yield ConversationError([problem])
+            else:
+                groups.setdefault(conv_id, _Group({"id": conv_id, "turns": []}, line)).problems.append(
+                    problem
+                )
+            continue
+        if not fields:
+            continue
+        row = {name: fields[i] if i < len(fields) else None for name, i in column.items()}
         conv_id = (row.get("conversation_id") or "").strip()
         if not conv_id:
             yield ConversationError(
-                [Problem(file=str(path), line=line, field="conversation_id", message="is empty")]
+                [Problem(file=file, line=line, field="conversation_id", message="is empty")]
             )
             continue
-        group = groups.setdefault(conv_id, {"id": conv_id, "turns": [], "lines": [], "first": line})
-        if row.get("channel"):
-            group["channel"] = row["channel"].strip()
-        group["turns"].append(
-            {
-                "speaker": row.get("speaker"),
-                "text": row.get("text") or "",
-                "start": row.get("start") or None,
-                "end": row.get("end") or None,
-            }
-        )
-        group["lines"].append(line)
+        group = groups.setdefault(conv_id, _Group({"id": conv_id, "turns": []}, line))
+        _add_row(group, row, line)
     for group in groups.values():
-        lines, first = group.pop("lines"), group.pop("first")
-        try:
-            yield conversation_from_record(group, file=str(path), turn_lines=lines, line=first)
-        except ConversationError as exc:
-            yield exc
+        yield _csv_conversation(file, group)
 
+
+def _add_row(group: _Group, row: dict[str, str | None], line: int) -> None:
+    if row.get("channel"):
+        group.record["channel"] = (row["channel"] or "").strip()
+    group.record["turns"].append(
+        {
+            "speaker": row.get("speaker"),
+            "text": row.get("text") or "",
+            "start": row.get("start") or None,
+            "end": row.get("end") or None,
+        }
+    )
+    group.lines.append(line)
+
+
+def _csv_conversation(file: str, group: _Group) -> Conversation | ConversationError:
+    conv_id = group.record["id"]
+    if group.problems:
+        return ConversationError(problems_capped(group.problems), conversation_id=conv_id)
+    try:
+        return conversation_from_record(group.record, file=file, turn_lines=group.lines, line=group.first)
+    except ConversationError as exc:
+        return exc
+
+
+# --------------------------------------------------------------------------- plain text
 
 _TEXT_LINE = re.compile(
     r"^\s*(?:\[(?P<bracket>[^\]]+)\]\s*|(?P<stamp>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
@@ -127,11 +267,24 @@ def _guess_channel(turns: list[dict[str, Any]]) -> Channel:
     return "chat" if any("-" in s for s in stamps) or not stamps else "call"
 
 
-def _iter_text(path: Path, text: str, channel: Channel | None) -> Iterator[Conversation | ConversationError]:
+def _unknown_speaker(file: str, number: int, raw: str) -> Problem:
+    return Problem(
+        file=file,
+        line=number,
+        field="speaker",
+        message=(
+            f"line does not start with a known speaker: {raw.strip()[:40]!r}; "
+            "write e.g. '客服：您好' or '[00:01:05] 客户：…'"
+        ),
+    )
+
+
+def _text_turns(file: str, text: str) -> tuple[list[dict[str, Any]], list[int], list[Problem]]:
+    """The turns of a plain-text conversation (text as lists of lines), their lines, and problems."""
     turns: list[dict[str, Any]] = []
     lines: list[int] = []
     problems: list[Problem] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(_lines(text), start=1):
         if not raw.strip():
             continue
         match = _TEXT_LINE.match(raw)
@@ -146,33 +299,32 @@ def _iter_text(path: Path, text: str, channel: Channel | None) -> Iterator[Conve
             # not know, and is reported rather than merged into the previous turn.
             looks_like_speaker = match is not None and len(match["speaker"].strip()) <= 6
             if turns and not looks_like_speaker:
-                turns[-1]["text"] += "\n" + raw.strip()
-                continue
-            problems.append(
-                Problem(
-                    file=str(path),
-                    line=number,
-                    field="speaker",
-                    message=(
-                        f"line does not start with a known speaker: {raw.strip()[:40]!r}; "
-                        "write e.g. '客服：您好' or '[00:01:05] 客户：…'"
-                    ),
-                )
-            )
+                turns[-1]["text"].append(raw.strip())
+            else:
+                problems.append(_unknown_speaker(file, number, raw))
             continue
         turns.append(
-            {"speaker": speaker, "text": match["text"].strip(), "start": match["bracket"] or match["stamp"]}
+            {"speaker": speaker, "text": [match["text"].strip()], "start": match["bracket"] or match["stamp"]}
         )
         lines.append(number)
+    return [{**turn, "text": "\n".join(turn["text"])} for turn in turns], lines, problems
+
+
+def _iter_text(path: Path, text: str, channel: Channel | None) -> Iterator[Conversation | ConversationError]:
+    file = str(path)
+    if len(text) > LIMITS.max_record_chars:
+        yield _too_big(file, None, "the file", len(text))
+        return
+    turns, lines, problems = _text_turns(file, text)
     if problems:
-        yield ConversationError(problems, conversation_id=path.stem)
+        yield ConversationError(problems_capped(problems), conversation_id=path.stem)
         return
     if not turns:
-        yield ConversationError([Problem(file=str(path), line=None, field="turns", message="no turns found")])
+        yield ConversationError([Problem(file=file, line=None, field="turns", message="no turns found")])
         return
     data: dict[str, Any] = {"id": path.stem, "turns": turns, "channel": channel or _guess_channel(turns)}
     try:
-        yield conversation_from_record(data, file=str(path), turn_lines=lines, line=lines[0])
+        yield conversation_from_record(data, file=file, turn_lines=lines, line=lines[0])
     except ConversationError as exc:
         yield exc
 
@@ -182,7 +334,7 @@ _SUFFIXES = (".jsonl", ".csv", ".txt")
 
 def _files(source: Path) -> list[Path]:
     if source.is_dir():
-        return sorted(p for p in source.iterdir() if p.suffix.lower() in _SUFFIXES)
+        return sorted(p for p in source.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file())
     if not source.exists():
         raise NotFoundError(f"conversation file {str(source)!r} does not exist", name=str(source))
     return [source]
@@ -197,7 +349,12 @@ def iter_conversations(
     is plain text with one turn per line (the file name is the id). ``channel`` sets the
     channel of plain-text conversations (default: ``call`` when turns carry clock offsets).
     """
-    for path in _files(Path(source)):
+    try:
+        paths = _files(Path(source))
+    except OSError as exc:
+        yield ConversationError.at(str(source), None, "", f"cannot be listed: {exc.strerror or exc}")
+        return
+    for path in paths:
         try:
             text = _read_text(path, encoding)
         except ConversationError as exc:
@@ -210,43 +367,3 @@ def iter_conversations(
             yield from _iter_csv(path, text)
         else:
             yield from _iter_text(path, text, channel)
-
-
-def load_conversations(
-    *sources: str | Path,
-    encoding: str | None = None,
-    channel: Channel | None = None,
-    strict: bool = False,
-) -> Conversations:
-    """Load conversations from files or directories.
-
-    A malformed conversation is skipped and its error kept in ``result.errors``; the rest
-    load. With ``strict=True`` the first error is raised instead. Duplicate ids are errors.
-    """
-    loaded = Conversations()
-    seen: dict[str, tuple[str, int] | None] = {}
-    for source in sources:
-        for item in iter_conversations(source, encoding=encoding, channel=channel):
-            if isinstance(item, Conversation) and item.id in seen:
-                file, line = item._source or (str(source), None)
-                first = seen[item.id]
-                where = f" (first at {first[0]}:{first[1]})" if first else ""
-                item = ConversationError(
-                    [
-                        Problem(
-                            file=file,
-                            line=line,
-                            field="id",
-                            message=f"duplicate conversation id {item.id!r}{where}",
-                        )
-                    ],
-                    conversation_id=item.id,
-                )
-            if isinstance(item, ConversationError):
-                if strict:
-                    raise item
-                loaded.errors.append(item)
-                continue
-            seen[item.id] = item._source
-            loaded.append(item)
-    return loaded

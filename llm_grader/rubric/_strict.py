@@ -11,6 +11,9 @@ IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class Strict(BaseModel):
-    """A frozen model that rejects unknown fields; attribute docstrings describe the fields."""
+    """A frozen model that rejects unknown fields and non-finite numbers (nan, inf).
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    Attribute docstrings describe the fields.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)

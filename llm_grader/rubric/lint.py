@@ -4,21 +4,22 @@ Pydantic validates each field on its own; these checks find what only the whole 
 shows — a duplicate id, categories that do not add up, an override naming an unknown item.
 Each check is a small function yielding findings; :func:`lint_rubric` runs them in card
 order and locates each as a ``file:line: field: message`` problem. Errors stop a rubric from
-loading; warnings (a category whose items add up to less than its maximum, a threshold list
-without a catch-all) do not.
+loading; warnings (a category whose items add up to less than its maximum, values that no
+threshold covers) do not.
 """
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Callable, Iterator
 from typing import Literal, NamedTuple
 
 from ..errors import Problem
+from ..patterns import PatternError, compile_pattern
 from ..types import NOT_APPLICABLE
 from ._yaml import FieldPath, LineMap, problem_at
 from .model import Category, Condition, Item, Rubric
-from .rule_model import ForbiddenWordsRule, PhraseRule
+from .rule_model import ForbiddenWordsRule, InterruptionRule, PhraseRule, Threshold
 
 __all__ = ["lint_rubric"]
 
@@ -221,11 +222,14 @@ def _judge_matches_rule(item: Item, path: FieldPath, siblings: frozenset[str]) -
 
 
 def _regexes_compile(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    # A regex that does not compile, or that needs the backtracking engine and nests repeats.
     for pattern_path, pattern in _regex_patterns(item, path):
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            yield _Finding(pattern_path, f"regex {pattern!r} does not compile: {exc}")
+            compiled = compile_pattern(pattern, regex=True)
+        except PatternError as exc:
+            yield _Finding(pattern_path, str(exc))
+        else:
+            yield from (_Finding(pattern_path, note, "warning") for note in compiled.warnings)
 
 
 def _regex_patterns(item: Item, path: FieldPath) -> list[tuple[FieldPath, str]]:
@@ -257,18 +261,107 @@ def _thresholds_known(item: Item, path: FieldPath, siblings: frozenset[str]) -> 
 
 
 def _thresholds_complete(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
-    thresholds = item.rule.thresholds if item.rule is not None else None
-    if thresholds is None:
+    # Deduction items count occurrences: their thresholds are not used.
+    if item.rule is None or item.is_deduction:
         return
-    if not item.is_deduction and not thresholds:
+    if not item.rule.thresholds:
         yield _Finding((*path, "rule", "thresholds"), "a scored rule item needs thresholds")
-    if thresholds and (thresholds[-1].min is not None or thresholds[-1].max is not None):
+    counts = isinstance(item.rule, _COUNTING_RULES)
+    gaps = _gaps([b for b in (t.bounds for t in item.rule.thresholds) if b[0] <= b[1]], counts=counts)
+    if item.rule.thresholds and gaps:
         yield _Finding(
             (*path, "rule", "thresholds"),
-            "the last threshold has bounds; values outside every threshold will be "
-            "not gradable (end with a threshold without min/max)",
+            f"no threshold covers {'the counts' if counts else 'values'} {' and '.join(gaps)}: "
+            "such a value is not gradable and leaves the item for review (close the gap, or end "
+            "with a threshold without min/max)",
             "warning",
         )
+
+
+def _thresholds_ordered(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    # The first threshold that holds wins: later ones must not be impossible, shadowed, or
+    # have a min or max that an earlier threshold makes meaningless.
+    earlier: list[tuple[int, _Interval]] = []
+    for index, threshold in enumerate(item.rule.thresholds if item.rule and not item.is_deduction else []):
+        where: FieldPath = (*path, "rule", "thresholds", index)
+        low, high = threshold.bounds
+        if low > high:
+            yield _Finding(where, f"min {low:g} is above max {high:g}: no value can match")
+            continue
+        takers = [f"thresholds[{j}]" for j, (a, b) in earlier if a <= high and low <= b]
+        if any(a <= low and high <= b for a, b in _merged([interval for _, interval in earlier])):
+            first = "which come first" if len(takers) > 1 else "which comes first"
+            taken = f"{_span(low, high)} is already taken by {' and '.join(takers)}, {first}"
+            yield _Finding(where, f"never matches: {taken}")
+        else:
+            yield from _overlaps(threshold, where, earlier)
+        earlier.append((index, (low, high)))
+
+
+def _overlaps(
+    threshold: Threshold, where: FieldPath, earlier: list[tuple[int, _Interval]]
+) -> Iterator[_Finding]:
+    """A declared min or max that falls inside an earlier threshold's range (beyond a shared end)."""
+    low, high = threshold.bounds
+    for j, (a, b) in earlier if threshold.min is not None else []:
+        if a <= low < b:
+            yield _Finding(
+                (*where, "min"),
+                f"overlaps thresholds[{j}], which comes first and takes {_span(low, min(b, high))}: "
+                f"raise min to {b:g}, or reorder the thresholds",
+            )
+            break
+    for j, (a, b) in earlier if threshold.max is not None else []:
+        if a < high <= b:
+            yield _Finding(
+                (*where, "max"),
+                f"overlaps thresholds[{j}], which comes first and takes {_span(max(a, low), high)}: "
+                f"lower max to {a:g}, or reorder the thresholds",
+            )
+            break
+
+
+# --------------------------------------------------------------------------- threshold ranges
+
+_Interval = tuple[float, float]
+_COUNTING_RULES = (PhraseRule, ForbiddenWordsRule, InterruptionRule)
+"""Rules whose measured value is a count (0, 1, 2…) rather than seconds or a rate."""
+
+
+def _merged(intervals: list[_Interval]) -> list[_Interval]:
+    merged: list[_Interval] = []
+    for low, high in sorted(intervals):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def _span(low: float, high: float) -> str:
+    if low == high:
+        return f"the value {low:g}"
+    if math.isinf(low) and math.isinf(high):
+        return "every value"
+    if math.isinf(low):
+        return f"every value up to {high:g}"
+    return f"every value from {low:g}" + ("" if math.isinf(high) else f" to {high:g}")
+
+
+def _gaps(intervals: list[_Interval], *, counts: bool) -> list[str]:
+    """The values from 0 up (whole numbers for counts) that no interval covers, in words."""
+    gaps: list[str] = []
+    start, closed = 0.0, True  # below ``start`` all is covered; ``start`` itself too unless closed
+    for low, high in [*_merged(intervals), (math.inf, math.inf)]:
+        if high < start or (high == start and not closed):
+            continue
+        first = math.ceil(start) if closed else math.floor(start) + 1  # the lowest uncovered count
+        if low > start and (not counts or first < low):
+            above = f"{start:g} and above" if closed else f"above {start:g}"
+            between = f"below {low:g}" if closed else f"between {start:g} and {low:g}"
+            gaps.append(above if math.isinf(low) else between)
+        start, closed = high, False
+    return gaps
 
 
 def _flags_unique(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
@@ -289,6 +382,7 @@ _ITEM_CHECKS: tuple[_ItemCheck, ...] = (
     _regexes_compile,
     _thresholds_known,
     _thresholds_complete,
+    _thresholds_ordered,
     _flags_unique,
 )
 """The checks of one item, in the order their problems are reported; ``siblings`` are the

@@ -1,7 +1,8 @@
 """Loading rubrics: a built-in name or a path → YAML text → data → a checked :class:`Rubric`.
 
-Every problem is reported at once as ``file:line: field: message``: YAML syntax and
-duplicate keys, field validation (pydantic), then the cross-field checks of :mod:`.lint`.
+Every problem is reported at once as ``file:line: field: message``: YAML syntax, duplicate
+keys and the limits a rubric file must keep (size, depth, aliases: :mod:`._yaml`), field
+validation (pydantic), then the cross-field checks of :mod:`.lint`.
 :func:`check_rubric` returns the problems; :func:`load_rubric`, :func:`rubric_from_text`
 and :func:`rubric_from_dict` raise :class:`~llm_grader.errors.RubricError` with every error.
 """
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 
 from .._data import data_dir
 from ..errors import NotFoundError, Problem, RubricError
-from ._yaml import FieldPath, LineMap, load_yaml_with_lines, path_to_str, problem_at
+from ._yaml import MAX_SIZE, FieldPath, LineMap, YamlInputError, load_yaml_with_lines, path_to_str, problem_at
 from .lint import lint_rubric
 from .model import Item, Rubric
 from .rule_model import RULE_TYPES
@@ -72,9 +73,18 @@ def _read(path: Path) -> str:
     if not path.is_file():
         raise NotFoundError(f"rubric file {str(path)!r} does not exist", name=str(path))
     try:
-        return path.read_text(encoding="utf-8-sig")
+        size = path.stat().st_size
+        if size > MAX_SIZE:
+            message = f"is {size:,} bytes; a rubric may have at most {MAX_SIZE:,}"
+            raise RubricError.at(str(path), None, "", message)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RubricError.at(str(path), None, "", f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise RubricError.at(str(path), None, "", f"is not UTF-8 ({exc.reason}); save it as UTF-8") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RubricError.at(str(path), line, "", f"is not UTF-8 ({exc.reason}); save it as UTF-8") from None
 
 
 # --------------------------------------------------------------------------- loading
@@ -135,7 +145,9 @@ def _parse(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
     try:
         data, lines, duplicates = load_yaml_with_lines(text)
     except yaml.YAMLError as exc:
-        return None, {}, [_syntax_problem(exc, file)]
+        return None, {}, [_syntax_problem(exc, file, text)]
+    except YamlInputError as exc:
+        return None, {}, [Problem(file=file, line=exc.line, field=path_to_str(exc.path), message=exc.message)]
     problems = [
         Problem(
             file=file,
@@ -152,9 +164,13 @@ def _parse(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
     return data, lines, problems
 
 
-def _syntax_problem(exc: yaml.YAMLError, file: str) -> Problem:
+def _syntax_problem(exc: yaml.YAMLError, file: str, text: str) -> Problem:
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character; its message spans lines
+        line = text.count("\n", 0, exc.position) + 1
+        message = f"YAML syntax error: character #x{exc.character:04x} is not allowed ({exc.reason})"
+        return Problem(file=file, line=line, field="", message=message)
     mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
     context = getattr(exc, "context", None)
     message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
     return Problem(file=file, line=mark.line + 1 if mark else None, field="", message=message)
@@ -211,6 +227,8 @@ def _message(err: Any, loc: FieldPath) -> str:
         return f"unknown field {loc[-1]!r}"
     if err["type"] == "union_tag_invalid":
         return f"unknown rule type; valid types: {', '.join(RULE_TYPES)}"
+    if err["type"] == "finite_number":
+        return f"must be a finite number, not {err['input']}"
     return str(_MESSAGES.get(err["type"], err["msg"])).removeprefix("Value error, ")
 
 
@@ -245,6 +263,8 @@ def item_fingerprint(item: Item) -> str:
     refuses when a fingerprint changed (the wording, tiers, flags or rule differ).
     """
     data = item.model_dump(mode="json", exclude={"points", "weight", "deduction"})
+    if data.get("evidence_from") == ["agent"]:  # the default: keeps fingerprints of older rubrics
+        del data["evidence_from"]
     data["tiers"] = [{k: v for k, v in t.items() if k not in ("points", "ratio")} for t in data["tiers"]]
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -60,13 +60,16 @@ class Tier(Strict):
         return self.label or self.id
 
 
+_MAX_LEVELS = 100
+
+
 class LevelScale(Strict):
     """An ordinal 1..N scale; level k earns ``k / max`` of the item's points."""
 
     min: int = Field(default=1, ge=0)
     """Lowest level."""
-    max: int = Field(ge=1)
-    """Highest level."""
+    max: int = Field(ge=1, le=_MAX_LEVELS)
+    """Highest level (at most 100)."""
 
 
 _PRESETS: dict[str, dict[str, list[tuple[str, str, float]]]] = {
@@ -151,6 +154,10 @@ class Deduction(Strict):
     deduction never takes more than those items earned. None: the category as a whole."""
 
 
+EvidenceSpeaker = Literal["agent", "customer", "system"]
+_AGENT_ONLY: tuple[EvidenceSpeaker, ...] = ("agent",)
+
+
 class Item(Strict):
     """One line of the scorecard."""
 
@@ -184,6 +191,9 @@ class Item(Strict):
     """When the grader may say the item does not apply."""
     applicability: Applicability | None = None
     """Channels and data the item needs."""
+    evidence_from: list[EvidenceSpeaker] = Field(default_factory=lambda: list(_AGENT_ONLY), min_length=1)
+    """Whose turns the model's evidence may quote (default: the agent's, since items judge the
+    agent). A quote found only in another speaker's turn is not verified and is asked again."""
 
     @property
     def is_deduction(self) -> bool:
@@ -334,7 +344,7 @@ class Rubric(Strict):
         # The data given is copied where it changes, never changed in place.
         if not isinstance(data, dict) or not isinstance(data.get("categories"), (list, tuple)):
             return data
-        language = data.get("language", "zh")
+        language = "en" if data.get("language") == "en" else "zh"
         return {**data, "categories": [_expand_category(c, language) for c in data["categories"]]}
 
 
@@ -354,7 +364,13 @@ def _preset_tiers(scale: Any, language: str) -> Any:
     if isinstance(scale, str) and scale in _PRESETS:
         table = _PRESETS[scale].get(language, _PRESETS[scale]["zh"])
         return [{"id": i, "label": label, "ratio": ratio} for i, label, ratio in table]
-    if isinstance(scale, dict) and isinstance(scale.get("max"), int):
-        low, high = int(scale.get("min", 1)), scale["max"]
-        return [{"id": str(k), "ratio": k / high} for k in range(high, low - 1, -1)]
-    return []  # an invalid scale is reported by validation
+    levels: Any = (scale.get("min", 1), scale.get("max")) if isinstance(scale, dict) else None
+    # Only a valid 1..N scale expands (its size bounded); LevelScale reports anything else.
+    if (
+        levels is not None
+        and all(type(n) is int for n in levels)
+        and 0 <= levels[0] <= levels[1] <= _MAX_LEVELS
+    ):
+        low, high = levels
+        return [{"id": str(k), "ratio": k / high} for k in range(high, low - 1, -1)] if high else []
+    return []

@@ -6,6 +6,7 @@ maps it to a tier through its thresholds; :mod:`llm_grader.rules` evaluates them
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal, get_args
 
 from pydantic import Field, model_validator
@@ -57,6 +58,11 @@ class Threshold(Strict):
     def holds(self, value: float) -> bool:
         """Whether ``value`` is within this threshold's bounds."""
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The inclusive range ``(min, max)``, infinite on a side without a bound."""
+        return (-math.inf if self.min is None else self.min, math.inf if self.max is None else self.max)
 
 
 class _RuleBase(Strict):
