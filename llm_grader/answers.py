@@ -14,7 +14,7 @@ a message (in the prompt's language) that goes back to the model as a re-ask.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -78,13 +78,32 @@ def response_model(item: Item, prompts: Prompts) -> type[Answer]:
     return create_model(f"Grade_{item.id}", __base__=Answer, **fields)
 
 
-def quote_problems(cited: Sequence[_Cited], conversation: Conversation, prompts: Prompts) -> str | None:
-    """The re-ask message for the quotes that are not in the conversation, or None."""
+def _reason(found: QuoteNotFound, speakers: Collection[str], prompts: Prompts) -> str:
+    who = prompts.text["speakers"]
+    return prompts.word(
+        "quote_reasons",
+        found.code,
+        turn=found.turn,
+        n=found.turns,
+        found_turn=found.found_turn,
+        found_speaker=who.get(found.found_speaker or "", found.found_speaker),
+        allowed="/".join(who.get(s, s) for s in speakers),
+    )
+
+
+def quote_problems(
+    cited: Sequence[_Cited],
+    conversation: Conversation,
+    prompts: Prompts,
+    *,
+    speakers: Collection[str] = ("agent",),
+) -> str | None:
+    """The re-ask message for the quotes not found in a turn of ``speakers``, or None."""
     failures = []
     for quote in cited:
-        found = verify_quote(conversation, quote.turn, quote.quote)
+        found = verify_quote(conversation, quote.turn, quote.quote, speakers=speakers)
         if isinstance(found, QuoteNotFound):
-            reason = prompts.word("quote_reasons", found.code, turn=found.turn, n=found.turns)
+            reason = _reason(found, speakers, prompts)
             failures.append(prompts.word("reask", "quote", turn=quote.turn, quote=quote.quote, reason=reason))
     if not failures:
         return None
@@ -95,7 +114,7 @@ def _checker(item: Item, conversation: Conversation, prompts: Prompts) -> Callab
     if item.deduction is not None:
 
         def check_occurrences(answer: Any) -> Any:
-            problem = quote_problems(answer.occurrences, conversation, prompts)
+            problem = quote_problems(answer.occurrences, conversation, prompts, speakers=item.evidence_from)
             if problem:
                 raise ValueError(problem)
             return answer
@@ -108,7 +127,7 @@ def _checker(item: Item, conversation: Conversation, prompts: Prompts) -> Callab
         raised = flags is not None and any(flags.model_dump().values())
         if not answer.evidence and (answer.tier not in (top, NOT_APPLICABLE) or raised):
             raise ValueError(prompts.word("reask", "empty"))
-        problem = quote_problems(answer.evidence, conversation, prompts)
+        problem = quote_problems(answer.evidence, conversation, prompts, speakers=item.evidence_from)
         if problem:
             raise ValueError(problem)
         return answer

@@ -7,7 +7,10 @@
     │   ├── ConversationError       a conversation file (JSONL, CSV, text)
     │   └── RubricError             a rubric file
     ├── NotFoundError               a built-in rubric name, file or item that does not exist
-    └── RescoreError                stored answers cannot serve a changed rubric
+    ├── RescoreError                stored answers cannot serve a changed rubric
+    ├── ModelConfigurationError     the model endpoint refuses every call (key, model, URL):
+    │                               the run stops at the first one
+    └── OutputLockedError           another run is writing the same results file
 
 Every message names the file, the line and the field where it can, quotes names with
 ``!r``, lists the valid choices where there are any, and says how to fix the input.
@@ -22,7 +25,9 @@ __all__ = [
     "ConversationError",
     "InputError",
     "LLMGraderError",
+    "ModelConfigurationError",
     "NotFoundError",
+    "OutputLockedError",
     "Problem",
     "RescoreError",
     "RubricError",
@@ -97,3 +102,19 @@ class RescoreError(LLMGraderError):
     def __init__(self, message: str, *, items: list[str]) -> None:
         self.items = items
         super().__init__(message)
+
+
+class ModelConfigurationError(LLMGraderError):
+    """The endpoint rejects the configuration itself (bad key, unknown model, unreachable URL).
+
+    Retrying or going on to the next conversation cannot help, so a run stops at the first
+    one; ``host`` names the endpoint (never the key).
+    """
+
+    def __init__(self, message: str, *, host: str) -> None:
+        self.host = host
+        super().__init__(message)
+
+
+class OutputLockedError(LLMGraderError):
+    """Another process holds the lock on a results file."""

@@ -3,14 +3,16 @@
 Both sides are normalised before matching — Unicode NFKC (full/half-width forms),
 whitespace removed, zero-width characters dropped, quotation marks and a few CJK
 punctuation marks unified — and the match is mapped back to character offsets in the
-original turn text. A quote found in another turn than the one cited is accepted with
-the turn corrected; a quote found nowhere is an error whose message goes back to the
-model (a re-ask).
+original turn text. A quote found in another turn than the one cited is accepted with the
+turn corrected (the cited turn is kept beside it); a quote found nowhere, or only in the turns
+of a speaker the item does not accept, is an error whose message goes back to the model (a
+re-ask).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,38 +43,58 @@ def normalise(text: str) -> tuple[str, list[int]]:
     return "".join(out), index
 
 
-QuoteProblem = Literal["empty", "bad_turn", "missing"]
-"""Why a quote was not found: it is empty, cites a turn that does not exist, or is not there."""
+QuoteProblem = Literal["empty", "bad_turn", "missing", "wrong_speaker"]
+"""Why a quote was not verified: it is empty, cites a turn that does not exist, is not in the
+transcript, or is only in turns of a speaker the item does not accept (e.g. the customer's
+words cited as the agent's)."""
 
 
 @dataclass(frozen=True)
 class QuoteNotFound:
-    """A quote that is not in the transcript; ``code`` says why (the words are prompt text)."""
+    """A quote that could not be verified; ``code`` says why (the words are prompt text)."""
 
     turn: int
     quote: str
     code: QuoteProblem
     turns: int
     """How many turns the conversation has (for the ``bad_turn`` message)."""
+    found_turn: int | None = None
+    """For ``wrong_speaker``: the turn the text was found in."""
+    found_speaker: str | None = None
+    """For ``wrong_speaker``: who said it."""
 
 
-def verify_quote(conversation: Conversation, turn: int, quote: str) -> Evidence | QuoteNotFound:
-    """Locate ``quote`` (cited at 1-based ``turn``) in the conversation."""
+def _find(text: str, needle: str) -> tuple[int, int] | None:
+    haystack, index = normalise(text)
+    at = haystack.find(needle)
+    if at < 0:
+        return None
+    return index[at], index[at + len(needle) - 1] + 1
+
+
+def verify_quote(
+    conversation: Conversation, turn: int, quote: str, *, speakers: Collection[str] | None = None
+) -> Evidence | QuoteNotFound:
+    """Locate ``quote`` (cited at 1-based ``turn``) in a turn of one of ``speakers``.
+
+    The cited turn is searched first, then the others by distance from it; a quote found in
+    another turn keeps the cited one in ``cited_turn``. With ``speakers`` (default: anyone), a
+    quote found only in other speakers' turns is ``wrong_speaker`` — never moved there.
+    """
     needle, _ = normalise(quote)
     turns = conversation.turns
     if not needle:
         return QuoteNotFound(turn, quote, "empty", len(turns))
-    order = list(range(len(turns)))
-    if 1 <= turn <= len(turns):
-        # The cited turn first, then the others by distance from it.
-        order.sort(key=lambda i: (abs(i - (turn - 1)), i))
+    order = sorted(range(len(turns)), key=lambda i: (abs(i - (turn - 1)), i))
+    elsewhere: tuple[int, str] | None = None
     for i in order:
-        haystack, index = normalise(turns[i].text)
-        at = haystack.find(needle)
-        if at < 0:
+        span = _find(turns[i].text, needle)
+        if span is None:
             continue
-        start = index[at]
-        end = index[at + len(needle) - 1] + 1
+        if speakers is not None and turns[i].speaker not in speakers:
+            elsewhere = elsewhere or (i + 1, turns[i].speaker)
+            continue
+        start, end = span
         return Evidence(
             turn=i + 1,
             speaker=turns[i].speaker,
@@ -80,5 +102,8 @@ def verify_quote(conversation: Conversation, turn: int, quote: str) -> Evidence 
             start_char=start,
             end_char=end,
             verified=True,
+            cited_turn=None if i + 1 == turn else turn,
         )
+    if elsewhere is not None:
+        return QuoteNotFound(turn, quote, "wrong_speaker", len(turns), *elsewhere)
     return QuoteNotFound(turn, quote, "missing" if 1 <= turn <= len(turns) else "bad_turn", len(turns))

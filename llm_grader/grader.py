@@ -11,98 +11,38 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .answers import Answer, bind, response_model
-from .conversation import Conversation, mask_personal_data
-from .errors import LLMGraderError
+from .config import GraderConfig, grader_config
+from .conversation import Conversation, mask_conversation
+from .errors import LLMGraderError, ModelConfigurationError
 from .evidence import verify_quote
 from .messages import text
-from .model import Judge, JudgeRequest, ModelResult, ModelSettings, build_judge, default_cache_path
+from .model import (
+    Judge,
+    JudgeRequest,
+    ModelResult,
+    ModelSettings,
+    Pacer,
+    build_judge,
+    prompt_size,
+)
 from .prompting import Prompts, compile_messages, prompt_hash
 from .results import ResultsWriter
 from .rubric import Item, Rubric, item_fingerprint, load_rubric
 from .rules import applicability_reason, judge_rule
+from .sampling import majority_occurrences
 from .scoring import Scorecard, score
 from .types import NOT_APPLICABLE, Audit, Evidence, Judgement, Occurrence, Usage
 
 __all__ = ["Grader", "GraderConfig"]
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, kw_only=True)
-class GraderConfig:
-    """How a :class:`Grader` runs. Every field can also be given to ``Grader`` as a keyword."""
-
-    concurrency: int = 8
-    """Model requests in flight at once (and conversations in progress in a batch)."""
-    requests_per_minute: float | None = None
-    """A ceiling on the request rate, for endpoints with a per-minute quota."""
-    samples: int = 1
-    """Ask each item this many times and take the majority tier (self-consistency)."""
-    min_agreement: float = 0.6
-    """Below this share of samples agreeing, the item is marked for review."""
-    mask_pii: bool = True
-    """Mask phone, ID-card and bank-card numbers before any text leaves the machine."""
-    cache: bool | str | Path | None = True
-    """The answer cache: True for the per-user cache directory, a path, or None/False for none.
-    Applies when the grader builds the judge from a model name or settings."""
-    prompts_dir: Path | None = None
-    """Prompt templates to use instead of the shipped ones (``<dir>/<language>/``)."""
-
-    def __post_init__(self) -> None:
-        for name in ("concurrency", "samples"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise LLMGraderError(f"{name} must be a whole number of at least 1 (got {value!r})")
-        if self.requests_per_minute is not None and not self.requests_per_minute > 0:
-            raise LLMGraderError(f"requests_per_minute must be above 0 (got {self.requests_per_minute!r})")
-
-    @property
-    def cache_path(self) -> Path | None:
-        """Where answers are cached, or None."""
-        if self.cache is True:
-            return default_cache_path()
-        if self.cache is None or self.cache is False:
-            return None
-        return Path(self.cache)
-
-
-class _Pacer:
-    """Bounds requests in flight and, optionally, requests per minute."""
-
-    def __init__(self, concurrency: int, rpm: float | None) -> None:
-        self._slots = asyncio.Semaphore(max(1, concurrency))
-        self._interval = 60.0 / rpm if rpm else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def run(self, call: Callable[[], Awaitable[ModelResult]]) -> ModelResult:
-        async with self._slots:
-            if self._interval:
-                async with self._lock:
-                    now = time.monotonic()
-                    wait = self._next - now
-                    self._next = max(now, self._next) + self._interval
-                if wait > 0:
-                    await asyncio.sleep(wait)
-            return await call()
-
-
-def _config(config: GraderConfig | None, options: dict[str, Any]) -> GraderConfig:
-    if config is not None and options:
-        raise TypeError("give either config= or keyword options, not both")
-    known = {f.name for f in fields(GraderConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise TypeError(f"unknown Grader options: {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
-    return config or GraderConfig(**options)
 
 
 class Grader:
@@ -124,12 +64,16 @@ class Grader:
         **options: Any,
     ) -> None:
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
-        self.config = _config(config, options)
+        self.config = grader_config(config, options)
         self.judge: Judge | None = None
+        if isinstance(model, str) and self.config.samples > 1:
+            # Sampling means something only above temperature 0: a name alone gets SAMPLING_TEMPERATURE.
+            model = ModelSettings.from_env(model=model, temperature=SAMPLING_TEMPERATURE)
         if isinstance(model, (str, ModelSettings)):
             self.judge = build_judge(model, cache=self.config.cache_path)
         elif model is not None:
             self.judge = model
+        _check_sampling(self.judge, self.config.samples)
         self.model: str | None = str(self.judge.identity["model"]) if self.judge else None
         self._prompts: Prompts | None = None
         self._models: dict[str, tuple[type[Answer], dict[str, Any]]] = {}
@@ -149,8 +93,11 @@ class Grader:
         return self._models[item.id]
 
     def shown(self, conversation: Conversation) -> Conversation:
-        """The conversation as it leaves the machine (personal numbers masked unless disabled)."""
-        return mask_personal_data(conversation) if self.config.mask_pii else conversation
+        """The conversation as it leaves the machine (personal data masked unless disabled)."""
+        return self._masked(conversation)[0]
+
+    def _masked(self, conversation: Conversation) -> tuple[Conversation, dict[str, int]]:
+        return mask_conversation(conversation) if self.config.mask_pii else (conversation, {})
 
     def messages(self, item: Item, conversation: Conversation) -> list[dict[str, str]]:
         """The exact messages sent for one item (after masking)."""
@@ -178,7 +125,7 @@ class Grader:
             return Judgement.unscored(item.id, text("grader.not_graded", language))
         return None
 
-    async def _judge_model(self, item: Item, shown: Conversation, judge: Judge, pacer: _Pacer) -> Judgement:
+    async def _judge_model(self, item: Item, shown: Conversation, judge: Judge, pacer: Pacer) -> Judgement:
         messages = self._compile(item, shown)
         model, schema = self.answer_model(item)
         bound = bind(model, item, shown, self.prompts)
@@ -187,6 +134,7 @@ class Grader:
             request = JudgeRequest(
                 messages=messages, response_model=bound, schema=schema, item_id=item.id, sample=sample
             )
+            _check_budget(request, judge, shown.id)
             results.append(await pacer.run(functools.partial(judge.judge, request)))
         usage = sum((r.usage for r in results), Usage())
         audit = Audit(
@@ -203,8 +151,48 @@ class Grader:
             audit = audit.model_copy(update={"failure": failed.kind})
             return Judgement(item_id=item.id, error=failed.error, needs_review=True, usage=usage, audit=audit)
         if item.deduction is not None:
-            return _deduction(item, shown, answers[0], audit, usage)
+            return self._deduction(item, shown, answers, audit, usage)
         return self._tiered(item, shown, answers, audit, usage)
+
+    def _low_agreement(self, share: float, votes: int, kept: str) -> str:
+        return text(
+            "grader.low_agreement",
+            self.rubric.language,
+            k=self.config.samples,
+            n=votes,
+            tier=kept,
+            share=share,
+            threshold=self.config.min_agreement,
+        )
+
+    def _deduction(
+        self, item: Item, shown: Conversation, answers: Sequence[Any], audit: Audit, usage: Usage
+    ) -> Judgement:
+        samples = [
+            [
+                Occurrence(**_located(shown, o.turn, o.quote, item).model_dump(), severe=o.severe)
+                for o in answer.occurrences
+            ]
+            for answer in answers
+        ]
+        occurrences, share = majority_occurrences(samples)
+        rationale = answers[0].rationale
+        needs_review = False
+        if self.config.samples > 1:
+            audit = audit.model_copy(update={"agreement": share})
+            if share < self.config.min_agreement:
+                needs_review = True
+                kept = ", ".join(f"turn {o.turn}" for o in occurrences) or "∅"
+                rationale += "\n" + self._low_agreement(share, round(share * len(answers)), kept)
+        return Judgement(
+            item_id=item.id,
+            occurrences=occurrences,
+            evidence=occurrences,
+            rationale=rationale,
+            needs_review=needs_review,
+            usage=usage,
+            audit=audit,
+        )
 
     def _tiered(
         self, item: Item, shown: Conversation, answers: Sequence[Any], audit: Audit, usage: Usage
@@ -220,21 +208,13 @@ class Grader:
             audit = audit.model_copy(update={"agreement": share, "tiers": dict(tiers)})
             if share < self.config.min_agreement:
                 needs_review = True
-                rationale += "\n" + text(
-                    "grader.low_agreement",
-                    self.rubric.language,
-                    k=samples,
-                    n=votes,
-                    tier=tier,
-                    share=share,
-                    threshold=self.config.min_agreement,
-                )
+                rationale += "\n" + self._low_agreement(share, votes, tier)
         flags = getattr(chosen, "flags", None)
         return Judgement(
             item_id=item.id,
             tier=None if tier == NOT_APPLICABLE else tier,
             not_applicable=tier == NOT_APPLICABLE,
-            evidence=tuple(_located(shown, e.turn, e.quote) for e in chosen.evidence),
+            evidence=tuple(_located(shown, e.turn, e.quote, item) for e in chosen.evidence),
             rationale=rationale,
             flags={k: bool(v) for k, v in (flags.model_dump() if flags is not None else {}).items()},
             needs_review=needs_review,
@@ -244,8 +224,8 @@ class Grader:
 
     # ------------------------------------------------------------------ one conversation
 
-    async def _agrade(self, conversation: Conversation, pacer: _Pacer) -> Scorecard:
-        shown = self.shown(conversation) if self.judge is not None else conversation
+    async def _agrade(self, conversation: Conversation, pacer: Pacer) -> Scorecard:
+        shown, masked = self._masked(conversation) if self.judge is not None else (conversation, {})
         judgements = []
         for _, item in self.rubric.items():
             judgement = self._precheck(item, conversation)
@@ -254,18 +234,20 @@ class Grader:
                 judgement = await self._judge_model(item, shown, self.judge, pacer)
             audit = judgement.audit.model_copy(update={"item_hash": item_fingerprint(item)})
             judgements.append(replace(judgement, audit=audit))
-        return score(
+        card = score(
             self.rubric,
             judgements,
             conversation_id=conversation.id,
             model=self.model,
-            metadata={"channel": conversation.channel, **conversation.metadata},
+            # The conversation's own channel, never a metadata key of the same name.
+            metadata={"channel": conversation.channel, **_without(conversation.metadata, "channel")},
         )
+        return card.model_copy(update={"masked": masked}) if masked else card
 
     async def agrade(self, conversation: Conversation) -> Scorecard:
         """Grade one conversation (async)."""
         return await self._agrade(
-            conversation, _Pacer(self.config.concurrency, self.config.requests_per_minute)
+            conversation, Pacer(self.config.concurrency, self.config.requests_per_minute)
         )
 
     def grade(self, conversation: Conversation) -> Scorecard:
@@ -297,13 +279,15 @@ class Grader:
         *,
         output: str | Path | None = None,
         resume: bool = False,
+        overwrite: bool = False,
         on_scorecard: Callable[[Scorecard], None] | None = None,
+        on_error: Callable[[str, str], None] | None = None,
     ) -> list[Scorecard]:
         """Grade many conversations concurrently; see :meth:`grade_many`."""
-        writer = ResultsWriter(output, resume=resume) if output is not None else None
+        writer = ResultsWriter(output, resume=resume, overwrite=overwrite) if output is not None else None
         done = writer.done if writer else set()
         todo = [c for c in conversations if c.id not in done]
-        pacer = _Pacer(self.config.concurrency, self.config.requests_per_minute)
+        pacer = Pacer(self.config.concurrency, self.config.requests_per_minute)
         # Bound the conversations in progress too, so results stream out in a steady order.
         slots = asyncio.Semaphore(self.config.concurrency)
         cards: list[Scorecard] = []
@@ -312,18 +296,29 @@ class Grader:
             async with slots:
                 try:
                     card = await self._agrade(conversation, pacer)
-                except LLMGraderError as exc:
-                    card = score(
-                        self.rubric, [], conversation_id=conversation.id, model=self.model, errors=[str(exc)]
-                    )
+                except ModelConfigurationError:
+                    raise  # every other conversation would fail the same way: stop the run
+                except Exception as exc:  # one conversation never costs the rest
+                    card = _failed_card(self, conversation, exc)
             if writer:
-                writer.write(card)
+                try:
+                    writer.write(card)
+                except Exception as exc:  # e.g. a value that cannot be serialised
+                    if on_error:
+                        on_error(conversation.id, f"not written: {type(exc).__name__}: {exc}")
+                    return
             if on_scorecard:
                 on_scorecard(card)
             cards.append(card)
 
+        tasks = [asyncio.ensure_future(one(c)) for c in todo]
         try:
-            await asyncio.gather(*(one(c) for c in todo))
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         finally:
             if writer:
                 writer.close()
@@ -336,31 +331,65 @@ class Grader:
         *,
         output: str | Path | None = None,
         resume: bool = False,
+        overwrite: bool = False,
         on_scorecard: Callable[[Scorecard], None] | None = None,
+        on_error: Callable[[str, str], None] | None = None,
     ) -> list[Scorecard]:
         """Grade conversations, appending each scorecard to ``output`` as it finishes.
 
         At most ``concurrency`` requests are in flight; items of one conversation go back
-        to back. With ``resume``, ids already in ``output`` are skipped. A conversation
-        that fails is recorded with its error and the batch goes on.
+        to back. With ``resume``, ids already in ``output`` are skipped; an ``output`` that
+        already holds scorecards is otherwise refused unless ``overwrite``. A conversation
+        that fails is recorded with its error and the batch goes on; one whose scorecard
+        cannot be written is reported to ``on_error(conversation_id, message)``. A
+        :class:`~llm_grader.errors.ModelConfigurationError` (rejected key, unknown model,
+        unreachable endpoint) stops the run at once.
         """
-        batch = self.agrade_many(conversations, output=output, resume=resume, on_scorecard=on_scorecard)
+        batch = self.agrade_many(
+            conversations,
+            output=output,
+            resume=resume,
+            overwrite=overwrite,
+            on_scorecard=on_scorecard,
+            on_error=on_error,
+        )
         return _run_sync(self._closing(batch))
 
 
-def _deduction(item: Item, shown: Conversation, answer: Any, audit: Audit, usage: Usage) -> Judgement:
-    occurrences = tuple(
-        Occurrence(**_located(shown, o.turn, o.quote).model_dump(), severe=o.severe)
-        for o in answer.occurrences
-    )
-    return Judgement(
-        item_id=item.id,
-        occurrences=occurrences,
-        evidence=occurrences,
-        rationale=answer.rationale,
-        usage=usage,
-        audit=audit,
-    )
+def _without(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if k != key}
+
+
+SAMPLING_TEMPERATURE = 0.7
+"""The temperature used with ``samples > 1`` when only a model name is given."""
+
+
+def _check_sampling(judge: Judge | None, samples: int) -> None:
+    """Refuse k identical requests: with ``samples > 1`` the temperature must be above 0."""
+    params = (judge.identity.get("params") or {}) if judge is not None else {}
+    if samples > 1 and params.get("temperature") == 0:
+        raise LLMGraderError(
+            f"samples={samples} asks each item {samples} times, but at temperature 0 every answer is "
+            f"the same: set a temperature above 0 (e.g. --temperature {SAMPLING_TEMPERATURE} or "
+            f"ModelSettings(temperature={SAMPLING_TEMPERATURE}))"
+        )
+
+
+def _check_budget(request: JudgeRequest, judge: Judge, conversation_id: str) -> None:
+    """Refuse a request over the judge's prompt budget: an over-long input is never sent blindly."""
+    budget = getattr(judge, "prompt_budget", None)
+    size = prompt_size(request)
+    if budget is not None and size > budget:
+        raise LLMGraderError(
+            f"{conversation_id}: the prompt is {size:,} characters, over the budget of {budget:,} "
+            "(ModelSettings.max_prompt_chars / --max-prompt-chars); not sent"
+        )
+
+
+def _failed_card(grader: Grader, conversation: Conversation, exc: BaseException) -> Scorecard:
+    """The scorecard of a conversation that could not be graded: every item unscored, the reason kept."""
+    reason = str(exc) if isinstance(exc, LLMGraderError) else f"{type(exc).__name__}: {exc}"
+    return score(grader.rubric, [], conversation_id=conversation.id, model=grader.model, errors=[reason])
 
 
 def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
@@ -376,9 +405,9 @@ def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def _located(conversation: Conversation, turn: int, quote: str) -> Evidence:
-    found = verify_quote(conversation, turn, quote)
+def _located(conversation: Conversation, turn: int, quote: str, item: Item) -> Evidence:
+    found = verify_quote(conversation, turn, quote, speakers=item.evidence_from)
     if isinstance(found, Evidence):
         return found
-    # The validator already verified it; keep it visible rather than drop it if not.
+    # The validator already verified it; keep it visible (and unverified) rather than drop it.
     return Evidence(turn=turn, speaker="", quote=quote, start_char=-1, end_char=-1, verified=False)

@@ -89,6 +89,14 @@ MESSAGES: Final[dict[str, Message]] = {
     "rule.both": Message("客服与客户", "agent and customer"),
     "rule.missing_parts": Message(";缺少:{parts}", "; missing: {parts}"),
     "rule.found_words": Message(":{words}", ": {words}"),
+    # ---------------------------------------------------------------- patterns (rule phrases)
+    "pattern.timeout": Message(
+        "正则表达式 {pattern!r} 匹配超过 {seconds:g} 秒,已停止;请简化该表达式",
+        "regex {pattern!r} took longer than {seconds:g} s and was stopped; simplify it",
+    ),
+    "pattern.invalid": Message(
+        "规则的表达式无法使用:{reason}", "the rule's pattern cannot be used: {reason}"
+    ),
     # ---------------------------------------------------------------- cli
     # The Chinese column is what the command line has always printed (its messages were
     # English apart from a few rubric terms); the English column translates those terms.
@@ -154,9 +162,19 @@ MESSAGES: Final[dict[str, Message]] = {
         "override [bold]{kind}[/bold]{cap} {id}: when {when} — {reason}",
     ),
     "cli.total": Message("{score:g} / {points:g}", "{score:g} / {points:g}"),
-    "cli.ungraded": Message(" ({points:g} pts ungraded)", " ({points:g} pts ungraded)"),
+    "cli.sampling": Message(
+        "--samples {k}:以温度 {t} 采样(用 --temperature 指定)",
+        "--samples {k}: sampling at temperature {t} (choose with --temperature)",
+    ),
+    "cli.partial": Message("部分 {low}–{high} / {points}", "partial {low}–{high} / {points}"),
     "cli.more_rows": Message("… and {n} more in the output file", "… and {n} more in the output file"),
     "cli.skipped": Message("skipped: {problem}", "skipped: {problem}"),
+    "cli.no_model_calibrate": Message(
+        "no model configured: pass --model or set LLM_GRADER_MODEL, "
+        "or reuse scorecards graded earlier with --results FILE",
+        "no model configured: pass --model or set LLM_GRADER_MODEL, "
+        "or reuse scorecards graded earlier with --results FILE",
+    ),
     "cli.no_model": Message(
         "no model configured: pass --model or set LLM_GRADER_MODEL, "
         "or grade the rule items only with --rules-only",
@@ -189,6 +207,144 @@ MESSAGES: Final[dict[str, Message]] = {
     "cli.rescored": Message(
         "{n} scorecard(s) rescored with no model call, {changed} total(s) changed; written to {path}",
         "{n} scorecard(s) rescored with no model call, {changed} total(s) changed; written to {path}",
+    ),
+    # ---------------------------------------------------------------- export (results as tables)
+    "export.written": Message(
+        "已导出 {n} 行({level} 级)→ {path}", "{n} row(s) at the {level} level written to {path}"
+    ),
+    # ---------------------------------------------------------------- review (复核与申诉)
+    "review.skip": Message("跳到正文", "Skip to content"),
+    "review.list.heading": Message("复核队列", "Review queue"),
+    "review.list.summary": Message(
+        "{conversations} 条对话 · {flagged} 个待复核项 · 已复核 {reviewed} · 未复核 {pending} "
+        "· 共 {verdicts} 条复核记录",
+        "{conversations} conversations · {flagged} flagged items · {reviewed} reviewed · {pending} pending "
+        "· {verdicts} verdicts recorded",
+    ),
+    "review.filters": Message("筛选", "Filters"),
+    "review.f.needs_review": Message("需复核", "needs review"),
+    "review.f.fatal": Message("致命差错/0分", "fatal or zero score"),
+    "review.f.partial": Message("未评出/不完整", "undetermined or partial"),
+    "review.f.low_agreement": Message(
+        "采样一致率低于 {threshold:.0%}", "sample agreement below {threshold:.0%}"
+    ),
+    "review.f.pending": Message("尚未复核", "not reviewed yet"),
+    "review.f.item": Message("评分项", "item"),
+    "review.f.any": Message("(全部)", "(any)"),
+    "review.f.field": Message("字段", "field"),
+    "review.f.value": Message("字段值", "value"),
+    "review.f.text": Message("搜索", "search"),
+    "review.f.sort": Message("排序", "sort by"),
+    "review.f.descending": Message("倒序", "descending"),
+    "review.f.apply": Message("应用", "Apply"),
+    "review.f.clear": Message("清除筛选", "Clear filters"),
+    "review.sort.id": Message("对话编号", "conversation id"),
+    "review.sort.total": Message("总分", "total"),
+    "review.sort.fatal": Message("致命差错优先", "fatal first"),
+    "review.sort.review": Message("需复核项最多", "most needing review"),
+    "review.sort.pending": Message("未复核项最多", "most pending"),
+    "review.sort.field": Message("字段值", "field value"),
+    "review.exports": Message("导出", "Export"),
+    "review.export.human": Message("人工评分 CSV(用于校准)", "human scores CSV (for calibration)"),
+    "review.export.sheet": Message("复核表 CSV(电子表格)", "review sheet CSV (spreadsheet)"),
+    "review.list.shown": Message("显示 {n} / {total} 条对话", "{n} of {total} conversations shown"),
+    "review.list.empty": Message("没有符合筛选条件的对话", "No conversation matches the filters"),
+    "review.col.conversation": Message("对话", "conversation"),
+    "review.col.total": Message("总分", "total"),
+    "review.col.flags": Message("标记", "flags"),
+    "review.col.needs_review": Message("需复核", "needs review"),
+    "review.col.low_agreement": Message("一致率低", "low agreement"),
+    "review.col.pending": Message("未复核", "pending"),
+    "review.col.reviewed": Message("已复核/待复核", "reviewed / flagged"),
+    "review.tag.fatal": Message("致命差错", "fatal"),
+    "review.tag.zero": Message("0分", "zero score"),
+    "review.tag.partial": Message("不完整", "partial"),
+    "review.tag.overridden": Message("改判 {n}", "{n} overridden"),
+    "review.nav": Message("导航", "Navigation"),
+    "review.back": Message("← 返回队列", "← Back to the queue"),
+    "review.prev": Message("上一条", "Previous"),
+    "review.next": Message("下一条", "Next"),
+    "review.keys": Message("j / k:上一项/下一项", "j / k: next / previous item"),
+    "review.rules_only": Message("仅规则", "rules only"),
+    "review.turn": Message("第 {n} 轮", "turn {n}"),
+    "review.transcript": Message("对话记录", "Transcript"),
+    "review.no_transcript": Message(
+        "未提供该对话的记录(--conversations)", "No transcript for this conversation (--conversations)"
+    ),
+    "review.items": Message("评分项", "Items"),
+    "review.grade": Message("评分", "grade"),
+    "review.agreement": Message("采样一致率 {share:.0%}", "sample agreement {share:.0%}"),
+    "review.reason.needs_review": Message("需复核", "needs review"),
+    "review.reason.unscored": Message("未评分", "unscored"),
+    "review.reason.low_agreement": Message("一致率低", "low agreement"),
+    "review.reason.fatal": Message("涉及致命/0分", "fatal / zero at stake"),
+    "review.unverified": Message("原文未找到", "quote not found"),
+    "review.saved": Message("已保存", "Saved"),
+    "review.verdict_for": Message("{item}的复核", "verdict on {item}"),
+    "review.reviewer": Message("复核人", "reviewer"),
+    "review.kind": Message("类型", "kind"),
+    "review.kind.review": Message("复核", "review"),
+    "review.kind.appeal": Message("申诉", "appeal"),
+    "review.tier": Message("改判为", "new tier"),
+    "review.tier.choose": Message("(选择)", "(choose)"),
+    "review.reason": Message("理由", "reason"),
+    "review.accept": Message("维持原判", "Accept"),
+    "review.override": Message("改判", "Override"),
+    "review.hint": Message(
+        "申诉:维持 = 申诉驳回,改判 = 申诉成立", "appeal: accept = appeal rejected, override = appeal upheld"
+    ),
+    "review.history": Message("复核记录({n})", "history ({n})"),
+    "review.review_item": Message("复核此项", "Review this item"),
+    "review.after_review": Message("复核后 {total}", "after review: {total}"),
+    "review.latest.accept": Message("已维持", "accepted"),
+    "review.latest.override": Message("已改判 → {tier}", "overridden → {tier}"),
+    "review.latest.appeal_rejected": Message("申诉驳回", "appeal rejected"),
+    "review.latest.appeal_upheld": Message("申诉成立 → {tier}", "appeal upheld → {tier}"),
+    "review.latest.by": Message(" {reviewer} · {at}", " {reviewer} · {at}"),
+    "review.error.title": Message("无法保存", "Not saved"),
+    "review.error.forbidden": Message("拒绝访问", "Forbidden"),
+    "review.error.not_found": Message("未找到", "Not found"),
+    "review.serving": Message(
+        "复核服务:{url} ({conversations} 条对话,{flagged} 个待复核项,"
+        "{verdicts} 条复核记录在 {db});Ctrl+C 停止",
+        "review at {url} ({conversations} conversations, {flagged} flagged items, "
+        "{verdicts} verdicts in {db}); Ctrl+C stops",
+    ),
+    "review.exposed": Message(
+        "warning: 服务绑定在 {host},其他机器可以访问;每个请求都需要令牌,请只通过此网址打开:{url}",
+        "warning: bound to {host}, reachable from other machines; every request needs the token: "
+        "open only this URL: {url}",
+    ),
+    "review.stopped": Message("复核服务已停止;复核记录在 {db}", "review stopped; verdicts are in {db}"),
+    "review.no_rubric": Message(
+        "结果使用评分表 {rubric!r} 评分,它不是内置评分表:请用 -r 指定评分表文件",
+        "the results were graded with rubric {rubric!r}, which is not built in: pass its file with -r",
+    ),
+    "review.mixed_rubrics": Message(
+        "结果中有多个评分表({rubrics}):每次复核一个评分表的结果",
+        "the results mix rubrics ({rubrics}): review one rubric's results at a time",
+    ),
+    "review.no_db": Message("复核数据库 {path!r} 不存在", "verdict database {path!r} does not exist"),
+    "review.exported_human": Message(
+        "{n} 条人工评分 → {path}(扣分项的维持记录没有档位,未导出 {skipped} 条)",
+        "{n} human score(s) → {path} ({skipped} accepted deduction item(s) have no tier and are left out)",
+    ),
+    "review.exported_sheet": Message("{n} 个待复核项 → {path}", "{n} item(s) to review → {path}"),
+    "review.needs_results": Message(
+        "--csv 需要 RESULTS.jsonl(复核表由评分结果生成)",
+        "--csv needs RESULTS.jsonl (the sheet is made from the results)",
+    ),
+    "review.imported": Message(
+        "从 {path} 导入 {added} 条复核记录({unchanged} 条与现有记录相同,已跳过)→ {db}",
+        "{added} verdict(s) imported from {path} ({unchanged} identical to the latest, skipped) → {db}",
+    ),
+    "review.applied": Message(
+        "{n} 张评分卡已应用复核结论({changed} 个总分改变,{verdicts} 条结论)→ {path}",
+        "{n} scorecard(s) with verdicts applied ({changed} total(s) changed, {verdicts} verdict(s)) → {path}",
+    ),
+    "review.unknown_conversations": Message(
+        "warning: 复核记录中的对话不在结果中,已忽略:{ids}",
+        "warning: verdicts on conversations not in the results, ignored: {ids}",
     ),
 }
 """Every message, by key (``area.name``)."""

@@ -78,7 +78,7 @@ _TEXT_KEYS = {
     "item": {"tier", "notes", "na", "na_full", "na_exclude", "flags", "output", "flags_field", "severe"},
     "fields": {"turn", "quote", "evidence", "rationale", "tier", "flags", "occurrences", "severe"},
     "reask": {"bad_quotes", "empty", "quote"},
-    "quote_reasons": {"empty", "bad_turn", "missing"},
+    "quote_reasons": {"empty", "bad_turn", "missing", "wrong_speaker"},
 }
 
 
@@ -158,6 +158,11 @@ class Prompts:
         return piece.format(**values) if values else piece
 
 
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+"""Every character that a reader (human or model) may take as a line break: each starts an
+indented continuation line, so no text inside a turn can begin a line of its own."""
+
+
 def _clock(seconds: float) -> str:
     total = round(seconds)
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
@@ -178,7 +183,7 @@ def render_transcript(conversation: Conversation, prompts: Prompts) -> tuple[str
                 when = " " + (conversation.started_at + timedelta(seconds=turn.start)).strftime("%H:%M:%S")
             else:
                 when = " " + _clock(turn.start)
-        text = turn.text.replace("\n", "\n  ")
+        text = "\n  ".join(_LINE_BREAK.split(turn.text))
         lines.append(f"[{number}] {prompts.word('speakers', turn.speaker)}{when}: {text}")
     body = "\n".join(lines)
     return body, _fence(body + "\n" + (conversation.notes or ""))
@@ -254,7 +259,12 @@ def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prom
     )
     notes = ""
     if conversation.has_notes:
-        notes = prompts.word("transcript", "notes_block", fence=fence, notes=conversation.notes)
+        notes = prompts.word(
+            "transcript",
+            "notes_block",
+            fence=fence,
+            notes="\n".join(_LINE_BREAK.split(conversation.notes or "")),
+        )
     shown = prompts.transcript.render(
         turn_count=len(conversation.turns),
         time_note=time_note,

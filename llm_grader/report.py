@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,28 +245,60 @@ def write_report(
     return files
 
 
+def _id_key(conversation_id: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key of a conversation id: runs of digits compare as numbers (``c2`` before ``c10``)."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", conversation_id) if p)
+
+
+def _review_rows(card: Scorecard) -> list[dict[str, Any]]:
+    """The items of a card that need review, as rows of the page's CSV export."""
+    return [
+        {
+            "conversation_id": card.conversation_id,
+            "item_id": i.item_id,
+            "item": i.name,
+            "tier": "not_applicable" if i.not_applicable else i.tier or "",
+            "points": i.points,
+            "reason": i.error or i.rationale,
+        }
+        for i in card.items
+        if i.needs_review
+    ]
+
+
 def results_html(
     cards: Sequence[Scorecard],
     *,
     conversations: Mapping[str, Conversation] | None = None,
     title: str = "llm-grader results",
 ) -> str:
-    """A page for a batch: each conversation's items, tiers, points, overrides and evidence."""
-    entries = []
-    for card in cards:
+    """A page for a batch: each conversation's items, tiers, points, overrides and evidence.
+
+    Conversations are in id order; the page sorts and filters them in the browser and
+    downloads the items that need review as CSV.
+    """
+    ordered = sorted(cards, key=lambda c: _id_key(c.conversation_id))
+    entries: list[dict[str, Any]] = []
+    for card in ordered:
         evidence = [e for i in card.items for e in i.evidence] + [
             e for o in card.overrides for e in o.evidence
         ]
         entries.append(
-            {"card": card, "turns": _transcript((conversations or {}).get(card.conversation_id), evidence)}
+            {
+                "card": card,
+                "turns": _transcript((conversations or {}).get(card.conversation_id), evidence),
+                "review": sum(1 for i in card.items if i.needs_review),
+                "search": " ".join([card.conversation_id, *map(str, card.metadata.values())]).lower(),
+            }
         )
-    totals = [c.total_score for c in cards if c.total_score is not None]
+    totals = [c.total_score for c in ordered if c.total_score is not None]
     summary = {
-        "conversations": len(cards),
-        "fatal": sum(c.fatal for c in cards),
-        "zero_score": sum(c.zero_score for c in cards),
-        "incomplete": sum(not c.complete for c in cards),
-        "review": sum(1 for c in cards for i in c.items if i.needs_review),
+        "conversations": len(ordered),
+        "fatal": sum(c.fatal is True for c in ordered),
+        "zero_score": sum(c.zero_score is True for c in ordered),
+        "incomplete": sum(not c.complete for c in ordered),
+        "review": sum(e["review"] for e in entries),
         "mean": sum(totals) / len(totals) if totals else math.nan,
     }
-    return _render("results.html.j2", entries=entries, summary=summary, title=title)
+    review = [row for c in ordered for row in _review_rows(c)]
+    return _render("results.html.j2", entries=entries, summary=summary, title=title, review=review)

@@ -1,35 +1,76 @@
-"""Results files: append-only JSONL of scorecards, written durably and read back."""
+"""Results files: append-only JSONL of scorecards, written durably and read back.
+
+One run writes one results file: the writer holds an exclusive lock on ``<file>.lock`` for as
+long as it is open, so a second run on the same file (``grade --resume`` twice) refuses at
+once instead of grading everything again and writing duplicates.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
-from .errors import LLMGraderError
+from pydantic import ValidationError
+
+from .errors import LLMGraderError, OutputLockedError
 from .scoring import Scorecard
 
-__all__ = ["ResultsWriter", "read_results"]
+try:  # POSIX; elsewhere the results file is not locked (said in the README)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["ResultsWriter", "load_results", "read_results"]
+
+
+def _lock(path: Path) -> IO[bytes] | None:
+    """Hold an exclusive lock on ``<path>.lock``; refuse when another process holds it."""
+    if fcntl is None:
+        return None
+    handle = path.with_name(path.name + ".lock").open("ab")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise OutputLockedError(
+            f"another llm-grader run is writing {str(path)!r} (it holds {path.name}.lock); "
+            "wait for it to finish or write to another file with -o"
+        ) from None
+    return handle
 
 
 class ResultsWriter:
     """Append-only JSONL of scorecards: one complete line per conversation, flushed at once.
 
     On open with ``resume``, a torn last line (from a killed run) is cut off and the ids
-    already written are in ``done``; without ``resume`` the file is replaced.
+    already written are in ``done``; new scorecards are appended. Without ``resume``, a file
+    that already holds scorecards is refused unless ``overwrite`` says to replace it.
     """
 
-    def __init__(self, path: str | Path, *, resume: bool = False) -> None:
+    def __init__(self, path: str | Path, *, resume: bool = False, overwrite: bool = False) -> None:
         self.path = Path(path)
-        self.done: set[str] = set()
-        if resume and self.path.exists():
-            self._repair()
-            self.done = {card.conversation_id for card in read_results(self.path)}
-        elif self.path.exists():
-            self.path.unlink()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8")
+        self._lock = _lock(self.path)
+        self.done: set[str] = set()
+        try:
+            if resume and self.path.exists():
+                self._repair()
+                self.done = {card.conversation_id for card in read_results(self.path)}
+            elif self.path.exists() and self.path.stat().st_size and not overwrite:
+                raise LLMGraderError(
+                    f"{str(self.path)!r} already holds scorecards: pass --resume to add the conversations "
+                    "not graded yet, or --overwrite to replace the file (or choose another -o)"
+                )
+            elif self.path.exists():
+                self.path.unlink()
+            self._file = self.path.open("a", encoding="utf-8")
+        except BaseException:
+            self._unlock()
+            raise
 
     def _repair(self) -> None:
         data = self.path.read_bytes()
@@ -38,14 +79,38 @@ class ResultsWriter:
                 f.truncate(data.rfind(b"\n") + 1)
 
     def write(self, card: Scorecard) -> None:
-        """Append one scorecard as one line with a single write, and make it durable."""
-        self._file.write(card.model_dump_json() + "\n")
+        """Append one scorecard as one line with a single write, and make it durable.
+
+        The line is built before anything is written, so a scorecard that cannot be
+        serialised raises and leaves the file as it was.
+        """
+        line = card.model_dump_json() + "\n"
+        self._file.write(line)
         self._file.flush()
         os.fsync(self._file.fileno())
 
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the handle releases the lock
+            self._lock = None
+
     def close(self) -> None:
-        """Close the file."""
+        """Close the file and release the lock."""
         self._file.close()
+        self._unlock()
+
+
+def _not_a_scorecard(path: str | Path, number: int, data: Any, exc: Exception) -> LLMGraderError:
+    if isinstance(data, dict) and "turns" in data:
+        return LLMGraderError(
+            f"{path}:{number}: this is a conversation, not a scorecard: give the results file "
+            "that `llm-grader grade -o` wrote"
+        )
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(line)"
+        return LLMGraderError(f"{path}:{number}: {where}: not a scorecard: {first['msg']}")
+    return LLMGraderError(f"{path}:{number}: not a scorecard: {exc}")
 
 
 def read_results(path: str | Path) -> Iterator[Scorecard]:
@@ -55,9 +120,27 @@ def read_results(path: str | Path) -> Iterator[Scorecard]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        data: Any = None
         try:
-            yield Scorecard.model_validate(json.loads(line))
-        except (json.JSONDecodeError, ValueError) as exc:
+            data = json.loads(line)
+            yield Scorecard.model_validate(data)
+        except (ValueError, RecursionError) as exc:
             if number == len(lines):  # no newline yet: a line being written when a run died
                 return
-            raise LLMGraderError(f"{path}:{number}: not a scorecard: {exc}") from None
+            raise _not_a_scorecard(path, number, data, exc) from None
+
+
+def load_results(path: str | Path) -> list[Scorecard]:
+    """All scorecards of a results file; refuses a file with the same conversation twice."""
+    if not Path(path).is_file():
+        raise LLMGraderError(f"results file {str(path)!r} does not exist")
+    cards = list(read_results(path))
+    counts = Counter(c.conversation_id for c in cards)
+    twice = sorted(cid for cid, n in counts.items() if n > 1)
+    if twice:
+        shown = ", ".join(twice[:10]) + (f" and {len(twice) - 10} more" if len(twice) > 10 else "")
+        raise LLMGraderError(
+            f"{path}: {len(twice)} conversation(s) appear more than once: {shown}; "
+            "keep one scorecard per conversation (two runs wrote to the same file?)"
+        )
+    return cards

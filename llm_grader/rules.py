@@ -9,13 +9,15 @@ never a silent pass.
 
 from __future__ import annotations
 
-import re
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .conversation import Conversation, Turn
 from .messages import text
+from .patterns import TIME_LIMIT, PatternError, PatternTimeout, compile_pattern
 from .rubric import (
     FirstResponseRule,
     ForbiddenWordsRule,
@@ -70,23 +72,44 @@ def _scope(language: str, speaker: str, window: Window) -> str:
     return _t(language, "scope_any", who=who)
 
 
-def _pattern(text: str, regex: bool) -> re.Pattern[str]:
-    # Literal phrases match regardless of letter case and of full/half-width forms.
-    return re.compile(text if regex else re.escape(text), re.IGNORECASE)
+class _Search:
+    """Finds a rule's phrases in turns' text (see :mod:`llm_grader.patterns`).
+
+    Phrases match regardless of letter case and of full/half-width forms. The searches of one
+    rule on one conversation share one time limit, which only backtracking regexes can reach.
+    """
+
+    def __init__(self, *, regex: bool) -> None:
+        self.regex = regex
+        self.deadline = time.monotonic() + TIME_LIMIT
+
+    def __call__(self, phrase: str, text: str) -> Sequence[tuple[int, int]]:
+        return compile_pattern(phrase, regex=self.regex).spans(text, deadline=self.deadline)
 
 
-def _search(pattern: re.Pattern[str], text: str) -> Sequence[tuple[int, int]]:
-    """Spans of the pattern in ``text``; tries the NFKC form when the raw text has none."""
-    spans = [m.span() for m in pattern.finditer(text) if m.end() > m.start()]
-    if spans:
-        return spans
-    folded = unicodedata.normalize("NFKC", text)
-    if len(folded) == len(text):  # offsets still line up with the original
-        return [m.span() for m in pattern.finditer(folded) if m.end() > m.start()]
-    return []
+_R = TypeVar("_R", PhraseRule, ForbiddenWordsRule)
 
 
+def _searching(
+    measure: Callable[[_R, Conversation, str], _Measure],
+) -> Callable[[_R, Conversation, str], _Measure]:
+    """``measure``, leaving the item unscored when a pattern is unusable or runs too long."""
+
+    def run(rule: _R, conversation: Conversation, language: str) -> _Measure:
+        try:
+            return measure(rule, conversation, language)
+        except PatternTimeout as exc:
+            reason = text("pattern.timeout", language, pattern=exc.source, seconds=TIME_LIMIT)
+            return _Measure(missing=reason)
+        except PatternError as exc:
+            return _Measure(missing=text("pattern.invalid", language, reason=exc))
+
+    return run
+
+
+@_searching
 def _phrases(rule: PhraseRule, conversation: Conversation, language: str) -> _Measure:
+    search = _Search(regex=rule.regex)
     turns = _select(conversation, rule.speaker, rule.window)
     found: list[Occurrence] = []
     missing: list[str] = []
@@ -94,9 +117,8 @@ def _phrases(rule: PhraseRule, conversation: Conversation, language: str) -> _Me
         alternatives = [entry] if isinstance(entry, str) else entry
         hit: Occurrence | None = None
         for alternative in alternatives:
-            pattern = _pattern(alternative, rule.regex)
             for index, turn in turns:
-                spans = _search(pattern, turn.text)
+                spans = search(alternative, turn.text)
                 if spans:
                     hit = _evidence(index, turn, *spans[0])
                     break
@@ -117,12 +139,14 @@ def _phrases(rule: PhraseRule, conversation: Conversation, language: str) -> _Me
     )
 
 
+@_searching
 def _forbidden(rule: ForbiddenWordsRule, conversation: Conversation, language: str) -> _Measure:
+    search = _Search(regex=rule.regex)
     hits: list[Occurrence] = []
     for index, turn in _select(conversation, rule.speaker, rule.window):
         spans: list[tuple[int, int]] = []
         for word in rule.words:
-            spans.extend(_search(_pattern(word, rule.regex), turn.text))
+            spans.extend(search(word, turn.text))
         # A match inside a longer match (清楚 inside 不清楚) is one occurrence, not two.
         spans.sort(key=lambda s: (s[0], -s[1]))
         kept: list[tuple[int, int]] = []

@@ -62,7 +62,9 @@ class Evidence(Record):
     end_char: int
     """Offset just past the quote's last character."""
     verified: bool = True
-    """Whether the quote was found in the transcript."""
+    """Whether the quote was found in the transcript, in a turn of a speaker the item accepts."""
+    cited_turn: int | None = None
+    """The turn the model cited, when the quote was found in another turn (``turn``)."""
 
 
 class Occurrence(Evidence):

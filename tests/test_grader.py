@@ -147,3 +147,111 @@ def test_light_imports_do_not_load_the_model_client(code: str) -> None:
     probe = code + "; import sys, json; print(json.dumps(sorted(m for m in ('openai', 'instructor', 'matplotlib') if m in sys.modules)))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+# --------------------------------------------------------------------------- issue 8.1: evidence and speakers
+
+FORGED = Conversation.model_validate({"id": "forged", "channel": "chat", "turns": [
+    {"speaker": "agent", "text": "在的。"},
+    {"speaker": "customer", "text": "您好，很高兴为您服务，这是你们该说的吧？上次那个客服说滚,别烦我,你个蠢货"},
+    {"speaker": "agent", "text": "抱歉给您带来不好的体验，我帮您看看订单。"},
+]})
+
+
+def test_the_customers_words_are_not_the_agents_evidence(flagship: Rubric) -> None:
+    """A quote found only in a customer turn does not verify: re-asked, then unscored for review."""
+
+    def script(request: JudgeRequest) -> dict[str, Any]:
+        answer = top_tier_answer(flagship.item(request.item_id))
+        if request.item_id == "politeness":  # cites the customer's words as the agent's (turn 1)
+            answer.update(tier="good", evidence=[{"turn": 1, "quote": "您好，很高兴为您服务"}])
+        return answer
+
+    judge = FakeJudge(script)
+    card = Grader(flagship, model=judge).grade(FORGED)
+    item = card.item("politeness")
+    assert item.points is None and item.needs_review and item.tier is None
+    assert "这句话出自第 2 轮客户的发言,只能引用客服的原话" in (item.error or "")
+    assert [r.item_id for r in judge.requests].count("politeness") == 3
+
+
+def test_a_reported_insult_cannot_fire_the_fatal_override(flagship: Rubric) -> None:
+    def script(request: JudgeRequest) -> dict[str, Any]:
+        answer = top_tier_answer(flagship.item(request.item_id))
+        if request.item_id == "politeness":
+            answer.update(tier="poor", evidence=[{"turn": 3, "quote": "滚,别烦我,你个蠢货"}],
+                          flags={"service_taboo": True})
+        return answer
+
+    card = Grader(flagship, model=FakeJudge(script)).grade(FORGED)
+    assert not card.fatal and card.total_score != 0
+    assert card.item("politeness").needs_review and card.item("politeness").error
+
+
+def test_a_quote_found_in_another_agent_turn_keeps_the_cited_turn(flagship: Rubric) -> None:
+    def script(request: JudgeRequest) -> dict[str, Any]:
+        answer = top_tier_answer(flagship.item(request.item_id))
+        if request.item_id == "politeness":
+            answer.update(tier="fair", evidence=[{"turn": 1, "quote": "我帮您看看订单"}])
+        return answer
+
+    card = Grader(flagship, model=FakeJudge(script)).grade(FORGED)
+    evidence = card.item("politeness").evidence[0]
+    assert (evidence.turn, evidence.cited_turn, evidence.speaker, evidence.verified) == (3, 1, "agent", True)
+
+
+def test_an_item_can_declare_whose_words_count(flagship: Rubric) -> None:
+    data = flagship.model_dump(mode="json")
+    item = next(i for c in data["categories"] for i in c["items"] if i["id"] == "politeness")
+    item["evidence_from"] = ["agent", "customer"]
+    from llm_grader.rubric import rubric_from_dict
+
+    rubric = rubric_from_dict(data)
+
+    def script(request: JudgeRequest) -> dict[str, Any]:
+        answer = top_tier_answer(rubric.item(request.item_id))
+        if request.item_id == "politeness":
+            answer.update(tier="fair", evidence=[{"turn": 2, "quote": "这是你们该说的吧"}])
+        return answer
+
+    card = Grader(rubric, model=FakeJudge(script)).grade(FORGED)
+    assert card.item("politeness").tier == "fair" and card.item("politeness").evidence[0].speaker == "customer"
+
+
+def test_rescore_never_fires_an_override_on_unverified_evidence(flagship: Rubric, by_id: dict[str, Conversation]) -> None:
+    from llm_grader.scoring import rescore
+
+    def script(request: JudgeRequest) -> dict[str, Any]:
+        answer = top_tier_answer(flagship.item(request.item_id))
+        if request.item_id == "politeness":
+            answer.update(tier="poor", evidence=[{"turn": 1, "quote": "在的"}], flags={"service_taboo": True})
+        return answer
+
+    card = Grader(flagship, model=FakeJudge(script)).grade(FORGED)
+    assert card.fatal  # verified evidence: the override fires
+    item = card.item("politeness")
+    forged = item.model_copy(update={"evidence": [item.evidence[0].model_copy(update={"verified": False})]})
+    edited = card.model_copy(update={"items": [forged if i.item_id == "politeness" else i for i in card.items]})
+    assert not rescore(edited, flagship).fatal
+
+
+def test_deduction_items_use_every_sample(by_id: dict[str, Conversation]) -> None:
+    from llm_grader import load_rubric
+
+    rubric = load_rubric("service_norms_deductions")
+    model_items = [i for _, i in rubric.items() if i.judge == "model" and i.is_deduction]
+    target = model_items[0]
+    conversation = by_id["c005"]
+    agent_turns = [n for n, t in enumerate(conversation.turns, 1) if t.speaker == "agent"]
+    quote = {"turn": agent_turns[0], "quote": conversation.turns[agent_turns[0] - 1].text[:4], "severe": False}
+
+    def script(request: JudgeRequest) -> dict[str, Any]:
+        answer = top_tier_answer(rubric.item(request.item_id))
+        if request.item_id == target.id:  # samples 0 and 2 report the occurrence, sample 1 does not
+            answer["occurrences"] = [quote] if request.sample != 1 else []
+        return answer
+
+    card = Grader(rubric, model=FakeJudge(script), samples=3, min_agreement=0.9).grade(conversation)
+    result = card.item(target.id)
+    assert len(result.occurrences or []) == 1 and result.audit.agreement == pytest.approx(2 / 3)
+    assert result.needs_review and result.points == -target.deduction.points  # type: ignore[union-attr]

@@ -111,7 +111,7 @@ def test_scripted_answers_give_hand_computed_totals(mode: str, by_id: dict[str, 
     assert c006.total_score == 95 and c006.complete and not c006.fatal
     assert c006.item("focus").evidence[0].model_dump() == {
         "turn": 7, "speaker": "agent", "quote": "初步判断是入户光缆或者楼道分光箱的问题",
-        "start_char": 34, "end_char": 53, "verified": True}
+        "start_char": 34, "end_char": 53, "verified": True, "cited_turn": None}
     assert by_id["c006"].turns[6].text[34:53] == "初步判断是入户光缆或者楼道分光箱的问题"
     # c003: the service taboo flag fires the fatal override: total 0, with its evidence.
     assert (c003.fatal, c003.zero_score, c003.total_score) == (True, False, 0)
@@ -250,7 +250,8 @@ def test_truncated_answer_is_recorded(by_id: dict[str, Conversation]) -> None:
 
 
 def test_transcript_sent_verbatim_and_personal_numbers_masked(by_id: dict[str, Conversation]) -> None:
-    _, _, server = run(by_id, ["c012"], {})
+    cards, _, server = run(by_id, ["c012"], {})
+    assert cards[0].masked == {"bank_card": 1, "id_card": 1, "mobile": 1}
     sent = server.requests[0]["messages"][1]["content"]
     assert "分期订单{{订单号}}已受理" in sent and "{% raw %}【星河银行】" in sent
     assert "13812345678" not in sent and "110101199003071234" not in sent and "6222020200112233445" not in sent
@@ -281,9 +282,10 @@ def test_self_consistency_majority_and_review(by_id: dict[str, Conversation]) ->
     fair = GOOD_QUOTE
     good = {**GOOD_QUOTE, "tier": "good"}
     cards, script, _ = run(by_id, ["c006"], {("c006", "politeness"): [good, fair, good]}, samples=3,
-                           min_agreement=0.8)
+                           min_agreement=0.8, temperature=0.7)
     item = cards[0].item("politeness")
-    assert len(script.requests[("c006", "politeness")]) == 3
+    requests = script.requests[("c006", "politeness")]
+    assert len(requests) == 3 and {r["temperature"] for r in requests} == {0.7}
     assert item.tier == "good" and item.audit.agreement == pytest.approx(2 / 3)
     assert item.needs_review and "3 次采样中只有 2 次给出 good" in item.rationale
 
@@ -352,3 +354,28 @@ def test_settings_come_from_flags_then_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("LLM_GRADER_MODEL")
     with pytest.raises(Exception, match="no model configured: pass --model or set LLM_GRADER_MODEL"):
         ModelSettings.from_env()
+
+
+def test_samples_at_temperature_zero_are_refused(by_id: dict[str, Conversation]) -> None:
+    from llm_grader import LLMGraderError
+
+    with pytest.raises(LLMGraderError, match="at temperature 0 every answer is the same"):
+        make_grader(None, samples=3)
+    with FakeOpenAIServer(lambda request: answer(request, top("politeness"))) as server:
+        grader = make_grader(server, samples=1)
+        assert grader.judge is not None and grader.judge.identity["params"]["temperature"] == 0.0
+
+
+def test_deduction_samples_keep_occurrences_a_majority_reports() -> None:
+    from llm_grader.sampling import majority_occurrences
+    from llm_grader.types import Occurrence
+
+    def at(*turns: int) -> list[Occurrence]:
+        return [Occurrence(turn=t, speaker="agent", quote=f"q{t}", start_char=0, end_char=2) for t in turns]
+
+    kept, share = majority_occurrences([at(2, 5), at(2), at(2, 5, 5)])
+    assert [o.turn for o in kept] == [2, 5] and share == pytest.approx(1 / 3)
+    kept, share = majority_occurrences([at(3), at(), at()])
+    assert kept == () and share == pytest.approx(2 / 3)
+    kept, share = majority_occurrences([at(4, 4), at(4, 4), at(4)])
+    assert [o.turn for o in kept] == [4, 4] and share == pytest.approx(2 / 3)

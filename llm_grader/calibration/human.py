@@ -1,8 +1,9 @@
-"""Human scores: one row per rater, conversation and item, read from CSV, JSONL or dicts.
+"""Human scores: one row per rater, conversation and item, read from CSV, JSONL or tables.
 
 The long format is ``conversation_id, rater, item_id, value``, where ``value`` is a tier id
-or tier label, ``not_applicable``, a number for ``item_id = total`` and 0/1 for
-``item_id = fatal``.
+or tier label, ``not_applicable``, a number for ``item_id = total`` and 0/1 (or a boolean)
+for ``item_id = fatal``. Besides files, a pandas DataFrame, a ``datasets.Dataset`` or a list
+of dicts with those columns is read; problems there name the row, counted from 0.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..conversation import RowProblem, table_records
 from ..errors import InputError, LLMGraderError, Problem
 
 __all__ = ["HumanScore", "load_human_scores"]
@@ -37,19 +39,20 @@ class HumanScore(BaseModel):
     value: str
 
 
+def _text(value: object) -> str:
+    """A cell as text: ``True`` as ``1``, ``2.0`` (a number column of a table) as ``2``."""
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
 def _row(data: Mapping[str, Any], *, file: str, line: int | None) -> HumanScore:
     missing = [c for c in _COLUMNS if data.get(c) in (None, "")]
     if missing:
         raise InputError.at(file, line, missing[0], f"is missing; each row needs {', '.join(_COLUMNS)}")
-    value = data["value"]
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return HumanScore(
-        conversation_id=str(data["conversation_id"]).strip(),
-        rater=str(data["rater"]).strip(),
-        item_id=str(data["item_id"]).strip(),
-        value=str(value).strip(),
-    )
+    return HumanScore(**{c: _text(data[c]) for c in _COLUMNS})
 
 
 def _jsonl_rows(text: str, file: str) -> tuple[list[_Row], list[Problem]]:
@@ -83,22 +86,43 @@ def _file_rows(source: str | Path) -> tuple[list[_Row], list[Problem]]:
     return _csv_rows(text, str(path)), []
 
 
-def load_human_scores(source: str | Path | Iterable[Mapping[str, Any]]) -> list[HumanScore]:
-    """Read human scores from a CSV or JSONL file, a ``datasets.Dataset`` or dicts.
+def _columns(source: object, records: list[dict[str, Any]]) -> set[str]:
+    """The columns a table declares (DataFrame, Dataset), else the keys its rows use."""
+    for attribute in ("columns", "column_names"):
+        declared = getattr(source, attribute, None)
+        if declared is not None and not isinstance(declared, dict):
+            return {str(c).strip() for c in declared}
+    return {key for record in records for key in record}
 
-    Every malformed row is reported at once as ``file:line: field: message``.
+
+def _table_rows(source: object) -> list[_Row]:
+    """The rows of a DataFrame, Dataset or dicts, missing cells left out, numbered from 0."""
+    name = f"<{type(source).__name__}>"
+    records = table_records(source, name=name)
+    absent = [c for c in _COLUMNS if c not in _columns(source, records)]
+    if records and absent:
+        message = f"columns lack {', '.join(absent)}; expected {','.join(_COLUMNS)}"
+        raise InputError([RowProblem(file=name, line=None, field="", message=message)])
+    return [(record, name, i) for i, record in enumerate(records)]
+
+
+def load_human_scores(source: str | Path | Iterable[Mapping[str, Any]] | Any) -> list[HumanScore]:
+    """Read human scores from a CSV or JSONL file, a pandas DataFrame, a ``datasets.Dataset`` or dicts.
+
+    Every malformed row is reported at once as ``file:line: field: message`` (for tables,
+    ``<DataFrame>:row 3: field: message``, rows counted from 0).
     """
     if isinstance(source, (str, Path)):
         rows, problems = _file_rows(source)
     else:
-        name = type(source).__name__
-        rows, problems = [(dict(row), f"<{name}>", i) for i, row in enumerate(source, start=1)], []
+        rows, problems = _table_rows(source), []
     scores = []
     for data, where, at in rows:
         try:
             scores.append(_row(data, file=where, line=at))
         except InputError as exc:
-            problems = [*problems, *exc.problems]
+            located = exc.problems if isinstance(source, (str, Path)) else map(RowProblem.of, exc.problems)
+            problems = [*problems, *located]
     if problems:
         raise InputError(problems)
     return scores

@@ -94,6 +94,9 @@ class FatalAgreement(_Out):
     ac1: float
     model_positive: int
     human_positive: int
+    undetermined: int = 0
+    """Conversations the humans flagged or cleared whose model fatal flag is undetermined
+    (an item a fatal override needs is unscored): left out of the figures above, counted here."""
 
 
 class Disagreement(_Out):

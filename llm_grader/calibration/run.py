@@ -326,16 +326,20 @@ def _fatal(
     truth: list[int] = []
     predicted: list[int] = []
     disagreements: list[Disagreement] = []
+    undetermined = 0
     for cid in ids:
         values = fatal.get(cid)
         if not values:
             continue
-        flag = int(cards[cid].fatal)
+        if cards[cid].fatal is None:  # undetermined is not "no": it is left out and counted
+            undetermined += 1
+            continue
+        flag = int(bool(cards[cid].fatal))
         truth.extend(values.values())
         predicted.extend(flag for _ in values)
         if any(v != flag for v in values.values()):
             disagreements.append(_fatal_disagreement(cards[cid], values, rubric))
-    if not truth:
+    if not truth and not undetermined:
         return None, disagreements
     metrics = ag.binary_metrics(truth, predicted)
     agreement = FatalAgreement(
@@ -346,6 +350,7 @@ def _fatal(
         ac1=ag.gwet_ac1(truth, predicted, labels=[0, 1]),
         model_positive=sum(predicted),
         human_positive=sum(truth),
+        undetermined=undetermined,
     )
     return agreement, disagreements
 
@@ -357,7 +362,7 @@ def _fatal_disagreement(card: Scorecard, values: Mapping[str, int], rubric: Rubr
         conversation_id=card.conversation_id,
         item_id="fatal",
         item_name=_FATAL_NAME,
-        model=str(int(card.fatal)),
+        model=str(int(bool(card.fatal))),
         humans={r: str(v) for r, v in values.items()},
         distance=max(len(i.tiers) for _, i in rubric.items() if i.tiers) + 1,
         evidence=[e for o in fatal_hits for e in o.evidence],

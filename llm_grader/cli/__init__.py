@@ -7,6 +7,8 @@ by group:
 - :mod:`.rubric` — ``rubric check``, ``rubric show``, ``rubric schema``
 - :mod:`.grade` — ``grade``
 - :mod:`.calibrate` — ``calibrate``, ``report``, ``rescore``
+- :mod:`.export` — ``export`` (scorecards as a CSV or Parquet table)
+- :mod:`.review` — ``review`` (the review page), ``review export``, ``review import``, ``review apply``
 - :mod:`._grading` — the shared model options and the one place a grader is made
 - :mod:`._console` — the consoles and the tables the commands share
 
@@ -18,15 +20,17 @@ statistics, the report renderers) when it runs.
 from __future__ import annotations
 
 import sys
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
 
-from ..errors import InputError, LLMGraderError
+from ..errors import InputError, LLMGraderError, ModelConfigurationError, OutputLockedError
 from ..messages import text
-from . import calibrate, grade, rubric
+from . import calibrate, export, grade, review, rubric
 from ._console import err, out
+from ._grading import EXIT_CONFIG
 
 __all__ = ["app", "main"]
 
@@ -42,6 +46,8 @@ app.command()(grade.grade)
 app.command()(calibrate.calibrate)
 app.command()(calibrate.report)
 app.command()(calibrate.rescore)
+app.command()(export.export)
+app.add_typer(review.review_app, name="review")
 
 
 def _version(value: bool) -> None:
@@ -64,10 +70,23 @@ def _root(
     """Grade customer-service conversations against a QA scorecard."""
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    err.print(f"warning: {message}", markup=False)
+
+
 def main() -> None:
-    """Entry point of the console script: errors as messages, never tracebacks."""
+    """Entry point of the console script: errors as messages, never tracebacks.
+
+    Exit codes: 0 done; 1 bad input (or conversations skipped); 2 bad command-line usage;
+    3 items or conversations could not be graded; 4 the model endpoint refused the
+    configuration (key, model, URL) or the results file is locked by another run.
+    """
+    warnings.showwarning = _warning_line
     try:
         app()
+    except (ModelConfigurationError, OutputLockedError) as exc:
+        err.print(text("cli.error", "zh", message=exc), markup=False)
+        sys.exit(EXIT_CONFIG)
     except InputError as exc:
         for problem in exc.problems:
             err.print(text("cli.error", "zh", message=problem), markup=False)

@@ -8,8 +8,9 @@ client are imported when a grader is made, not when the command line starts.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,15 +20,24 @@ from ._console import err, out, summary_table
 
 if TYPE_CHECKING:
     from ..conversation import Conversations
-    from ..grader import Grader
+    from ..grader import SAMPLING_TEMPERATURE, Grader
     from ..rubric import Rubric
     from ..scoring import Scorecard
 
 __all__ = [
+    "EXIT_CONFIG",
+    "EXIT_FAILED",
+    "EXIT_INPUT",
+    "AllowInsecureOpt",
     "BaseUrlOpt",
+    "BatchRun",
     "CacheOpt",
+    "ChannelMapOpt",
+    "ChannelOpt",
     "ConcurrencyOpt",
     "EncodingOpt",
+    "FormatOpt",
+    "MaxPromptOpt",
     "ModeOpt",
     "ModelOpt",
     "NoCacheOpt",
@@ -37,6 +47,9 @@ __all__ = [
     "RubricOpt",
     "RulesOnlyOpt",
     "SamplesOpt",
+    "TemperatureOpt",
+    "TimeUnitOpt",
+    "load_options",
     "make_grader",
     "run_batch",
 ]
@@ -55,9 +68,17 @@ ProviderOpt = Annotated[
 ModeOpt = Annotated[
     str | None, typer.Option("--mode", help="Structured-output mode: tools, json_schema, json, md_json.")
 ]
-ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight.")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight.")]
 RpmOpt = Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")]
-SamplesOpt = Annotated[int, typer.Option("--samples", help="Ask k times; majority tier.")]
+SamplesOpt = Annotated[
+    int, typer.Option("--samples", min=1, help="Ask k times; majority tier (k > 1 samples at --temperature).")
+]
+TemperatureOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--temperature", min=0.0, help="Sampling temperature (default 0; 0.7 when --samples is above 1)."
+    ),
+]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the answer cache.")]
 CacheOpt = Annotated[
     Path | None,
@@ -72,6 +93,43 @@ NoMaskOpt = Annotated[
 RulesOnlyOpt = Annotated[
     bool,
     typer.Option("--rules-only", help="Grade rule items only; model-judged items are marked not graded."),
+]
+AllowInsecureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure",
+        help="Allow sending the API key over plain HTTP to a host that is not loopback or private.",
+    ),
+]
+MaxPromptOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-prompt-chars",
+        min=1,
+        help="Longest prompt sent, in characters (default: the provider's budget); longer ones are not sent.",
+    ),
+]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Input format: auto (by suffix; .json = vendor ASR result), jsonl, csv, text, or an ASR vendor "
+        "(alibaba, tencent, iflytek, transcribe, connect).",
+    ),
+]
+ChannelMapOpt = Annotated[
+    str | None,
+    typer.Option("--channel-map", help="ASR channel/speaker label to speaker, e.g. 0=agent,1=customer."),
+]
+TimeUnitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--time-unit",
+        help="Times in JSONL/CSV/text files: s or ms (default s; a warning when they look like ms).",
+    ),
+]
+ChannelOpt = Annotated[
+    str | None, typer.Option("--channel", help="Channel of plain-text conversations: chat or call.")
 ]
 EncodingOpt = Annotated[
     str | None, typer.Option("--encoding", help="Encoding of the input files (e.g. gb18030); default UTF-8.")
@@ -92,6 +150,10 @@ def make_grader(
     cache_path: Path | None = None,
     no_mask: bool = False,
     rules_only: bool = False,
+    allow_insecure: bool = False,
+    max_prompt_chars: int | None = None,
+    temperature: float | None = None,
+    no_model_message: str = "cli.no_model",
 ) -> Grader:
     """The grader for the command-line options (the only place the command line makes one)."""
     from ..grader import Grader
@@ -100,9 +162,21 @@ def make_grader(
     settings = None
     if not rules_only:
         if model is None:
-            raise LLMGraderError(text("cli.no_model", rubric.language))
+            raise LLMGraderError(text(no_model_message, rubric.language))
         checked = None if mode is None else check_mode(mode)
-        settings = ModelSettings.from_env(model=model, base_url=base_url, provider=provider, mode=checked)
+        if temperature is None:
+            temperature = SAMPLING_TEMPERATURE if samples > 1 else 0.0
+            if samples > 1:
+                err.print(text("cli.sampling", rubric.language, k=samples, t=temperature), markup=False)
+        settings = ModelSettings.from_env(
+            temperature=temperature,
+            model=model,
+            base_url=base_url,
+            provider=provider,
+            mode=checked,
+            allow_insecure=allow_insecure,
+            max_prompt_chars=max_prompt_chars,
+        )
     return Grader(
         rubric,
         settings,
@@ -114,7 +188,31 @@ def make_grader(
     )
 
 
-def run_batch(grader: Grader, batch: Conversations, output: Path, *, resume: bool) -> list[Scorecard]:
+@dataclass(frozen=True)
+class BatchRun:
+    """What a graded batch came to: the scorecards, and how many conversations were skipped."""
+
+    cards: list[Scorecard]
+    skipped: int
+
+    @property
+    def exit_code(self) -> int:
+        """The documented exit code: 3 when items or conversations failed, 1 when some were skipped."""
+        failed = any(c.errors or any(i.audit.failure for i in c.items) for c in self.cards)
+        return EXIT_FAILED if failed else EXIT_INPUT if self.skipped else 0
+
+
+EXIT_INPUT = 1
+"""Bad input: a file or rubric could not be used, or some conversations were skipped."""
+EXIT_FAILED = 3
+"""Some items or conversations could not be graded (model calls failed); their scorecards say why."""
+EXIT_CONFIG = 4
+"""The endpoint refused the configuration (key, model, URL) or the output is locked: nothing more sent."""
+
+
+def run_batch(
+    grader: Grader, batch: Conversations, output: Path, *, resume: bool, overwrite: bool = False
+) -> BatchRun:
     """Grade with a progress bar; print the summary table and the closing line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -132,8 +230,19 @@ def run_batch(grader: Grader, batch: Conversations, output: Path, *, resume: boo
         disable=not err.is_terminal,
     ) as progress:
         task = progress.add_task("grading", total=len(batch))
+        not_written: list[str] = []
+
+        def on_error(conversation_id: str, message: str) -> None:
+            not_written.append(conversation_id)
+            err.print(text("cli.skipped", language, problem=f"{conversation_id}: {message}"), markup=False)
+
         cards = grader.grade_many(
-            batch, output=output, resume=resume, on_scorecard=lambda _: progress.advance(task)
+            batch,
+            output=output,
+            resume=resume,
+            overwrite=overwrite,
+            on_scorecard=lambda _: progress.advance(task),
+            on_error=on_error,
         )
     wall = time.monotonic() - started
     out.print(summary_table(cards, language))
@@ -142,7 +251,7 @@ def run_batch(grader: Grader, batch: Conversations, output: Path, *, resume: boo
         "cli.graded",
         language,
         graded=len(cards),
-        skipped=len(batch.errors),
+        skipped=len(batch.errors) + len(not_written),
         unscored=sum(1 for c in cards for i in c.items if i.unscored),
         calls=usage.calls,
         cached_calls=usage.cached_calls,
@@ -153,4 +262,19 @@ def run_batch(grader: Grader, batch: Conversations, output: Path, *, resume: boo
         output=output,
     )
     out.print(closing, markup=False)
-    return cards
+    return BatchRun(cards=cards, skipped=len(batch.errors) + len(not_written))
+
+
+def load_options(
+    file_format: str, channel_map: str | None, time_unit: str | None, channel: str | None
+) -> dict[str, Any]:
+    """The conversation-loading options of the command line, checked."""
+    from ..conversation import FORMATS
+
+    if file_format not in FORMATS:
+        raise LLMGraderError(f"unknown --format {file_format!r}; valid formats: {', '.join(FORMATS)}")
+    if time_unit not in (None, "s", "ms"):
+        raise LLMGraderError(f"unknown --time-unit {time_unit!r}; valid units: s, ms")
+    if channel not in (None, "chat", "call"):
+        raise LLMGraderError(f"unknown --channel {channel!r}; valid channels: chat, call")
+    return {"format": file_format, "channel_map": channel_map, "time_unit": time_unit, "channel": channel}

@@ -18,10 +18,15 @@ from ..errors import LLMGraderError, RescoreError
 from ..messages import text
 from ._console import load_batch, out, summary_table
 from ._grading import (
+    AllowInsecureOpt,
     BaseUrlOpt,
     CacheOpt,
+    ChannelMapOpt,
+    ChannelOpt,
     ConcurrencyOpt,
     EncodingOpt,
+    FormatOpt,
+    MaxPromptOpt,
     ModelOpt,
     ModeOpt,
     NoCacheOpt,
@@ -30,6 +35,9 @@ from ._grading import (
     RpmOpt,
     RubricOpt,
     SamplesOpt,
+    TemperatureOpt,
+    TimeUnitOpt,
+    load_options,
     make_grader,
     run_batch,
 )
@@ -61,24 +69,32 @@ def calibrate(
     concurrency: ConcurrencyOpt = 8,
     rpm: RpmOpt = None,
     samples: SamplesOpt = 1,
+    temperature: TemperatureOpt = None,
     no_cache: NoCacheOpt = False,
     cache_path: CacheOpt = None,
     no_mask: NoMaskOpt = False,
     encoding: EncodingOpt = None,
+    file_format: FormatOpt = "auto",
+    channel_map: ChannelMapOpt = None,
+    time_unit: TimeUnitOpt = None,
+    channel: ChannelOpt = None,
+    allow_insecure: AllowInsecureOpt = False,
+    max_prompt_chars: MaxPromptOpt = None,
 ) -> None:
     """Grade (or reuse results), measure agreement with the human scores, write the report."""
     from ..calibration import calibrate as run_calibration
     from ..calibration import load_human_scores
     from ..report import write_report
-    from ..results import read_results
+    from ..results import load_results
     from ..rubric import load_rubric
 
     loaded = load_rubric(rubric)
     language = loaded.language
     humans = load_human_scores(human)
-    batch = load_batch([conversations], encoding, language)
+    options = load_options(file_format, channel_map, time_unit, channel)
+    batch = load_batch([conversations], encoding, language, **options)
     if results is not None and results.exists():
-        cards = list(read_results(results))
+        cards = load_results(results)
         out.print(text("cli.reusing", language, n=len(cards), path=results), markup=False)
     else:
         grader = make_grader(
@@ -90,12 +106,18 @@ def calibrate(
             concurrency=concurrency,
             rpm=rpm,
             samples=samples,
+            temperature=temperature,
             no_cache=no_cache,
             cache_path=cache_path,
             no_mask=no_mask,
             rules_only=False,
+            no_model_message="cli.no_model_calibrate",
+            allow_insecure=allow_insecure,
+            max_prompt_chars=max_prompt_chars,
         )
-        cards = run_batch(grader, batch, results or output / "scorecards.jsonl", resume=False)
+        # --results names a file to create; the report folder's own copy is replaced on a re-run.
+        target = results or output / "scorecards.jsonl"
+        cards = run_batch(grader, batch, target, resume=False, overwrite=results is None).cards
     calibration = run_calibration(loaded, cards, humans, n_boot=n_boot, seed=seed)
     files = write_report(calibration, output, conversations={c.id: c for c in batch})
     out.print(_agreement_table(calibration, language))
@@ -125,11 +147,11 @@ def _agreement_table(calibration: CalibrationReport, language: str) -> Table:
 
 def _read_cards(results: Path, language: str) -> list[Scorecard]:
     """The scorecards of an existing results file (an error when there is none)."""
-    from ..results import read_results
+    from ..results import load_results
 
     if not results.is_file():
         raise LLMGraderError(text("cli.no_results", language, path=str(results)))
-    return list(read_results(results))
+    return load_results(results)
 
 
 def report(
@@ -179,6 +201,8 @@ def rescore(
         try:
             new_cards.append(rescore_card(card, loaded))
         except RescoreError as exc:
+            if not exc.items:  # not an item change: e.g. graded with another rubric
+                raise
             changed.update(dict.fromkeys(exc.items))
     if changed:
         raise LLMGraderError(text("cli.cannot_rescore", language, rubric=rubric, items=", ".join(changed)))

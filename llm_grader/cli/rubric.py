@@ -108,8 +108,14 @@ def _show_item(item: Item, language: str) -> None:
         out.print(f"  {line}", markup=False)
 
 
-def _show_prompt(rubric: Rubric, item: Item, path: Path, conversation_id: str | None, *, mask: bool) -> None:
-    """The exact messages and response schema sent for ``item`` on one conversation of ``path``."""
+def _show_prompt(
+    rubric: Rubric, item: Item, path: Path, conversation_id: str | None, *, mask: bool, as_json: bool
+) -> None:
+    """The exact messages and response schema sent for ``item`` on one conversation of ``path``.
+
+    Message text goes to stdout as it is sent, byte for byte (not through rich, which would
+    drop control characters).
+    """
     from ..conversation import load_conversations
     from ..rules import judge_rule
     from ._grading import make_grader
@@ -127,11 +133,18 @@ def _show_prompt(rubric: Rubric, item: Item, path: Path, conversation_id: str | 
         out.print(text("cli.judged_by_rule", language, id=item.id, rationale=rationale), markup=False)
         return
     grader = make_grader(rubric, no_mask=not mask, rules_only=True)
-    for message in grader.messages(item, chosen):
+    messages, schema = grader.messages(item, chosen), grader.answer_model(item)[1]
+    if as_json:
+        sys.stdout.write(
+            json.dumps({"messages": messages, "response_schema": schema}, ensure_ascii=False) + "\n"
+        )
+        return
+    for message in messages:
         out.rule(f"{message['role']}")
-        out.print(message["content"], markup=False, end="", soft_wrap=True)
+        out.file.flush()
+        sys.stdout.write(message["content"])
+        sys.stdout.flush()
     out.rule(text("cli.response_schema", language))
-    schema = grader.answer_model(item)[1]
     out.print(json.dumps(schema, ensure_ascii=False, indent=2), markup=False, soft_wrap=True)
 
 
@@ -196,6 +209,9 @@ def rubric_show(
         str | None, typer.Option("--id", help="Which conversation of the file (default: the first).")
     ] = None,
     no_mask: Annotated[bool, typer.Option("--no-mask", help="Show personal numbers unmasked.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --conversation: the messages and schema as one JSON object.")
+    ] = False,
 ) -> None:
     """Print a rubric readably; with --item and --conversation, the compiled prompt."""
     from ..rubric import load_rubric
@@ -208,7 +224,9 @@ def rubric_show(
     elif conversation is None:
         _show_item(loaded.item(item), loaded.language)
     else:
-        _show_prompt(loaded, loaded.item(item), conversation, conversation_id, mask=not no_mask)
+        _show_prompt(
+            loaded, loaded.item(item), conversation, conversation_id, mask=not no_mask, as_json=as_json
+        )
 
 
 @rubric_app.command("schema")

@@ -7,28 +7,85 @@ and the first datetime is kept as ``started_at``.
 
 - :mod:`.model` — ``Turn``, ``Conversation``, ``Conversations`` and the speaker aliases;
 - :mod:`.build` — ``parse_time``, speaker resolution and ``conversation_from_record``;
-- :mod:`.readers` — JSONL, CSV and plain-text files: ``load_conversations``;
-- :mod:`.masking` — ``mask_personal_data``.
+- :mod:`.limits` — every size limit the readers enforce (``LIMITS``);
+- :mod:`.readers` — JSONL, CSV and plain-text files: ``iter_conversations``;
+- :mod:`.sources` — ``load_conversations``: files, folders, tables and ASR results, time units;
+- :mod:`.tables` — pandas DataFrames, ``datasets.Dataset`` and lists of dicts: ``conversations_from_table``;
+- :mod:`.asr` — vendor ASR results (Alibaba, Tencent, iFlytek, Amazon Transcribe/Connect): ``read_asr``;
+- :mod:`.masking` — personal data: ``mask_conversation`` (counts per kind), ``mask_personal_data``,
+  the ``Masker`` type and the built-in detectors.
 """
 
 from __future__ import annotations
 
+from .asr import (
+    VENDORS,
+    AsrVendor,
+    TimeUnit,
+    detect_vendor,
+    implausible_seconds,
+    parse_channel_map,
+    read_asr,
+    to_seconds,
+)
 from .build import conversation_from_record, parse_time, resolve_speaker
-from .masking import mask_personal_data
-from .model import SPEAKER_ALIASES, Channel, Conversation, Conversations, Speaker, Turn
-from .readers import iter_conversations, load_conversations
+from .limits import LIMITS, InputLimits
+from .masking import (
+    DEFAULT_MASKERS,
+    Masker,
+    Span,
+    find_bank_cards,
+    find_emails,
+    find_id_cards,
+    find_landlines,
+    find_mobiles,
+    find_personal_data,
+    mask_conversation,
+    mask_personal_data,
+    mask_text,
+)
+from .model import SPEAKER_ALIASES, Channel, Conversation, Conversations, Speaker, Turn, normalise_line_breaks
+from .readers import iter_conversations
+from .sources import FORMATS, load_conversations
+from .tables import RowProblem, conversations_from_table, table_records
 
 __all__ = [
+    "DEFAULT_MASKERS",
+    "FORMATS",
+    "LIMITS",
     "SPEAKER_ALIASES",
+    "VENDORS",
+    "AsrVendor",
     "Channel",
     "Conversation",
     "Conversations",
+    "InputLimits",
+    "Masker",
+    "RowProblem",
+    "Span",
     "Speaker",
+    "TimeUnit",
     "Turn",
     "conversation_from_record",
+    "conversations_from_table",
+    "detect_vendor",
+    "find_bank_cards",
+    "find_emails",
+    "find_id_cards",
+    "find_landlines",
+    "find_mobiles",
+    "find_personal_data",
+    "implausible_seconds",
     "iter_conversations",
     "load_conversations",
+    "mask_conversation",
     "mask_personal_data",
+    "mask_text",
+    "normalise_line_breaks",
+    "parse_channel_map",
     "parse_time",
+    "read_asr",
     "resolve_speaker",
+    "table_records",
+    "to_seconds",
 ]

@@ -1,30 +1,413 @@
-"""Masking of personal numbers (phone, ID-card, bank-card) in a conversation's texts."""
+"""Masking of personal data — phone numbers, ID cards, bank cards, e-mail — in a conversation.
+
+Detection survives speech recognition: numbers grouped with spaces, dashes or dots, with a
+``+86`` / ``0086`` / ``86-`` prefix, in Chinese digits (``一三八``, ``幺三八``, ``两``) alone or
+mixed with Arabic ones. Each kind has a detector, a :data:`Masker` (text → :class:`Span`
+objects); teams add their own (names, addresses) to :data:`DEFAULT_MASKERS`. Overlaps are
+resolved the same way every time: the longest span wins, then the earliest, then the masker
+listed first. Masking keeps every text's length (one ``*`` per masked character), so offsets
+found in the masked text are valid in the original. Numbers keep their last four digits, their
+separators and an extension (``*** **** 5678``, ``****-***8666-123``); e-mail keeps ``@domain``.
+
+What counts. A *label* is the word nearest before a number (within twelve characters and its
+sentence): ID (身份证, 证件号), card (卡号, 银行卡...), phone (电话, 手机...) or order (订单,
+单号, 快递, 流水号, 编号, 发票...).
+
+- ``mobile``: 11 digits ``1[3-9]…``, country prefix allowed. Masked even after an order label:
+  nothing tells the two apart, and a miss leaks a phone number.
+- ``landline``: area code (``010``, ``02x``, ``0[3-9]xx``; parentheses allowed), a 7–8 digit
+  number, an optional extension (``-123``, ``转123``); not after an order label.
+- ``id_card``: 18 digits (or 17 and ``X``) with a valid region, birth date and ISO 7064 MOD 11-2
+  check digit, whatever the label; 15 legacy digits with a valid region and birth date, not
+  after an order label. After an ID label the shape is enough (a mistyped ID is still personal).
+- ``bank_card``: a whole written number or an unbroken block of 13–19 digits passing Luhn, or
+  of 16–19 digits starting ``62`` (UnionPay: not every domestic card passes Luhn), or of 13–19
+  digits after a card label; never after an order label.
+- ``email``: ``local@domain.tld``, also with ``＠``, ``艾特`` and ``点`` as ASR writes them.
+
+Not personal data: numbers glued to letters (``TK2024…``, ``SF…``), next to a currency sign or
+unit (``¥1,380.00``, ``138元``), dates and times (``:`` and ``/`` never join digits, a comma
+joins only Chinese digits), versions and IP addresses (a dot joins only groups of three or more
+digits), service lines and short numbers (``400-820-8820``, ``95588``), postal codes.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from typing import Any, NamedTuple
 
 from .model import Conversation
 
-__all__ = ["mask_personal_data"]
+__all__ = [
+    "DEFAULT_MASKERS", "Masker", "Span", "find_bank_cards", "find_emails", "find_id_cards", "find_landlines",
+    "find_mobiles", "find_personal_data", "mask_conversation", "mask_personal_data", "mask_text"
+]  # fmt: skip
 
-_PERSONAL = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15}|\d{16,19}|1[3-9]\d{9})(?![0-9A-Za-z])")
+
+class Span(NamedTuple):
+    """``text[start:end]`` is personal data of kind ``kind``.
+
+    The last ``keep`` characters stay visible; before them every letter (Han characters too) or
+    digit becomes ``*`` while spaces and punctuation stay, so the masked text has the same length.
+    """
+
+    start: int
+    end: int
+    kind: str
+    keep: int = 0
 
 
-def _mask_number(match: re.Match[str]) -> str:
-    digits = match.group(0)
-    return "*" * (len(digits) - 4) + digits[-4:]
+Masker = Callable[[str], Iterable[Span]]
+"""Finds the spans of one kind of personal data in a text (a built-in detector or your own)."""
+
+_CN_DIGITS = "零〇一二三四五六七八九幺两"
+_VALUE = dict(
+    zip("0123456789０１２３４５６７８９零一二三四五六七八九〇幺两Xx", "0123456789" * 3 + "012XX", strict=True)
+)
+"""Each character that can be a digit of a number, and its value."""
+_DIGIT = f"0-9０-９{_CN_DIGITS}"
+_SPACE = "[ \t\u3000]"
+_CHUNK = re.compile(f"[{_DIGIT}]+(?:[Xx](?![A-Za-z0-9]))?")
+_GAP = re.compile(rf"{_SPACE}{{1,3}}|{_SPACE}*[-－—–)）]{_SPACE}*|[.．]|[，,、]{_SPACE}?")
+_MAX_DIGITS = 24  # no kind is longer (an ID with separators is 18, a card 19)
+_AMOUNT_BEFORE = "¥￥$€£"
+_AMOUNT_AFTER = ("元", "块", "万", "亿", "角", "%", "％")
+_EXTENSION = re.compile(rf"{_SPACE}*(?:转|分机|[Ee][Xx][Tt]\.?){_SPACE}*[{_DIGIT}]{{1,5}}(?![{_DIGIT}])")
+_MOBILE = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
+_AREA = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})")
+_REGIONS = frozenset(map(str, (11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44,
+                                45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83)))  # fmt: skip
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_LABELS = {
+    "id_card": ("身份证", "证件号", "身份号"),
+    "bank_card": ("卡号", "银行卡", "信用卡", "储蓄卡", "借记卡", "银行账号", "card"),
+    "phone": ("电话", "手机", "座机", "固话", "联系方式", "tel", "phone"),
+    "other": ("订单", "单号", "快递", "物流", "包裹", "流水号", "交易号", "编号", "发票", "序列号", "批次",
+              "券码", "兑换码", "合同号", "保单号", "工号", "order", "tracking", "invoice", "ticket", "isbn"),
+}  # fmt: skip
+_SENTENCE_END = re.compile(r"[。！？；;!?\n]")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*"
+    r"(?P<at>\s?(?:@|＠|艾特)\s?)"
+    r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:(?:\.|．|点)[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
+    r"(?:\.|．|点)[A-Za-z]{2,}(?![A-Za-z0-9])"
+)
+
+
+class _Candidate(NamedTuple):
+    """A stretch of a digit run that may be one number."""
+
+    start: int
+    end: int
+    digits: str
+    """Normalised to ``0-9`` (and ``X``)."""
+    positions: tuple[int, ...]
+    """Where each digit is in the text."""
+    solid: bool
+    """The whole written run, or one chunk without separators."""
+
+
+# ----------------------------------------------------------------------------- digit runs
+
+
+def _joins(text: str, left: tuple[int, int], right: tuple[int, int]) -> bool:
+    """Whether the text between two chunks of digits is a separator inside one number."""
+    gap = text[left[1] : right[0]]
+    if not _GAP.fullmatch(gap):
+        return False
+    if gap in (".", "．"):
+        return left[1] - left[0] >= 3 and right[1] - right[0] >= 3
+    if gap[0] in "，,、":
+        return text[left[1] - 1] in _CN_DIGITS or text[right[0]] in _CN_DIGITS
+    return True
+
+
+def _glued(text: str, at: int, step: int) -> bool:
+    """Whether the character at ``at`` (or one more ``-``/``_`` away) is an ASCII letter."""
+    if 0 <= at < len(text) and text[at] in "-_":
+        at += step
+    return 0 <= at < len(text) and text[at].isascii() and text[at].isalpha()
+
+
+def _runs(text: str) -> Iterator[list[tuple[int, int]]]:
+    """Chunks of digits joined by separators, as lists of (start, end) character offsets."""
+    run: list[tuple[int, int]] = []
+    for match in _CHUNK.finditer(text):
+        chunk = match.span()
+        if run and not _joins(text, run[-1], chunk):
+            yield run
+            run = []
+        run.append(chunk)
+    if run:
+        yield run
+
+
+def _candidate(text: str, chunks: list[tuple[int, int]], solid: bool) -> _Candidate:
+    positions = tuple(at for start, end in chunks for at in range(start, end))
+    digits = "".join(_VALUE[text[at]] for at in positions)
+    return _Candidate(chunks[0][0], chunks[-1][1], digits, positions, solid)
+
+
+def _trimmed(text: str, chunks: list[tuple[int, int]]) -> Iterator[list[tuple[int, int]]]:
+    """The chunks without a Chinese digit at either end (``…五六七八一下``: 一 starts a word)."""
+    (first_start, first_end), (last_start, last_end) = chunks[0], chunks[-1]
+    if first_end - first_start > 1 and text[first_start] in _CN_DIGITS:
+        yield [(first_start + 1, first_end), *chunks[1:]]
+    if last_end - last_start > 1 and text[last_end - 1] in _CN_DIGITS:
+        yield [*chunks[:-1], (last_start, last_end - 1)]
+
+
+def _is_amount(text: str, start: int, end: int) -> bool:
+    before, after = text[max(0, start - 3) : start].rstrip(), text[end : end + 3].lstrip()
+    return (bool(before) and before[-1] in _AMOUNT_BEFORE) or after.startswith(_AMOUNT_AFTER)
+
+
+def _candidates(text: str) -> Iterator[_Candidate]:
+    """Every run, every stretch of whole chunks in it, and those without a stray Chinese digit."""
+    for run in _runs(text):
+        glued_left, glued_right = _glued(text, run[0][0] - 1, -1), _glued(text, run[-1][1], 1)
+        for i in range(len(run)):
+            size = 0
+            for j in range(i, len(run)):
+                size += run[j][1] - run[j][0]
+                if size > _MAX_DIGITS:
+                    break
+                if (i == 0 and glued_left) or (j == len(run) - 1 and glued_right):
+                    continue
+                chunks = run[i : j + 1]
+                for stretch in (chunks, *_trimmed(text, chunks)):
+                    solid = stretch is chunks and (i == j or len(chunks) == len(run))
+                    found = _candidate(text, stretch, solid)
+                    if not _is_amount(text, found.start, found.end):
+                        yield found
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _label(text: str, start: int) -> str | None:
+    """The kind named by the nearest label before ``start`` in its sentence (``other``: an order...)."""
+    window = text[max(0, start - 12) : start]
+    window = _SENTENCE_END.split(window)[-1].lower()
+    best: tuple[int, int, str] | None = None
+    for kind, words in _LABELS.items():
+        for word in words:
+            at = window.rfind(word)
+            if at >= 0 and (best is None or (at + len(word), len(word)) > best[:2]):
+                best = (at + len(word), len(word), kind)
+    return None if best is None else best[2]
+
+
+def _valid_birth(region: str, birth: str) -> bool:
+    if region[:2] not in _REGIONS:
+        return False
+    try:
+        born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:8]))
+    except ValueError:
+        return False
+    return 1900 <= born.year <= 2100
+
+
+def _id_check(first17: str) -> str:
+    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _luhn(digits: str) -> bool:
+    doubled = (int(char) * (1 + position % 2) for position, char in enumerate(reversed(digits)))
+    return sum(value - 9 if value > 9 else value for value in doubled) % 10 == 0
+
+
+def _is_mobile(text: str, found: _Candidate) -> bool:
+    return _MOBILE.fullmatch(found.digits) is not None
+
+
+def _is_id_card(text: str, found: _Candidate) -> bool:
+    digits, label = found.digits, _label(text, found.start)
+    if len(digits) == 18 and digits[:17].isdigit() and (digits[17].isdigit() or digits[17] == "X"):
+        checked = _valid_birth(digits[:6], digits[6:14]) and _id_check(digits[:17]) == digits[17]
+        return label == "id_card" or checked
+    if len(digits) == 15 and digits.isdigit():
+        return label == "id_card" or (label != "other" and _valid_birth(digits[:6], "19" + digits[6:12]))
+    return False
+
+
+def _landline_digits(found: _Candidate) -> int | None:
+    """How many digits make the landline number (the rest is an extension), or None."""
+    digits = found.digits
+    area = _AREA.match(digits)
+    if area is None or not digits.isdigit() or len(digits) <= area.end() or digits[area.end()] == "0":
+        return None
+    at = found.positions  # a separator between two digits may start an extension
+    breaks = [i for i in range(len(at) - 5, len(at)) if i > 0 and at[i] != at[i - 1] + 1]
+    for end in (len(digits), *breaks):
+        if 7 <= end - area.end() <= 8:
+            return end
+    return None
+
+
+def _is_landline(text: str, found: _Candidate) -> bool:
+    return _landline_digits(found) is not None and _label(text, found.start) != "other"
+
+
+def _is_bank_card(text: str, found: _Candidate) -> bool:
+    digits = found.digits
+    if not (found.solid and digits.isdigit() and 13 <= len(digits) <= 19 and digits[0] != "0"):
+        return False
+    label = _label(text, found.start)
+    if label in ("bank_card", "other"):
+        return label == "bank_card"
+    return len(set(digits)) > 1 and (_luhn(digits) or (digits.startswith("62") and len(digits) >= 16))
+
+
+# ----------------------------------------------------------------------------- detectors
+
+
+def _keep_last_digits(piece: str, count: int = 4) -> int:
+    """How many characters at the end of ``piece`` hold its last ``count`` digits."""
+    seen = 0
+    for back, char in enumerate(reversed(piece), start=1):
+        seen += char in _VALUE
+        if seen == count:
+            return back
+    return 0
+
+
+def _numbers(text: str, kind: str, test: Callable[[str, _Candidate], bool]) -> list[Span]:
+    spans = []
+    for found in _candidates(text):
+        if not test(text, found):
+            continue
+        start, number_end, end = found.start, found.end, found.end
+        if start > 0 and text[start - 1] in "+＋":
+            start -= 1
+        if start > 0 and text[start - 1] in "(（" and any(c in ")）" for c in text[start:end]):
+            start -= 1
+        if kind == "landline":  # an extension stays visible, with the number's last four digits
+            number_end = found.positions[(_landline_digits(found) or len(found.digits)) - 1] + 1
+            extension = _EXTENSION.match(text, end)
+            end = extension.end() if extension else end
+        keep = _keep_last_digits(text[start:number_end]) + end - number_end
+        spans.append(Span(start, end, kind, keep))
+    return spans
+
+
+def find_mobiles(text: str) -> list[Span]:
+    """Chinese mobile numbers, ``138 1234 5678``, ``+86-138…``, ``幺三八…`` (kind ``mobile``)."""
+    return _numbers(text, "mobile", _is_mobile)
+
+
+def find_landlines(text: str) -> list[Span]:
+    """Landlines with an area code, ``(0755) 8888 6666``, ``0571-8888666-123`` (``landline``)."""
+    return _numbers(text, "landline", _is_landline)
+
+
+def find_id_cards(text: str) -> list[Span]:
+    """Resident ID numbers, 18 digits with a valid check digit or 15 legacy ones (``id_card``)."""
+    return _numbers(text, "id_card", _is_id_card)
+
+
+def find_bank_cards(text: str) -> list[Span]:
+    """Bank cards, 13–19 digits passing Luhn or with the UnionPay prefix 62 (``bank_card``)."""
+    return _numbers(text, "bank_card", _is_bank_card)
+
+
+def find_emails(text: str) -> list[Span]:
+    """E-mail addresses; the ``@domain`` stays visible (kind ``email``)."""
+    return [Span(m.start(), m.end(), "email", m.end() - m.start("at")) for m in _EMAIL.finditer(text)]
+
+
+DEFAULT_MASKERS: tuple[Masker, ...] = (
+    find_emails,
+    find_mobiles,
+    find_id_cards,
+    find_landlines,
+    find_bank_cards,
+)
+"""The built-in detectors; on spans of equal length and start, the one listed first wins."""
+
+
+# ----------------------------------------------------------------------------- masking
+
+
+def _checked(given: Any, text: str, masker: Masker) -> Span:
+    span = given if isinstance(given, Span) else Span(*given)
+    if not (0 <= span.start < span.end <= len(text) and 0 <= span.keep <= span.end - span.start):
+        raise ValueError(
+            f"masker {getattr(masker, '__name__', masker)!r} returned {tuple(span)!r} for a text of "
+            f"{len(text)} characters; a span needs 0 <= start < end <= len(text) and 0 <= keep <= end - start"
+        )
+    return span
+
+
+def _listed(maskers: Iterable[Masker]) -> tuple[Masker, ...]:
+    if callable(maskers):  # one masker given where a list is expected
+        raise TypeError(f"maskers must be a list of maskers, e.g. [{getattr(maskers, '__name__', 'masker')}]")
+    return tuple(maskers)
+
+
+def find_personal_data(text: str, maskers: Iterable[Masker] = DEFAULT_MASKERS) -> list[Span]:
+    """The spans to mask in ``text``, in order, without overlaps (the longest span wins)."""
+    found = [(_checked(span, text, m), rank) for rank, m in enumerate(_listed(maskers)) for span in m(text)]
+    found.sort(key=lambda pair: (pair[0].start - pair[0].end, pair[0].start, pair[1]))
+    taken = bytearray(len(text))
+    chosen = []
+    for span, _ in found:
+        if not any(taken[span.start : span.end]):
+            taken[span.start : span.end] = b"\x01" * (span.end - span.start)
+            chosen.append(span)
+    return sorted(chosen)
+
+
+def mask_text(text: str, maskers: Iterable[Masker] = DEFAULT_MASKERS) -> tuple[str, list[Span]]:
+    """``text`` with its personal data masked (same length), and the spans that were masked."""
+    spans = find_personal_data(text, maskers)
+    chars = list(text)
+    for span in spans:
+        for at in range(span.start, span.end - span.keep):
+            if chars[at].isalnum():
+                chars[at] = "*"
+    return "".join(chars), spans
+
+
+def _mask_value(value: Any, mask: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {key: _mask_value(item, mask) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_value(item, mask) for item in value]
+    return value
+
+
+def mask_conversation(
+    conversation: Conversation, maskers: Iterable[Masker] = DEFAULT_MASKERS, *, metadata: bool = False
+) -> tuple[Conversation, dict[str, int]]:
+    """The conversation with personal data masked in every turn and the notes, and counts per kind.
+
+    ``metadata=True`` masks the string values in ``metadata`` too (off by default: metadata
+    is not sent to the model, and rules read it). Counts only list kinds that were found,
+    e.g. ``{"email": 1, "mobile": 2}``. The given conversation is not changed.
+    """
+    chosen = _listed(maskers)
+    counts: Counter[str] = Counter()
+
+    def mask(text: str) -> str:
+        masked, spans = mask_text(text, chosen)
+        counts.update(span.kind for span in spans)
+        return masked
+
+    update: dict[str, Any] = {
+        "turns": [turn.model_copy(update={"text": mask(turn.text)}) for turn in conversation.turns],
+        "notes": mask(conversation.notes) if conversation.notes else conversation.notes,
+    }
+    if metadata:
+        update["metadata"] = _mask_value(conversation.metadata, mask)
+    return conversation.model_copy(update=update), dict(sorted(counts.items()))
 
 
 def mask_personal_data(conversation: Conversation) -> Conversation:
-    """Mask phone, ID-card and bank-card numbers, keeping the last four digits.
-
-    Masking keeps every text's length, so character offsets found in the masked text are
-    valid in the original too.
-    """
-    turns = [
-        turn.model_copy(update={"text": _PERSONAL.sub(_mask_number, turn.text)})
-        for turn in conversation.turns
-    ]
-    notes = _PERSONAL.sub(_mask_number, conversation.notes) if conversation.notes else conversation.notes
-    return conversation.model_copy(update={"turns": turns, "notes": notes})
+    """The conversation with the built-in kinds of personal data masked (see :func:`mask_conversation`)."""
+    return mask_conversation(conversation)[0]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Judge, JudgeRequest, ModelResult
+from .base import Judge, JudgeRequest, ModelResult, prompt_size, redact
 from .cache import CachedJudge, ResultCache, default_cache_path
+from .pacing import Pacer
 from .settings import MODES, PROVIDERS, Mode, ModelSettings, Profile, check_mode
 
 __all__ = [
@@ -25,11 +26,14 @@ __all__ = [
     "Mode",
     "ModelResult",
     "ModelSettings",
+    "Pacer",
     "Profile",
     "ResultCache",
     "build_judge",
     "check_mode",
     "default_cache_path",
+    "prompt_size",
+    "redact",
 ]
 
 

@@ -10,7 +10,9 @@ same three members can grade.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -18,7 +20,25 @@ from pydantic import BaseModel
 
 from ..types import Usage
 
-__all__ = ["Judge", "JudgeRequest", "ModelResult"]
+__all__ = ["Judge", "JudgeRequest", "ModelResult", "prompt_size", "redact"]
+
+_TOKENS = (
+    (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer ***"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), "sk-***"),
+)
+
+
+def redact(text: str, *, secrets: Iterable[str] = ()) -> str:
+    """``text`` with each secret, and anything shaped like a bearer token or ``sk-`` key, hidden.
+
+    Applied to every error text that is stored or printed: a server may echo the key back.
+    """
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    for pattern, mask in _TOKENS:
+        text = pattern.sub(mask, text)
+    return text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,3 +91,10 @@ class Judge(Protocol):
     async def aclose(self) -> None:
         """Release connections (the judge may be used again afterwards)."""
         ...
+
+
+def prompt_size(request: JudgeRequest) -> int:
+    """Characters a request carries: every message and the answer schema."""
+    return sum(len(m.get("content") or "") for m in request.messages) + len(
+        json.dumps(request.schema, ensure_ascii=False)
+    )

@@ -14,6 +14,8 @@ import json
 import os
 import sqlite3
 import threading
+import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from pydantic import ValidationError
 from ..types import Usage
 from .base import Judge, JudgeRequest, ModelResult
 
-__all__ = ["CachedJudge", "ResultCache", "default_cache_path"]
+__all__ = ["CacheWarning", "CachedJudge", "ResultCache", "default_cache_path"]
 
 
 def default_cache_path() -> Path:
@@ -36,22 +38,67 @@ def default_cache_path() -> Path:
     return Path(platformdirs.user_cache_dir("llm-grader", appauthor=False)) / "answers.sqlite"
 
 
+class CacheWarning(UserWarning):
+    """The answer cache was damaged and has been set aside; grading goes on with a fresh one."""
+
+
 class ResultCache:
-    """Answers on disk (SQLite); the connection opens on first use and again after ``close``."""
+    """Answers on disk (SQLite); the connection opens on first use and again after ``close``.
+
+    A cache file that is not a database, or is damaged (truncated, garbage), is moved aside
+    to ``<name>.corrupt-<time>`` with a one-line :class:`CacheWarning` naming it, and a fresh
+    cache is used: the answers are a saving, never a reason for a run to fail.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
             db.execute("pragma journal_mode=wal")
             db.execute("create table if not exists answers (key text primary key, value text not null)")
-            self._db = db
+            db.execute("select key, value from answers limit 1").fetchall()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as exc:
+                self._set_aside(exc)
+                self._db = self._open()
         return self._db
+
+    def _set_aside(self, exc: sqlite3.DatabaseError) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            part = self.path.with_name(self.path.name + suffix)
+            if part.exists():
+                part.replace(aside.with_name(aside.name + suffix))
+        warnings.warn(
+            f"answer cache {str(self.path)!r} is damaged ({exc}); moved to {aside.name!r}, "
+            "continuing with a fresh one",
+            CacheWarning,
+            stacklevel=4,
+        )
+
+    def _run(self, sql: str, args: tuple[str, ...]) -> list[Any]:
+        with self._lock:
+            try:
+                return self._connection().execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:  # damaged while in use: set aside, go on fresh
+                self._set_aside(exc)
+                return self._connection().execute(sql, args).fetchall()
 
     @staticmethod
     def key(
@@ -64,14 +111,12 @@ class ResultCache:
 
     def get(self, key: str) -> str | None:
         """The stored answer JSON, or None."""
-        with self._lock:
-            row = self._connection().execute("select value from answers where key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._run("select value from answers where key = ?", (key,))
+        return str(rows[0][0]) if rows else None
 
     def put(self, key: str, value: str) -> None:
         """Store an answer JSON."""
-        with self._lock:
-            self._connection().execute("insert or replace into answers values (?, ?)", (key, value))
+        self._run("insert or replace into answers values (?, ?)", (key, value))
 
     def close(self) -> None:
         """Close the database (it reopens on next use)."""
@@ -92,6 +137,11 @@ class CachedJudge:
     def identity(self) -> Mapping[str, Any]:
         """The wrapped judge's identity."""
         return self.inner.identity
+
+    @property
+    def prompt_budget(self) -> int | None:
+        """The wrapped judge's prompt budget, if it has one."""
+        return getattr(self.inner, "prompt_budget", None)
 
     async def judge(self, request: JudgeRequest) -> ModelResult:
         """The stored answer if it still validates, else the wrapped judge's (stored when valid)."""

@@ -21,7 +21,9 @@ import asyncio
 import json
 import logging
 import os
+import socket
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -31,8 +33,9 @@ from instructor.core import IncompleteOutputException, InstructorRetryException
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
+from ..errors import ModelConfigurationError
 from ..types import Usage
-from .base import JudgeRequest, ModelResult
+from .base import JudgeRequest, ModelResult, redact
 from .settings import ModelSettings
 
 __all__ = ["InstructorJudge", "reask_policy"]
@@ -81,11 +84,17 @@ class InstructorJudge:
     """Answers requests through instructor over one ``AsyncOpenAI`` client per event loop."""
 
     def __init__(self, settings: ModelSettings) -> None:
+        settings.check_transport()
         self.settings = settings
         self._mode = instructor.Mode[settings.effective_mode.upper()]
         self._openai: openai.AsyncOpenAI | None = None
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def prompt_budget(self) -> int:
+        """Most characters one request may carry (settings, else the provider profile)."""
+        return self.settings.prompt_budget
 
     @property
     def identity(self) -> Mapping[str, Any]:
@@ -114,7 +123,19 @@ class InstructorJudge:
         self._openai = self._client = self._loop = None
 
     async def judge(self, request: JudgeRequest) -> ModelResult:
-        """Ask for one item's answer, validated (quotes verified) by ``request.response_model``."""
+        """Ask for one item's answer, validated (quotes verified) by ``request.response_model``.
+
+        Failures come back as results, their text redacted of the key; a failure that no other
+        request can escape (rejected key, unknown model, unreachable endpoint) raises
+        :class:`~llm_grader.errors.ModelConfigurationError` instead.
+        """
+        result = await self._judge(request)
+        if result.error is None:
+            return result
+        secret = self.settings.api_key.get_secret_value()
+        return replace(result, error=redact(result.error, secrets=[secret] if secret else []))
+
+    async def _judge(self, request: JudgeRequest) -> ModelResult:
         policy = reask_policy(self.settings.reasks)
         try:
             answer, completion = await self._instructor().chat.completions.create_with_completion(
@@ -130,8 +151,10 @@ class InstructorJudge:
                 error=_TRUNCATED, kind="truncated", usage=usage.model_copy(update={"calls": 1}), attempts=1
             )
         except InstructorRetryException as exc:
+            _raise_if_fatal(exc.__cause__, self.settings)
             return _failed(exc)
         except openai.APIError as exc:
+            _raise_if_fatal(exc, self.settings)
             return ModelResult(error=_api_error(exc), kind="transport", usage=Usage(calls=1), attempts=1)
         refusal = _refusal(completion)
         if refusal:
@@ -139,6 +162,47 @@ class InstructorJudge:
         attempts = max(int(policy.statistics.get("attempt_number", 1)), 1)
         usage = _usage(getattr(completion, "usage", None)).model_copy(update={"calls": attempts})
         return ModelResult(answer=answer, raw=answer.model_dump_json(), usage=usage, attempts=attempts)
+
+
+def _connect_failure(exc: BaseException) -> BaseException | None:
+    """The connect-phase error (refused, DNS) under an SDK connection error, if that is what it was."""
+    if isinstance(exc, openai.APITimeoutError):
+        return None
+    seen: BaseException | None = exc.__cause__ or exc.__context__
+    while seen is not None:
+        # The SDK's HTTP client (httpx, or httpx2 in openai 3) names its connect-phase error
+        # ConnectError; under it lie the OS errors (refused, unreachable, no such host).
+        if type(seen).__name__ == "ConnectError" or isinstance(
+            seen, (ConnectionRefusedError, socket.gaierror)
+        ):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _raise_if_fatal(exc: BaseException | None, settings: ModelSettings) -> None:
+    """Raise ModelConfigurationError for failures every request would meet: key, model, endpoint."""
+    host = settings.host
+    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        message = (
+            f"{host} rejected the API key ({exc.status_code}): set OPENAI_API_KEY (or pass the key in "
+            "ModelSettings) to a key valid for this endpoint"
+        )
+    elif isinstance(exc, openai.NotFoundError):
+        message = (
+            f"{host} has no model {settings.model!r} (404): check --model (on Azure: the deployment "
+            "name) and --base-url"
+        )
+    elif isinstance(exc, openai.APIConnectionError) and (cause := _connect_failure(exc)) is not None:
+        reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        message = (
+            f"cannot connect to {host} ({reason}): check --base-url / OPENAI_BASE_URL and that the "
+            "server is running"
+        )
+    else:
+        return
+    secret = settings.api_key.get_secret_value()
+    raise ModelConfigurationError(redact(message, secrets=[secret] if secret else []), host=host) from None
 
 
 def _failed(exc: InstructorRetryException) -> ModelResult:

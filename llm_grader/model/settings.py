@@ -6,13 +6,15 @@ Nothing here imports the openai SDK.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
+from urllib.parse import urlparse
 
 from pydantic import SecretStr
 
-from ..errors import LLMGraderError
+from ..errors import LLMGraderError, ModelConfigurationError
 
 __all__ = ["MODES", "PROVIDERS", "Mode", "ModelSettings", "Profile", "check_mode"]
 
@@ -45,6 +47,9 @@ class Profile:
     quirks: str = ""
     azure: bool = False
     """Routes by deployment and needs an api-version (Azure OpenAI)."""
+    prompt_budget: int = 120_000
+    """Most characters one request may carry (messages and schema); a conversation whose
+    prompt is longer is not sent. About a 128k-token context for Chinese text."""
 
 
 PROVIDERS: tuple[Profile, ...] = (
@@ -92,6 +97,17 @@ PROVIDERS: tuple[Profile, ...] = (
 """Known providers. ``ModelSettings(provider=...)`` or ``mode=...`` overrides the detection."""
 
 
+def _is_local(host: str) -> bool:
+    """Loopback or private-network hosts, where a test or in-house endpoint may use plain HTTP."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
+
+
 def _profile(name: str | None, base_url: str | None) -> Profile:
     if name is not None:
         for profile in PROVIDERS:
@@ -122,6 +138,40 @@ class ModelSettings:
     extra_body: dict[str, Any] = field(default_factory=dict)
     api_version: str | None = None
     """Azure OpenAI only: the api-version (default ``OPENAI_API_VERSION`` or 2024-10-21)."""
+    max_prompt_chars: int | None = None
+    """Most characters one request may carry; None: the provider profile's ``prompt_budget``."""
+    allow_insecure: bool = False
+    """Allow sending the API key over plain HTTP to a host that is not loopback or private."""
+
+    def __post_init__(self) -> None:
+        if self.max_prompt_chars is not None and self.max_prompt_chars < 1:
+            raise LLMGraderError(f"max_prompt_chars must be at least 1 (got {self.max_prompt_chars})")
+
+    @property
+    def prompt_budget(self) -> int:
+        """Most characters one request may carry."""
+        return self.max_prompt_chars or self.profile.prompt_budget
+
+    @property
+    def host(self) -> str:
+        """The endpoint's host (and port), for messages; never the key."""
+        return urlparse(self.base_url or "https://api.openai.com/v1").netloc or "?"
+
+    def check_transport(self) -> None:
+        """Refuse to send a key in clear text: plain HTTP only to loopback or private addresses.
+
+        ``allow_insecure`` (``--allow-insecure``) lifts this, for a trusted network.
+        """
+        url = urlparse(self.base_url or "https://api.openai.com/v1")
+        if url.scheme != "http" or not self.api_key.get_secret_value() or self.allow_insecure:
+            return
+        if _is_local(url.hostname or ""):
+            return
+        raise ModelConfigurationError(
+            f"refusing to send the API key over plain HTTP to {url.netloc!r}: use an https:// base URL, "
+            "or pass --allow-insecure (ModelSettings(allow_insecure=True)) for a trusted network",
+            host=url.netloc,
+        )
 
     @classmethod
     def from_env(

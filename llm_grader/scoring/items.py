@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..rubric import Item
-from ..types import Judgement, NaPolicy
+from ..types import Judgement, NaPolicy, Usage
 from .scorecard import ItemResult
 
-__all__ = ["item_result", "na_policy"]
+__all__ = ["item_result", "judgement_from_result", "na_policy"]
 
 
 def na_policy(item: Item, judgement: Judgement | None) -> NaPolicy:
@@ -68,4 +68,26 @@ def _tiered(item: Item, judgement: Judgement, base: dict[str, Any]) -> ItemResul
     occurrences = list(judgement.occurrences) if judgement.occurrences else None
     return ItemResult(
         **base, tier=tier.id, tier_label=tier.display, points=item.tier_points(tier), occurrences=occurrences
+    )
+
+
+def judgement_from_result(item: Item, stored: ItemResult) -> Judgement:
+    """The judgement a stored result came from, with the N/A policy of the new rubric."""
+    na_policy = None
+    if stored.not_applicable and stored.audit.na_source == "applicability" and item.applicability:
+        na_policy = item.applicability.policy
+    return Judgement(
+        item_id=item.id,
+        tier=stored.tier,
+        occurrences=tuple(stored.occurrences or ()),
+        not_applicable=stored.not_applicable,
+        na_policy=na_policy,
+        flags=stored.flags,
+        evidence=tuple(stored.evidence),
+        rationale=stored.rationale,
+        measured=stored.measured,
+        error=stored.error,
+        needs_review=stored.needs_review,
+        usage=Usage(),
+        audit=stored.audit,
     )

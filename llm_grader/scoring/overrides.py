@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ..rubric import Condition, Override
 from ..types import Evidence
-from .scorecard import ItemResult, OverrideHit
+from .scorecard import ItemResult, OverrideHit, PendingOverride
 
-__all__ = ["CONDITIONS", "apply_overrides", "fired_overrides"]
+__all__ = ["CONDITIONS", "apply_overrides", "evaluate_overrides", "fired_overrides"]
 
 _ConditionFn = Callable[[Condition, ItemResult], bool]
 
@@ -31,15 +31,19 @@ def _evidence(condition: Condition, result: ItemResult) -> list[Evidence]:
     return list(result.evidence)
 
 
-def _fires(override: Override, results: Mapping[str, ItemResult]) -> OverrideHit | None:
-    evidence: list[Evidence] = []
-    for condition in override.when:
-        result = results.get(condition.item)
-        if result is None or result.unscored or result.not_applicable:
-            return None
-        if not CONDITIONS[condition.kind](condition, result):
-            return None
-        evidence += _evidence(condition, result)
+def _state(condition: Condition, result: ItemResult | None) -> bool | None:
+    """Whether the condition holds: None when it cannot be told (item unscored, evidence unverified)."""
+    if result is None or result.unscored:
+        return None
+    if result.not_applicable or not CONDITIONS[condition.kind](condition, result):
+        return False
+    if any(not e.verified for e in _evidence(condition, result)):
+        return None  # an override never fires on evidence that was not found in the transcript
+    return True
+
+
+def _hit(override: Override, results: Mapping[str, ItemResult]) -> OverrideHit:
+    evidence = [e for c in override.when for e in _evidence(c, results[c.item])]
     return OverrideHit(
         id=override.id,
         kind=override.kind,
@@ -49,9 +53,34 @@ def _fires(override: Override, results: Mapping[str, ItemResult]) -> OverrideHit
     )
 
 
+def evaluate_overrides(
+    overrides: Sequence[Override], results: Mapping[str, ItemResult]
+) -> tuple[list[OverrideHit], list[PendingOverride]]:
+    """The overrides that fire, and those that cannot be decided yet, in rubric order.
+
+    An override fires when every condition holds; it is pending when none fails but some
+    cannot be told — an item it looks at is unscored or its evidence is unverified — and
+    ``blocking`` names those items.
+    """
+    hits: list[OverrideHit] = []
+    pending: list[PendingOverride] = []
+    for override in overrides:
+        states = [(c, _state(c, results.get(c.item))) for c in override.when]
+        if any(state is False for _, state in states):
+            continue
+        blocking = [c.item for c, state in states if state is None]
+        if blocking:
+            pending.append(
+                PendingOverride(id=override.id, kind=override.kind, reason=override.reason, blocking=blocking)
+            )
+        else:
+            hits.append(_hit(override, results))
+    return hits, pending
+
+
 def fired_overrides(overrides: Sequence[Override], results: Mapping[str, ItemResult]) -> list[OverrideHit]:
     """The overrides whose conditions all hold, in rubric order."""
-    return [hit for o in overrides if (hit := _fires(o, results)) is not None]
+    return evaluate_overrides(overrides, results)[0]
 
 
 def apply_overrides(overrides: Sequence[Override], hits: Sequence[OverrideHit], total: float) -> float:

@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 from ..errors import RescoreError
-from ..rubric import Item, Rubric, item_fingerprint
-from ..types import Judgement, Usage
-from .scorecard import ItemResult, Scorecard
+from ..rubric import Rubric, item_fingerprint
+from .items import judgement_from_result
+from .scorecard import Scorecard
 from .total import score
 
 __all__ = ["rescore"]
-
-
-def _judgement(item: Item, stored: ItemResult) -> Judgement:
-    """The judgement a stored result came from, with the N/A policy of the new rubric."""
-    na_policy = None
-    if stored.not_applicable and stored.audit.na_source == "applicability" and item.applicability:
-        na_policy = item.applicability.policy
-    return Judgement(
-        item_id=item.id,
-        tier=stored.tier,
-        occurrences=tuple(stored.occurrences or ()),
-        not_applicable=stored.not_applicable,
-        na_policy=na_policy,
-        flags=stored.flags,
-        evidence=tuple(stored.evidence),
-        rationale=stored.rationale,
-        measured=stored.measured,
-        error=stored.error,
-        needs_review=stored.needs_review,
-        usage=Usage(),
-        audit=stored.audit,
-    )
 
 
 def rescore(card: Scorecard, rubric: Rubric) -> Scorecard:
@@ -40,6 +18,12 @@ def rescore(card: Scorecard, rubric: Rubric) -> Scorecard:
     fingerprint (wording, tiers, flags, rule) changed, or that is new, cannot be reused and
     raises :class:`~llm_grader.errors.RescoreError` naming the items.
     """
+    if card.rubric_id != rubric.id:
+        raise RescoreError(
+            f"{card.conversation_id}: graded with rubric {card.rubric_id!r}, not {rubric.id!r}; "
+            f"rescore with a version of {card.rubric_id!r} (-r)",
+            items=[],
+        )
     stored = {r.item_id: r for r in card.items}
     items = [item for _, item in rubric.items()]
     changed = [
@@ -53,7 +37,7 @@ def rescore(card: Scorecard, rubric: Rubric) -> Scorecard:
         )
     card_out = score(
         rubric,
-        [_judgement(item, stored[item.id]) for item in items],
+        [judgement_from_result(item, stored[item.id]) for item in items],
         conversation_id=card.conversation_id,
         model=card.model,
         errors=card.errors,

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..types import Audit, Evidence, Occurrence, Record, Usage
 
-__all__ = ["CategoryScore", "ItemResult", "OverrideHit", "Scorecard"]
+__all__ = ["CategoryScore", "ItemResult", "OverrideHit", "PendingOverride", "Scorecard"]
 
 
 class ItemResult(Record):
@@ -56,6 +56,16 @@ class OverrideHit(Record):
     evidence: list[Evidence] = Field(default_factory=list)
 
 
+class PendingOverride(Record):
+    """An override that may fire once the items blocking it are graded (or their evidence verified)."""
+
+    id: str
+    kind: Literal["fatal", "zero_score", "cap"]
+    reason: str
+    blocking: list[str]
+    """The items whose grade is missing (or whose evidence is unverified)."""
+
+
 class CategoryScore(Record):
     """A category's subtotal."""
 
@@ -77,16 +87,27 @@ class Scorecard(Record):
     total_score: float | None
     """The total after rescaling and overrides; None only when no item could count."""
     max_score: float
-    fatal: bool = False
-    zero_score: bool = False
+    fatal: bool | None = False
+    """True: a fatal override fired; False: none can; None: undetermined (see ``pending_overrides``)."""
+    zero_score: bool | None = False
+    """As ``fatal``, for zero-score overrides (0分录音)."""
     overrides: list[OverrideHit] = Field(default_factory=list)
+    pending_overrides: list[PendingOverride] = Field(default_factory=list)
+    """Overrides that cannot be decided yet, with the items blocking them."""
     items: list[ItemResult]
     categories: list[CategoryScore] = Field(default_factory=list)
     complete: bool = True
-    """False when any item is unscored: the total then counts only the graded items."""
+    """False when any item is unscored or an override is pending: the total is then partial."""
     unscored_points: float = 0.0
-    """Maximum points of the unscored items (the total could be this much higher)."""
+    """Maximum points of the unscored scored items (deduction items not checked are open too)."""
+    total_min: float | None = None
+    """For a partial scorecard: the lowest total the rubric allows once every open item is graded."""
+    total_max: float | None = None
+    """For a partial scorecard: the highest total the rubric allows once every open item is graded."""
     usage: Usage = Field(default_factory=Usage)
+    masked: dict[str, int] = Field(default_factory=dict)
+    """Personal data masked before the text was sent to the model, counted per kind (e.g.
+    ``{"mobile": 2}``); empty when nothing was sent or masking was off."""
     errors: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 

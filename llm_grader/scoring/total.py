@@ -8,25 +8,40 @@ more than the group's items earned (:mod:`.penalties`); the subtotal is clamped 
 when items were excluded. Last, overrides (:mod:`.overrides`) fire on the reported facts:
 fatal and zero-score set the total to 0, a cap bounds it.
 
-An item that could not be graded is *unscored*: it adds nothing, the scorecard is marked
-incomplete and ``unscored_points`` says how many points were at stake. It never counts as
-zero or full marks.
+An item that could not be graded is *unscored*: it adds nothing, and it never counts as zero
+or full marks. A scorecard with unscored items, or with an override that cannot be decided
+yet, is *partial*: ``complete`` is false, ``fatal``/``zero_score`` are ``None`` while an
+override of that kind is pending, and ``total_min``/``total_max`` give the range the total
+can still take — computed by grading every open item at its worst (lowest tier, every flag
+raised, the most a deduction can take) and at its best, under the rubric's own rules.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ..rubric import Rubric
-from ..types import Judgement, Usage
+from ..rubric import Category, Item, Rubric
+from ..types import Judgement, Occurrence, Usage
 from .categories import CategoryTally, round_points, tally_category
-from .overrides import apply_overrides, fired_overrides
-from .scorecard import Scorecard
+from .items import judgement_from_result
+from .overrides import apply_overrides, evaluate_overrides
+from .scorecard import ItemResult, OverrideHit, PendingOverride, Scorecard
 
 __all__ = ["score"]
 
 _ALL_EXCLUDED = "every item is excluded as not applicable; no total"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    tallies: list[CategoryTally]
+    results: list[ItemResult]
+    hits: list[OverrideHit]
+    pending: list[PendingOverride]
+    total: float | None
 
 
 def _rescaled(rubric: Rubric, tallies: Sequence[CategoryTally]) -> float | None:
@@ -36,6 +51,49 @@ def _rescaled(rubric: Rubric, tallies: Sequence[CategoryTally]) -> float | None:
         return total
     available = sum(t.maximum for t in tallies)
     return total * rubric.max_score / available if available > 0 else None
+
+
+def _outcome(rubric: Rubric, by_item: Mapping[str, Judgement]) -> _Outcome:
+    tallies = [tally_category(category, by_item) for category in rubric.categories]
+    results = [r for t in tallies for r in t.results]
+    hits, pending = evaluate_overrides(rubric.overrides, {r.item_id: r for r in results})
+    total = _rescaled(rubric, tallies)
+    if total is not None:
+        total = apply_overrides(rubric.overrides, hits, total)
+    return _Outcome(tallies, results, hits, pending, total)
+
+
+def _extreme(item: Item, category: Category, *, worst: bool) -> Judgement:
+    """The open item graded at its worst or its best."""
+    if item.deduction is None:
+        tier = min(item.tiers, key=item.tier_points) if worst else max(item.tiers, key=item.tier_points)
+        return Judgement(item_id=item.id, tier=tier.id, flags={f.id: worst for f in item.flags})
+    if not worst:
+        return Judgement(item_id=item.id)
+    # Enough occurrences to take the most the item can: its cap, else the whole category.
+    most = item.deduction.cap if item.deduction.cap is not None else category.maximum
+    count = max(1, math.ceil(most / item.deduction.points)) if item.deduction.points > 0 else 1
+    found = Occurrence(turn=1, speaker="agent", quote="", start_char=0, end_char=0)
+    return Judgement(item_id=item.id, occurrences=(found,) * count)
+
+
+def _bound(
+    rubric: Rubric, stored: Mapping[str, ItemResult], open_ids: set[str], *, worst: bool
+) -> float | None:
+    judgements = {
+        item.id: _extreme(item, category, worst=worst)
+        if item.id in open_ids
+        else judgement_from_result(item, stored[item.id])
+        for category in rubric.categories
+        for item in category.items
+    }
+    return _outcome(rubric, judgements).total
+
+
+def _state(hits: Sequence[OverrideHit], pending: Sequence[PendingOverride], kind: str) -> bool | None:
+    if any(h.kind == kind for h in hits):
+        return True
+    return None if any(p.kind == kind for p in pending) else False
 
 
 def score(
@@ -52,12 +110,16 @@ def score(
     Items with no judgement are unscored ("not graded"). Pure: same input, same output.
     """
     by_item = judgements if isinstance(judgements, Mapping) else {j.item_id: j for j in judgements}
-    tallies = [tally_category(category, by_item) for category in rubric.categories]
-    results = [r for t in tallies for r in t.results]
-    hits = fired_overrides(rubric.overrides, {r.item_id: r for r in results})
-    total = _rescaled(rubric, tallies)
-    if total is not None:
-        total = apply_overrides(rubric.overrides, hits, total)
+    outcome = _outcome(rubric, by_item)
+    stored = {r.item_id: r for r in outcome.results}
+    open_ids = {r.item_id for r in outcome.results if r.unscored} | {
+        i for p in outcome.pending for i in p.blocking
+    }
+    low = high = None
+    if open_ids:
+        low = _bound(rubric, stored, open_ids, worst=True)
+        high = _bound(rubric, stored, open_ids, worst=False)
+    total = outcome.total
     return Scorecard(
         conversation_id=conversation_id,
         rubric_id=rubric.id,
@@ -65,14 +127,17 @@ def score(
         model=model,
         total_score=None if total is None else round_points(total),
         max_score=rubric.max_score,
-        fatal=any(h.kind == "fatal" for h in hits),
-        zero_score=any(h.kind == "zero_score" for h in hits),
-        overrides=hits,
-        items=results,
-        categories=[t.score for t in tallies],
-        complete=not any(r.unscored for r in results),
-        unscored_points=round_points(sum(t.unscored_points for t in tallies)),
-        usage=sum((r.usage for r in results), Usage()),
+        fatal=_state(outcome.hits, outcome.pending, "fatal"),
+        zero_score=_state(outcome.hits, outcome.pending, "zero_score"),
+        overrides=outcome.hits,
+        pending_overrides=outcome.pending,
+        items=outcome.results,
+        categories=[t.score for t in outcome.tallies],
+        complete=not open_ids,
+        unscored_points=round_points(sum(t.unscored_points for t in outcome.tallies)),
+        total_min=None if low is None else round_points(low),
+        total_max=None if high is None else round_points(high),
+        usage=sum((r.usage for r in outcome.results), Usage()),
         errors=[*errors, *([_ALL_EXCLUDED] if total is None else [])],
         metadata=dict(metadata or {}),
     )

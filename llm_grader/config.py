@@ -1,0 +1,61 @@
+"""How a grader runs: one :class:`GraderConfig`, given whole or as keyword options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import LLMGraderError
+from .model import default_cache_path
+
+__all__ = ["GraderConfig", "grader_config"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GraderConfig:
+    """How a :class:`Grader` runs. Every field can also be given to ``Grader`` as a keyword."""
+
+    concurrency: int = 8
+    """Model requests in flight at once (and conversations in progress in a batch)."""
+    requests_per_minute: float | None = None
+    """A ceiling on the request rate, for endpoints with a per-minute quota."""
+    samples: int = 1
+    """Ask each item this many times and take the majority tier (self-consistency)."""
+    min_agreement: float = 0.6
+    """Below this share of samples agreeing, the item is marked for review."""
+    mask_pii: bool = True
+    """Mask phone, ID-card and bank-card numbers before any text leaves the machine."""
+    cache: bool | str | Path | None = True
+    """The answer cache: True for the per-user cache directory, a path, or None/False for none.
+    Applies when the grader builds the judge from a model name or settings."""
+    prompts_dir: Path | None = None
+    """Prompt templates to use instead of the shipped ones (``<dir>/<language>/``)."""
+
+    def __post_init__(self) -> None:
+        for name in ("concurrency", "samples"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise LLMGraderError(f"{name} must be a whole number of at least 1 (got {value!r})")
+        if self.requests_per_minute is not None and not self.requests_per_minute > 0:
+            raise LLMGraderError(f"requests_per_minute must be above 0 (got {self.requests_per_minute!r})")
+
+    @property
+    def cache_path(self) -> Path | None:
+        """Where answers are cached, or None."""
+        if self.cache is True:
+            return default_cache_path()
+        if self.cache is None or self.cache is False:
+            return None
+        return Path(self.cache)
+
+
+def grader_config(config: GraderConfig | None, options: dict[str, Any]) -> GraderConfig:
+    """``config``, or a config built from keyword ``options`` (unknown names fail, listing the valid ones)."""
+    if config is not None and options:
+        raise TypeError("give either config= or keyword options, not both")
+    known = {f.name for f in fields(GraderConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown Grader options: {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    return config or GraderConfig(**options)

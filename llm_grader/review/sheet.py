@@ -1,0 +1,259 @@
+"""Verdicts in and out as CSV: human scores for calibration, and a sheet for spreadsheet reviewers.
+
+- :func:`human_score_rows` / :func:`write_human_scores`: the latest verdict per item in the
+  long human-scores format (``conversation_id,rater,item_id,value``) that
+  :func:`llm_grader.calibration.load_human_scores` reads; the rater is the reviewer, the
+  value the final tier (an accepted item gives the grader's tier).
+- :func:`write_sheet`: one row per flagged item with a transcript excerpt, the current tier,
+  the tiers allowed and empty verdict columns; :func:`read_sheet` reads it back, every bad
+  row reported at once by its spreadsheet row number (the header is row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from ..conversation import Conversation
+from ..errors import InputError, Problem
+from ..report import _id_key
+from ..scoring import ItemResult, Scorecard
+from ..types import NOT_APPLICABLE, Evidence, ReviewVerdict
+from .batch import ReviewBatch, ReviewError, current_tier, tier_choices
+from .queue import flag_reasons
+from .store import StoredVerdict
+
+__all__ = [
+    "HUMAN_COLUMNS",
+    "SHEET_COLUMNS",
+    "csv_text",
+    "human_score_rows",
+    "read_sheet",
+    "sheet_rows",
+    "write_human_scores",
+    "write_sheet",
+]
+
+HUMAN_COLUMNS = ("conversation_id", "rater", "item_id", "value")
+"""The long human-scores format."""
+
+SHEET_COLUMNS = (
+    "conversation_id",
+    "item_id",
+    "item",
+    "metadata",
+    "flags",
+    "current_tier",
+    "tiers",
+    "evidence",
+    "rationale",
+    "excerpt",
+    "latest_verdict",
+    "decision",
+    "tier",
+    "reason",
+    "reviewer",
+    "kind",
+)
+"""The review sheet's columns; the last five are the reviewer's to fill."""
+
+_NEEDED = ("conversation_id", "item_id", "current_tier", "decision", "tier", "reason", "reviewer", "kind")
+"""The columns an imported sheet must have."""
+_EXCERPT_CHARS = 3000
+_DECISIONS = {"accept": "accept", "override": "override", "维持": "accept", "改判": "override"}
+_KINDS = {"": "review", "review": "review", "appeal": "appeal", "复核": "review", "申诉": "appeal"}
+
+
+def human_score_rows(latest: Mapping[tuple[str, str], StoredVerdict]) -> list[dict[str, str]]:
+    """One row per reviewed item with a tier (a deduction item accepted has none), in id order."""
+    rows = []
+    for (conversation_id, item_id), stored in sorted(latest.items(), key=lambda kv: _id_key(kv[0][0])):
+        v = stored.verdict
+        value = v.tier if v.decision == "override" else v.original_tier
+        if value:
+            rows.append(
+                {"conversation_id": conversation_id, "rater": v.reviewer, "item_id": item_id, "value": value}
+            )
+    return rows
+
+
+def csv_text(columns: Iterable[str], rows: Iterable[Mapping[str, str]]) -> str:
+    """Rows as CSV text (CRLF line ends, as spreadsheets write them)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _write_csv(path: str | Path, columns: Iterable[str], rows: Iterable[Mapping[str, str]]) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(csv_text(columns, rows), encoding="utf-8-sig", newline="")
+
+
+def write_human_scores(latest: Mapping[tuple[str, str], StoredVerdict], path: str | Path) -> int:
+    """Write the human-scores CSV; returns the rows written."""
+    rows = human_score_rows(latest)
+    _write_csv(path, HUMAN_COLUMNS, rows)
+    return len(rows)
+
+
+def _safe(text: str) -> str:
+    """Text a spreadsheet shows as text, never runs as a formula (transcripts are untrusted)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _excerpt(conversation: Conversation | None, evidence: list[Evidence]) -> str:
+    """The cited turns with a turn of context either side; the whole transcript when none is cited."""
+    if conversation is None:
+        return ""
+    turns = conversation.turns
+    cited = {e.turn for e in evidence if 1 <= e.turn <= len(turns)}
+    shown = sorted({n for c in cited for n in (c - 1, c, c + 1) if 1 <= n <= len(turns)}) or range(
+        1, len(turns) + 1
+    )
+    text = "\n".join(f"[{n}] {turns[n - 1].speaker}: {turns[n - 1].text}" for n in shown)
+    return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
+
+
+def _latest_text(stored: StoredVerdict | None) -> str:
+    if stored is None:
+        return ""
+    v = stored.verdict
+    what = f"override → {v.tier}" if v.decision == "override" else "accept"
+    return f"{v.kind} {what} by {v.reviewer} at {v.at}"
+
+
+def _sheet_row(
+    batch: ReviewBatch,
+    card: Scorecard,
+    result: ItemResult,
+    reasons: tuple[str, ...],
+    latest: StoredVerdict | None,
+) -> dict[str, str]:
+    item = batch.rubric.item(result.item_id)
+    metadata = "; ".join(f"{k}={v}" for k, v in card.metadata.items() if isinstance(v, (str, int, float)))
+    return {
+        "conversation_id": card.conversation_id,
+        "item_id": result.item_id,
+        "item": _safe(result.name),
+        "metadata": _safe(metadata),
+        "flags": " ".join(reasons),
+        "current_tier": current_tier(result) or "",
+        "tiers": " | ".join(f"{i}={label}" for i, label in tier_choices(item)),
+        "evidence": _safe(" / ".join(f"turn {e.turn}: {e.quote}" for e in result.evidence)),
+        "rationale": _safe(result.error or result.rationale),
+        "excerpt": _safe(_excerpt(batch.conversations.get(card.conversation_id), list(result.evidence))),
+        "latest_verdict": _latest_text(latest),
+        **dict.fromkeys(("decision", "tier", "reason", "reviewer", "kind"), ""),
+    }
+
+
+def sheet_rows(
+    batch: ReviewBatch,
+    latest: Mapping[tuple[str, str], StoredVerdict],
+    *,
+    low_agreement: float = 0.8,
+    all_items: bool = False,
+) -> list[dict[str, str]]:
+    """The sheet's rows: every flagged item (every item with ``all_items``), in id then card order."""
+    rows = []
+    for card in batch.cards:
+        for result in card.items:
+            reasons = flag_reasons(card, result, low_agreement=low_agreement)
+            if reasons or all_items:
+                latest_one = latest.get((card.conversation_id, result.item_id))
+                rows.append(_sheet_row(batch, card, result, reasons, latest_one))
+    return rows
+
+
+def write_sheet(
+    batch: ReviewBatch,
+    latest: Mapping[tuple[str, str], StoredVerdict],
+    path: str | Path,
+    *,
+    low_agreement: float = 0.8,
+    all_items: bool = False,
+) -> int:
+    """Write the review sheet (UTF-8 with BOM, for spreadsheets); returns the rows written."""
+    rows = sheet_rows(batch, latest, low_agreement=low_agreement, all_items=all_items)
+    _write_csv(path, SHEET_COLUMNS, rows)
+    return len(rows)
+
+
+def _tier_id(batch: ReviewBatch, item_id: str, given: str) -> str:
+    """A tier given by id or label (``N/A`` for not applicable) as its id."""
+    for tier_id, label in tier_choices(batch.rubric.item(item_id)):
+        if given in (tier_id, label):
+            return tier_id
+    return NOT_APPLICABLE if given.upper() == "N/A" else given
+
+
+def _verdict(
+    batch: ReviewBatch, row: Mapping[str, str], reviewer: str
+) -> tuple[str, str, ReviewVerdict] | None:
+    """The verdict a filled-in row gives, None for a row left empty (ReviewError when wrong)."""
+    cell = {k: (row.get(k) or "").strip() for k in _NEEDED}
+    if not cell["decision"]:
+        if cell["tier"] or cell["reason"]:
+            message = "is empty but a tier or reason is filled in: write accept or override"
+            raise ReviewError(message, field="decision")
+        return None
+    cid, item_id = cell["conversation_id"], cell["item_id"]
+    _, result = batch.result(cid, item_id)
+    if cell["current_tier"] != (current_tier(result) or ""):
+        raise ReviewError(
+            f"{cell['current_tier']!r} is not the tier in the results ({current_tier(result)!r}): "
+            "the sheet was exported from other results",
+            field="current_tier",
+        )
+    if cell["decision"] not in _DECISIONS or cell["kind"] not in _KINDS:
+        bad = "decision" if cell["decision"] not in _DECISIONS else "kind"
+        choices = "accept, override (维持, 改判)" if bad == "decision" else "review, appeal (复核, 申诉)"
+        raise ReviewError(f"{cell[bad]!r} is not one of {choices}", field=bad)
+    verdict = batch.verdict(
+        cid,
+        item_id,
+        reviewer=cell["reviewer"] or reviewer,
+        decision=_DECISIONS[cell["decision"]],
+        tier=_tier_id(batch, item_id, cell["tier"]) if cell["tier"] else None,
+        reason=cell["reason"],
+        kind=_KINDS[cell["kind"]],
+    )
+    return cid, item_id, verdict
+
+
+def read_sheet(
+    path: str | Path, batch: ReviewBatch, *, reviewer: str = ""
+) -> list[tuple[str, str, ReviewVerdict]]:
+    """The verdicts of a filled-in review sheet: (conversation id, item id, verdict) per filled row.
+
+    ``reviewer`` is used where a row leaves its reviewer empty. Every bad row is reported at
+    once (:class:`~llm_grader.errors.InputError`) as ``file:row: column: message``; nothing is
+    returned unless every row is good.
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError.at(file, None, "", f"cannot read the review sheet: {exc}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    absent = [c for c in _NEEDED if c not in (reader.fieldnames or [])]
+    if absent:
+        message = f"header lacks {', '.join(absent)}; export a sheet with `review export --csv`"
+        raise InputError.at(file, 1, "", message)
+    verdicts, problems = [], []
+    for number, row in enumerate(reader, start=2):
+        try:
+            found = _verdict(batch, row, reviewer)
+        except ReviewError as exc:
+            problems.append(Problem(file=file, line=number, field=exc.field, message=str(exc)))
+            continue
+        if found is not None:
+            verdicts.append(found)
+    if problems:
+        raise InputError(problems)
+    return verdicts
