@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -32,6 +31,7 @@ from .model import (
     build_judge,
     prompt_size,
 )
+from .progress import ProgressCallback, progress_reporter, traced_call, traced_grade
 from .prompting import Prompts, compile_messages, prompt_hash
 from .results import ResultsWriter
 from .rubric import Item, Rubric, item_fingerprint, load_rubric
@@ -135,7 +135,7 @@ class Grader:
                 messages=messages, response_model=bound, schema=schema, item_id=item.id, sample=sample
             )
             _check_budget(request, judge, shown.id)
-            results.append(await pacer.run(functools.partial(judge.judge, request)))
+            results.append(await pacer.run(traced_call(judge, request, shown.id)))
         usage = sum((r.usage for r in results), Usage())
         audit = Audit(
             prompt_hash=prompt_hash(messages, schema),
@@ -282,12 +282,14 @@ class Grader:
         overwrite: bool = False,
         on_scorecard: Callable[[Scorecard], None] | None = None,
         on_error: Callable[[str, str], None] | None = None,
+        progress: bool | ProgressCallback = False,
     ) -> list[Scorecard]:
         """Grade many conversations concurrently; see :meth:`grade_many`."""
         writer = ResultsWriter(output, resume=resume, overwrite=overwrite) if output is not None else None
         done = writer.done if writer else set()
         todo = [c for c in conversations if c.id not in done]
         pacer = Pacer(self.config.concurrency, self.config.requests_per_minute)
+        reporter = progress_reporter(progress, len(todo))
         # Bound the conversations in progress too, so results stream out in a steady order.
         slots = asyncio.Semaphore(self.config.concurrency)
         cards: list[Scorecard] = []
@@ -295,7 +297,7 @@ class Grader:
         async def one(conversation: Conversation) -> None:
             async with slots:
                 try:
-                    card = await self._agrade(conversation, pacer)
+                    card = await traced_grade(self._agrade(conversation, pacer), conversation.id)
                 except ModelConfigurationError:
                     raise  # every other conversation would fail the same way: stop the run
                 except Exception as exc:  # one conversation never costs the rest
@@ -306,10 +308,12 @@ class Grader:
                 except Exception as exc:  # e.g. a value that cannot be serialised
                     if on_error:
                         on_error(conversation.id, f"not written: {type(exc).__name__}: {exc}")
+                    reporter.advance(card, written=False)
                     return
             if on_scorecard:
                 on_scorecard(card)
             cards.append(card)
+            reporter.advance(card)
 
         tasks = [asyncio.ensure_future(one(c)) for c in todo]
         try:
@@ -320,6 +324,7 @@ class Grader:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         finally:
+            reporter.close()
             if writer:
                 writer.close()
         order = {c.id: i for i, c in enumerate(todo)}
@@ -334,6 +339,7 @@ class Grader:
         overwrite: bool = False,
         on_scorecard: Callable[[Scorecard], None] | None = None,
         on_error: Callable[[str, str], None] | None = None,
+        progress: bool | ProgressCallback = False,
     ) -> list[Scorecard]:
         """Grade conversations, appending each scorecard to ``output`` as it finishes.
 
@@ -343,7 +349,7 @@ class Grader:
         that fails is recorded with its error and the batch goes on; one whose scorecard
         cannot be written is reported to ``on_error(conversation_id, message)``. A
         :class:`~llm_grader.errors.ModelConfigurationError` (rejected key, unknown model,
-        unreachable endpoint) stops the run at once.
+        unreachable endpoint) stops the run at once. ``progress``: True (a bar) or a callback of Progress.
         """
         batch = self.agrade_many(
             conversations,
@@ -352,6 +358,7 @@ class Grader:
             overwrite=overwrite,
             on_scorecard=on_scorecard,
             on_error=on_error,
+            progress=progress,
         )
         return _run_sync(self._closing(batch))
 

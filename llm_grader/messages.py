@@ -208,10 +208,45 @@ MESSAGES: Final[dict[str, Message]] = {
         "{n} scorecard(s) rescored with no model call, {changed} total(s) changed; written to {path}",
         "{n} scorecard(s) rescored with no model call, {changed} total(s) changed; written to {path}",
     ),
+    # ---------------------------------------------------------------- gate (calibrate --min-kappa)
+    "gate.failed": Message(
+        "一致性未达标({n} 项检查未通过,退出码 5):",
+        "agreement below the minimum ({n} check(s) failed, exit code 5):",
+    ),
+    "gate.passed": Message("一致性达标:{checks}", "agreement at or above the minimum: {checks}"),
+    "gate.bad_item": Message(
+        "--min-kappa-item {value!r}:应为 ID=阈值(如 politeness=0.6),阈值在 -1 与 1 之间",
+        "--min-kappa-item {value!r}: expected ID=THRESHOLD (e.g. politeness=0.6), "
+        "a threshold between -1 and 1",
+    ),
     # ---------------------------------------------------------------- export (results as tables)
     "export.written": Message(
         "已导出 {n} 行({level} 级)→ {path}", "{n} row(s) at the {level} level written to {path}"
     ),
+    # ---------------------------------------------------------------- report (the batch results page)
+    "report.total": Message("{score} / {points}", "{score} / {points}"),
+    "report.partial": Message("部分 {low}–{high} / {points}", "partial {low}–{high} / {points}"),
+    "report.partial_unknown": Message(
+        "部分(结果中无分数范围)/ {points}", "partial (no range in the results) / {points}"
+    ),
+    "report.mean": Message(
+        "平均总分 {mean}(完整评分卡 {n} 张)", "mean total {mean} over {n} complete {scorecards}"
+    ),
+    "report.mean_none": Message("平均总分 —(没有完整评分卡)", "mean total — (no complete scorecard)"),
+    "report.left_out": Message(";未计入部分评分卡 {n} 张", "; {n} partial left out"),
+    "report.yes": Message("是", "yes"),
+    "report.no": Message("否", "no"),
+    "report.undetermined": Message("待定", "undetermined"),
+    "report.blocked_by": Message("待评项:{items}", "blocked by {items}"),
+    "report.fatal": Message("致命差错", "fatal"),
+    "report.zero_score": Message("0分", "zero score"),
+    "report.none": Message("无", "none"),
+    "report.occurrences": Message("{n} 次", "{n} {times}"),
+    "report.severe": Message("其中严重 {n} 次", "{n} severe"),
+    "report.before_limit": Message("扣分上限前 {points}", "{points} before the group limit"),
+    "report.unscored": Message("未评分", "unscored"),
+    "report.ungraded_points": Message("{points} 分未评", "{points} points ungraded"),
+    "report.masked": Message("发送前已脱敏:{counts}", "masked before sending: {counts}"),
     # ---------------------------------------------------------------- review (复核与申诉)
     "review.skip": Message("跳到正文", "Skip to content"),
     "review.list.heading": Message("复核队列", "Review queue"),

@@ -24,16 +24,29 @@ if TYPE_CHECKING:
 
     from .calibration import CalibrationReport, ItemAgreement
     from .conversation import Conversation
-    from .scoring import Scorecard
+    from .scoring import ItemResult, Scorecard
     from .types import Evidence
 
 __all__ = ["plots", "results_html", "to_html", "to_json", "to_markdown", "write_report"]
 
 
+_PAGE_LANGUAGE = "en"  # the results page's labels; rubric terms stay as written
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
+    """A statistic to ``digits`` decimals; never ``-0.0`` (a value that rounds to zero has no sign)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    return f"{value:.{digits}f}"
+    shown = f"{value:.{digits}f}"
+    return shown[1:] if shown.startswith("-") and float(shown) == 0 else shown
+
+
+def _points(value: float | None) -> str:
+    """Points as written: ≤ 2 decimals, no trailing zeros (``1.5``, ``94.44``), ``−2``, never ``-0``."""
+    if value is None or math.isnan(value):
+        return "—"
+    shown = f"{abs(value):.2f}".rstrip("0").rstrip(".")
+    return shown if shown == "0" or value > 0 else f"−{shown}"
 
 
 def _ci(item: Any) -> str:
@@ -250,6 +263,67 @@ def _id_key(conversation_id: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", conversation_id) if p)
 
 
+def _say(key: str, **values: object) -> str:
+    """A label of the results page (its labels are English; rubric terms stay as written)."""
+    from .messages import text
+
+    return text(key, _PAGE_LANGUAGE, **values)
+
+
+def _total_text(card: Scorecard) -> str:
+    """The total as shown: ``87.5 / 100``, or ``partial 45–95 / 100`` — never a bare partial number."""
+    maximum = _points(card.max_score)
+    if card.complete:
+        return _say("report.total", score=_points(card.total_score), points=maximum)
+    if card.total_min is None or card.total_max is None:
+        return _say("report.partial_unknown", points=maximum)
+    return _say("report.partial", low=_points(card.total_min), high=_points(card.total_max), points=maximum)
+
+
+def _sort_total(card: Scorecard) -> float | None:
+    """What sorting by total uses: the total, or for a partial scorecard the lowest it can still be."""
+    return card.total_score if card.complete else card.total_min
+
+
+def _verdict(card: Scorecard, kind: str) -> dict[str, Any]:
+    """Whether a fatal (or zero-score) override fired: yes, no, or undetermined with the blocking items."""
+    state: bool | None = card.fatal if kind == "fatal" else card.zero_score
+    blocking = list(dict.fromkeys(i for p in card.pending_overrides if p.kind == kind for i in p.blocking))
+    label = _say("report.yes" if state else "report.no" if state is False else "report.undetermined")
+    if state is None and blocking:
+        label += f" ({_say('report.blocked_by', items=', '.join(blocking))})"
+    return {"state": state, "name": _say(f"report.{kind}"), "text": label, "blocking": blocking}
+
+
+def _is_deduction(item: ItemResult) -> bool:
+    """Whether the item takes points off (it has no tiers and adds nothing)."""
+    return item.tier is None and (item.deduction is not None or item.max_points == 0)
+
+
+def _tier_text(item: ItemResult) -> str:
+    if item.error:
+        return _say("report.unscored")
+    if item.not_applicable:
+        return "N/A"
+    if not _is_deduction(item):
+        return item.tier_label or item.tier or "—"
+    found = item.occurrences or []
+    if not found:
+        return _say("report.none")
+    shown = _say("report.occurrences", n=len(found), times="occurrence" if len(found) == 1 else "occurrences")
+    severe = sum(o.severe for o in found)
+    return shown + (f" ({_say('report.severe', n=severe)})" if severe else "")
+
+
+def _points_text(item: ItemResult) -> str:
+    if not _is_deduction(item):
+        return f"{_points(item.points)} / {_points(item.max_points)}"
+    shown = _points(item.points)
+    if item.deduction is not None and item.points is not None and _points(-item.deduction) != shown:
+        shown += f" ({_say('report.before_limit', points=_points(-item.deduction))})"
+    return shown
+
+
 def _review_rows(card: Scorecard) -> list[dict[str, Any]]:
     """The items of a card that need review, as rows of the page's CSV export."""
     return [
@@ -258,12 +332,54 @@ def _review_rows(card: Scorecard) -> list[dict[str, Any]]:
             "item_id": i.item_id,
             "item": i.name,
             "tier": "not_applicable" if i.not_applicable else i.tier or "",
-            "points": i.points,
+            "points": None if i.points is None else i.points + 0.0,  # + 0.0: no -0.0 in the sheet
             "reason": i.error or i.rationale,
         }
         for i in card.items
         if i.needs_review
     ]
+
+
+def _entry(card: Scorecard, conversations: Mapping[str, Conversation]) -> dict[str, Any]:
+    """What the page shows of one scorecard, numbers already written out."""
+    evidence = [e for i in card.items for e in i.evidence] + [e for o in card.overrides for e in o.evidence]
+    fatal, zero = _verdict(card, "fatal"), _verdict(card, "zero_score")
+    alarm = 2 if fatal["state"] or zero["state"] else 1 if None in (fatal["state"], zero["state"]) else 0
+    return {
+        "card": card,
+        "total": _total_text(card),
+        "sort_total": "" if (low := _sort_total(card)) is None else repr(low + 0.0),
+        "alarm": alarm,
+        "verdicts": [fatal, zero],
+        "items": [{"result": i, "tier": _tier_text(i), "points": _points_text(i)} for i in card.items],
+        "ungraded": _say("report.ungraded_points", points=_points(card.unscored_points)),
+        "masked": _say("report.masked", counts=", ".join(f"{k} {n}" for k, n in card.masked.items())),
+        "turns": _transcript(conversations.get(card.conversation_id), evidence),
+        "review": sum(1 for i in card.items if i.needs_review),
+        "search": " ".join([card.conversation_id, *map(str, card.metadata.values())]).lower(),
+    }
+
+
+def _summary(cards: Sequence[Scorecard], review: int) -> dict[str, Any]:
+    """The page's summary line: the mean over complete scorecards only, saying how many were left out."""
+    totals = [c.total_score for c in cards if c.complete and c.total_score is not None]
+    partial = sum(not c.complete for c in cards)
+    plural = "scorecard" if len(totals) == 1 else "scorecards"
+    mean = (
+        _say("report.mean", mean=_points(sum(totals) / len(totals)), n=len(totals), scorecards=plural)
+        if totals
+        else _say("report.mean_none")
+    )
+    if partial:
+        mean += _say("report.left_out", n=partial)
+    counts = {}
+    for kind in ("fatal", "zero_score"):
+        states = [c.fatal if kind == "fatal" else c.zero_score for c in cards]
+        undetermined = sum(s is None for s in states)
+        counts[kind] = f"{sum(s is True for s in states)}" + (
+            f" ({undetermined} {_say('report.undetermined')})" if undetermined else ""
+        )
+    return {"conversations": len(cards), "mean": mean, "review": review, **counts}
 
 
 def results_html(
@@ -275,30 +391,11 @@ def results_html(
     """A page for a batch: each conversation's items, tiers, points, overrides and evidence.
 
     Conversations are in id order; the page sorts and filters them in the browser and
-    downloads the items that need review as CSV.
+    downloads the items that need review as CSV. A partial scorecard's total is shown as the
+    range it can still take, and sorting by total uses the lowest total it can still be.
     """
     ordered = sorted(cards, key=lambda c: _id_key(c.conversation_id))
-    entries: list[dict[str, Any]] = []
-    for card in ordered:
-        evidence = [e for i in card.items for e in i.evidence] + [
-            e for o in card.overrides for e in o.evidence
-        ]
-        entries.append(
-            {
-                "card": card,
-                "turns": _transcript((conversations or {}).get(card.conversation_id), evidence),
-                "review": sum(1 for i in card.items if i.needs_review),
-                "search": " ".join([card.conversation_id, *map(str, card.metadata.values())]).lower(),
-            }
-        )
-    totals = [c.total_score for c in ordered if c.total_score is not None]
-    summary = {
-        "conversations": len(ordered),
-        "fatal": sum(c.fatal is True for c in ordered),
-        "zero_score": sum(c.zero_score is True for c in ordered),
-        "incomplete": sum(not c.complete for c in ordered),
-        "review": sum(e["review"] for e in entries),
-        "mean": sum(totals) / len(totals) if totals else math.nan,
-    }
+    entries = [_entry(card, conversations or {}) for card in ordered]
+    summary = _summary(ordered, sum(e["review"] for e in entries))
     review = [row for c in ordered for row in _review_rows(c)]
     return _render("results.html.j2", entries=entries, summary=summary, title=title, review=review)

@@ -98,6 +98,9 @@ class ReviewVerdict(Record):
     """The reviewer's tier id (``not_applicable`` allowed where the item allows it), for overrides."""
     original_tier: str | None = None
     """The tier the grader gave."""
+    flags: dict[str, bool] | None = None
+    """For overrides: the item's flags as the reviewer found them (e.g. clearing a service
+    taboo on appeal, which lifts the fatal override it fired); None keeps the grader's."""
     reason: str = ""
     kind: Literal["review", "appeal"] = "review"
     """A QA reviewer's check, or the outcome of an agent's appeal."""

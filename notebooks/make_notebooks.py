@@ -1,4 +1,7 @@
-"""Regenerate the notebooks (cells only, no outputs): python notebooks/make_notebooks.py."""
+"""Regenerate the notebooks (cells only, no outputs): python notebooks/make_notebooks.py.
+
+Tables are shown as pandas DataFrames (the last expression of a cell), never as printed text.
+"""
 
 import nbformat as nbf
 from pathlib import Path
@@ -19,6 +22,9 @@ from pydantic import SecretStr
 from llm_grader import Grader, ModelSettings, load_conversations, load_rubric
 from llm_grader.testing import FakeOpenAIServer
 
+import pandas as pd
+from llm_grader.tables import results_to_frame
+
 WORK = Path(tempfile.mkdtemp(prefix="llm-grader-notebook-"))'''
 
 quick = nb([
@@ -30,8 +36,8 @@ quick = nb([
     ("code", '''rubric = load_rubric("internet_cs_qa")
 conversations = {c.id: c for c in load_conversations(ROOT / "examples" / "conversations.jsonl")}
 print(rubric.name, rubric.version, "—", sum(1 for _ in rubric.items()), "items,", rubric.max_score, "points")
-for category, item in rubric.items():
-    print(f"  {category.name:8} {item.id:20} {item.judge:5} max {item.max_points:g}")'''),
+pd.DataFrame([{"category": c.name, "item": i.id, "name": i.name, "judge": i.judge, "max points": i.max_points}
+              for c, i in rubric.items()])'''),
     ("md", "Rule items need no model: a rules-only grade measures the first-response time from the timestamps."),
     ("code", '''rules_only = Grader(rubric).grade(conversations["c002"])
 item = rules_only.item("first_response_time")
@@ -51,9 +57,14 @@ def respond(request):
 with FakeOpenAIServer(respond) as server:
     settings = ModelSettings(model="fake-model", base_url=server.base_url, api_key=SecretStr("sk-notebook"))
     grader = Grader(rubric, model=settings, cache=WORK / "cache.sqlite")
-    cards = grader.grade_many([conversations["c003"], conversations["c007"]])
-for card in cards:
-    print(card.conversation_id, card.total_score, "fatal" if card.fatal else "", [o.id for o in card.overrides])'''),
+    # progress=True: a bar with the ETA, failed conversations, calls, cached calls and tokens;
+    # a function instead receives an llm_grader.progress.Progress after each conversation.
+    cards = grader.grade_many([conversations["c003"], conversations["c007"]], progress=True)
+results_to_frame(cards, level="conversation")[
+    ["conversation_id", "total_score", "max_score", "fatal", "overrides", "complete", "usage.calls"]]'''),
+    ("md", "One row per item (`results_to_frame(cards)`, the same columns as `llm-grader export`):"),
+    ("code", '''results_to_frame(cards)[["conversation_id", "item_id", "tier_label", "points", "max_points", "needs_review",
+                         "evidence_quote"]]'''),
     ("code", '''c003 = cards[0]
 politeness = c003.item("politeness")
 print(politeness.tier_label, politeness.points, politeness.flags)
@@ -122,10 +133,9 @@ print("variant A:", calls_a, "model calls")
 print("variant B:", calls_b, "model calls (only the reworded item; the rest came from the cache)")
 print("cached answers in B:", sum(c.usage.cached_calls for c in cards_b))'''),
     ("code", '''comparison = compare_variants(original, cards_a, reworded, cards_b, humans, n_boot=500, seed=0)
-print(f"{'item':16} {'kappa A':>8} {'kappa B':>8} {'B - A':>7}  95% interval      verdict")
-for row in comparison.items:
-    print(f"{row.item_id:16} {row.kappa_a:8.3f} {row.kappa_b:8.3f} {row.difference:7.3f}  "
-          f"[{row.interval.low:6.3f}, {row.interval.high:6.3f}]  {row.verdict}")'''),
+pd.DataFrame([{"item": r.item_id, "kappa A": r.kappa_a, "kappa B": r.kappa_b, "B - A": r.difference,
+               "95% low": r.interval.low, "95% high": r.interval.high, "verdict": r.verdict}
+              for r in comparison.items]).set_index("item").round(3)'''),
     ("md", "Items whose wording did not change get identical answers (from the cache) in both variants, so their difference is exactly 0. "
            "Only `focus` moved; the paired bootstrap tells whether the move is larger than the resampling noise of 48 conversations."),
 ])
@@ -141,24 +151,29 @@ with FakeOpenAIServer(responder) as server:
     settings = ModelSettings(model="sim-model", base_url=server.base_url, api_key=SecretStr("sk-report"))
     cards = Grader(rubric, model=settings, cache=WORK / "cache.sqlite").grade_many(batch)
 report = calibrate(rubric, cards, humans, n_boot=500, seed=0)
-print(f"{'item':16} {'n':>4} {'exact':>6} {'kappa':>7}  95% CI          {'human-human':>11}")
-for i in report.items:
-    ci = i.model_human.kappa_ci
-    hh = i.human_human.kappa if i.human_human else float("nan")
-    print(f"{i.item_id:16} {i.model_human.n:4d} {i.model_human.exact:6.2f} {i.model_human.kappa:7.3f}  "
-          f"[{ci.low:5.2f}, {ci.high:5.2f}]  {hh:11.3f}")'''),
-    ("code", '''print("totals:", report.totals)
-print("fatal:", report.fatal)'''),
+pd.DataFrame([{"item": i.item_id, "scale": i.scale, "n": i.model_human.n, "exact": i.model_human.exact,
+               "adjacent": i.model_human.adjacent, "kappa model–human": i.model_human.kappa,
+               "95% low": i.model_human.kappa_ci.low, "95% high": i.model_human.kappa_ci.high,
+               "kappa human–human": i.human_human.kappa if i.human_human else float("nan"),
+               "AC1": i.model_human.ac1, "unscored": i.unscored}
+              for i in report.items]).set_index("item").round(3)'''),
+    ("code", '''pd.DataFrame({"totals": report.totals.model_dump() if report.totals else {},
+              "fatal": report.fatal.model_dump() if report.fatal else {}})'''),
+    ("md", "A gate for CI: `llm-grader calibrate ... --min-kappa 0.6 --min-kappa-item politeness=0.7` exits with code 5 "
+           "naming the items below the minimum; in a pytest suite, `assert_agreement(report, min_kappa=0.6)` raises an "
+           "`AssertionError` with one line per failing item. `agreement_failures` returns those lines:"),
+    ("code", '''from llm_grader.calibration import agreement_failures, overall_kappa
+print(f"overall (mean of the items' kappas): {overall_kappa(report):.3f}")
+agreement_failures(report, overall=0.6, items={i.item_id: 0.6 for i in report.items}) or "every gate passes"'''),
     ("code", '''from IPython.display import Image, display
 from llm_grader.report import write_report
 files = write_report(report, WORK / "report", conversations={c.id: c for c in batch})
 display(Image(filename=str(files["kappa_by_item"])))
 display(Image(filename=str(files["confusion_matrices"])))'''),
-    ("code", '''for d in report.disagreements[:5]:
-    print(f"{d.conversation_id} {d.item_id}: model {d.model} vs {d.humans} (gap {d.distance})")
-    for e in d.evidence:
-        print(f"    turn {e.turn}: {e.quote}")
-    print("    ", d.rationale)'''),
+    ("code", '''pd.DataFrame([{"conversation": d.conversation_id, "item": d.item_id, "model": d.model,
+               "humans": ", ".join(f"{r}: {v}" for r, v in d.humans.items()), "gap": d.distance,
+               "evidence": " / ".join(f"turn {e.turn}: {e.quote}" for e in d.evidence), "rationale": d.rationale}
+              for d in report.disagreements[:8]])'''),
     ("code", '''print(files["markdown"].read_text(encoding="utf-8")[:1500])'''),
 ])
 

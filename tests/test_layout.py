@@ -22,6 +22,7 @@ LAYERS = [
     ["answers", "scoring"],
     ["model", "results"],
     ["config"],
+    ["progress"],
     ["grader", "calibration", "tables"],
     ["report"],
     ["review"],

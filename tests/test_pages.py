@@ -68,3 +68,28 @@ def test_results_page_from_the_cli(tmp_path: Path) -> None:
     shot = tmp_path / "results.png"
     assert render(page, shot) == []
     assert shot.stat().st_size > 10_000
+
+
+def test_results_page_sorts_a_partial_total_by_its_lower_bound(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from llm_grader.report import results_html
+
+    from .test_report_numbers import CARDS
+
+    page_path = tmp_path / "numbers.html"
+    page_path.write_text(results_html(CARDS), encoding="utf-8")
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.goto(page_path.as_uri())
+        page.select_option("#sort-key", "total")
+        order = page.eval_on_selector_all("#conversations tbody tr", "rs => rs.map(r => r.dataset.id)")
+        assert order == ["c2", "c10", "c1", "c3"]  # c2 is partial 45–95: sorted at 45
+        page.check("#filter-fatal")
+        shown = page.eval_on_selector_all("#conversations tbody tr:not([hidden])", "rs => rs.map(r => r.dataset.id)")
+        assert shown == ["c2"]  # an undetermined fatal is not filtered out as "not fatal"
+        browser.close()
+    assert problems == []

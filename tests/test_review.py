@@ -661,3 +661,30 @@ def test_verdicts_survive_kill_9(graded: Graded, tmp_path: Path) -> None:
     finally:
         again.terminate()
         again.communicate(timeout=30)
+
+
+def test_an_upheld_appeal_can_clear_the_flag_that_made_a_record_fatal() -> None:
+    from llm_grader import Conversation, Grader, load_rubric
+    from llm_grader.review import ReviewError, apply_verdicts
+    from llm_grader.testing import FakeJudge, top_tier_answer
+    from llm_grader.types import ReviewVerdict
+
+    rubric = load_rubric("internet_cs_qa")
+    conversation = Conversation.model_validate({"id": "a1", "channel": "chat", "turns": [
+        {"speaker": "customer", "text": "我的订单还没到"}, {"speaker": "agent", "text": "这不归我管"}]})
+
+    def script(request):  # type: ignore[no-untyped-def]
+        answer = top_tier_answer(rubric.item(request.item_id))
+        if request.item_id == "politeness":
+            answer.update(tier="poor", evidence=[{"turn": 2, "quote": "这不归我管"}], flags={"service_taboo": True})
+        return answer
+
+    card = Grader(rubric, model=FakeJudge(script)).grade(conversation)
+    assert card.fatal is True
+    appeal = ReviewVerdict(reviewer="质检组长", decision="override", tier="fair", original_tier="poor", kind="appeal",
+                           reason="语气生硬,但不构成服务禁忌", flags={"service_taboo": False})
+    final = apply_verdicts(card, {"politeness": appeal}, rubric)
+    assert final.fatal is False and final.item("politeness").audit.review == appeal
+    assert final.total_score is not None and final.total_score > 0
+    with pytest.raises(ReviewError, match="no flag 'made_up'"):
+        apply_verdicts(card, {"politeness": appeal.model_copy(update={"flags": {"made_up": True}})}, rubric)

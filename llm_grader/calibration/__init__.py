@@ -5,6 +5,8 @@
 - :mod:`.run` — :func:`calibrate`: per-item, totals and fatal-flag agreement with bootstrap
   intervals, and the largest disagreements
 - :mod:`.compare` — :func:`compare_variants`: two wordings of a rubric, paired bootstrap
+- :mod:`.gates` — :func:`assert_agreement` and :func:`agreement_failures`: minimum kappas
+  for CI (``llm-grader calibrate --min-kappa``)
 - :mod:`.models` — the report models (:class:`CalibrationReport`, :class:`VariantComparison`, ...)
 
 Human scores are aligned with scorecards by conversation and item; the statistics come from
@@ -12,6 +14,7 @@ Human scores are aligned with scorecards by conversation and item; the statistic
 """
 
 from .compare import compare_variants
+from .gates import agreement_failures, assert_agreement, overall_kappa
 from .human import HumanScore, load_human_scores
 from .models import (
     CalibrationReport,
@@ -37,7 +40,10 @@ __all__ = [
     "RaterAgreement",
     "TotalsAgreement",
     "VariantComparison",
+    "agreement_failures",
+    "assert_agreement",
     "calibrate",
     "compare_variants",
     "load_human_scores",
+    "overall_kappa",
 ]

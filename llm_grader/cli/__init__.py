@@ -79,7 +79,8 @@ def main() -> None:
 
     Exit codes: 0 done; 1 bad input (or conversations skipped); 2 bad command-line usage;
     3 items or conversations could not be graded; 4 the model endpoint refused the
-    configuration (key, model, URL) or the results file is locked by another run.
+    configuration (key, model, URL) or the results file is locked by another run;
+    5 ``calibrate --min-kappa``: agreement below the minimum.
     """
     warnings.showwarning = _warning_line
     try:

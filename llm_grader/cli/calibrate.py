@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..errors import LLMGraderError, RescoreError
 from ..messages import text
-from ._console import load_batch, out, summary_table
+from ._console import err, load_batch, out, summary_table
 from ._grading import (
     AllowInsecureOpt,
     BaseUrlOpt,
@@ -80,8 +80,26 @@ def calibrate(
     channel: ChannelOpt = None,
     allow_insecure: AllowInsecureOpt = False,
     max_prompt_chars: MaxPromptOpt = None,
+    min_kappa: Annotated[
+        float | None,
+        typer.Option(
+            "--min-kappa",
+            help="Exit 5 when the mean model–human kappa over the items is below this (NaN fails).",
+        ),
+    ] = None,
+    min_kappa_item: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--min-kappa-item",
+            help="ID=X: exit 5 when that item's model–human kappa is below X (NaN fails); repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Grade (or reuse results), measure agreement with the human scores, write the report."""
+    """Grade (or reuse results), measure agreement with the human scores, write the report.
+
+    With ``--min-kappa`` / ``--min-kappa-item`` it exits with code 5, naming the items, when
+    agreement is below the minimum (after the report is written).
+    """
     from ..calibration import calibrate as run_calibration
     from ..calibration import load_human_scores
     from ..report import write_report
@@ -90,9 +108,13 @@ def calibrate(
 
     loaded = load_rubric(rubric)
     language = loaded.language
+    gates = _item_gates(min_kappa_item or [], language)
+    if min_kappa is not None and not -1.0 <= min_kappa <= 1.0:
+        raise LLMGraderError(f"--min-kappa {min_kappa}: a kappa threshold is between -1 and 1")
     humans = load_human_scores(human)
     options = load_options(file_format, channel_map, time_unit, channel)
     batch = load_batch([conversations], encoding, language, **options)
+    status = 1 if batch.errors else 0
     if results is not None and results.exists():
         cards = load_results(results)
         out.print(text("cli.reusing", language, n=len(cards), path=results), markup=False)
@@ -117,12 +139,53 @@ def calibrate(
         )
         # --results names a file to create; the report folder's own copy is replaced on a re-run.
         target = results or output / "scorecards.jsonl"
-        cards = run_batch(grader, batch, target, resume=False, overwrite=results is None).cards
+        run = run_batch(grader, batch, target, resume=False, overwrite=results is None)
+        cards, status = run.cards, run.exit_code
     calibration = run_calibration(loaded, cards, humans, n_boot=n_boot, seed=seed)
     files = write_report(calibration, output, conversations={c.id: c for c in batch})
     out.print(_agreement_table(calibration, language))
     for kind, path in files.items():
         out.print(text("cli.written", language, kind=kind, path=path), markup=False)
+    if min_kappa is not None or gates:
+        _gate(calibration, min_kappa, gates, language)
+    if status:  # the report is written; the exit code still says conversations were skipped or failed
+        raise typer.Exit(status)
+
+
+EXIT_GATE = 5
+"""``calibrate --min-kappa``: model–human agreement below the minimum (the report is written)."""
+
+
+def _item_gates(values: list[str], language: str) -> dict[str, float]:
+    """``--min-kappa-item ID=X`` values as a mapping, each threshold a number in [-1, 1]."""
+    gates: dict[str, float] = {}
+    for value in values:
+        item_id, sep, threshold = value.partition("=")
+        try:
+            number = float(threshold)
+        except ValueError:
+            number = float("nan")
+        if not sep or not item_id.strip() or not -1.0 <= number <= 1.0:
+            raise LLMGraderError(text("gate.bad_item", language, value=value))
+        gates[item_id.strip()] = number
+    return gates
+
+
+def _gate(
+    calibration: CalibrationReport, overall: float | None, items: dict[str, float], language: str
+) -> None:
+    """Print the gates' outcome; exit with :data:`EXIT_GATE` naming what failed."""
+    from ..calibration import agreement_failures, overall_kappa
+
+    failures = agreement_failures(calibration, overall=overall, items=items)
+    if failures:
+        err.print(text("gate.failed", language, n=len(failures)), markup=False)
+        for line in failures:
+            err.print(f"  {line}", markup=False)
+        raise typer.Exit(EXIT_GATE)
+    checks = [f"overall {overall_kappa(calibration):.3f} ≥ {overall:.3f}"] if overall is not None else []
+    checks += [f"{i} ≥ {t:.3f}" for i, t in items.items()]
+    out.print(text("gate.passed", language, checks="; ".join(checks)), markup=False)
 
 
 def _agreement_table(calibration: CalibrationReport, language: str) -> Table:

@@ -34,6 +34,7 @@ def _reviewed(result: ItemResult, verdict: ReviewVerdict) -> ItemResult:
             "error": None,
             "needs_review": False,
             "occurrences": None if not_applicable else result.occurrences,
+            "flags": result.flags if verdict.flags is None else dict(verdict.flags),
             # The reviewer decided, not the applicability rule or the model.
             "audit": audit.model_copy(update={"na_source": None}),
         }
@@ -58,6 +59,13 @@ def apply_verdicts(card: Scorecard, verdicts: Mapping[str, ReviewVerdict], rubri
         if verdict.tier not in allowed:
             raise ReviewError(
                 f"{card.conversation_id}: {item_id}: tier {verdict.tier!r} is not one of {', '.join(allowed)}"
+            )
+        declared = {f.id for f in rubric.item(item_id).flags}
+        extra = sorted(set(verdict.flags or {}) - declared)
+        if extra:
+            raise ReviewError(
+                f"{card.conversation_id}: {item_id}: no flag {', '.join(map(repr, extra))}; "
+                f"the item's flags: {', '.join(sorted(declared)) or 'none'}"
             )
     items = [_reviewed(r, verdicts[r.item_id]) if r.item_id in verdicts else r for r in card.items]
     return rescore(card.model_copy(update={"items": items}), rubric)
