@@ -17,6 +17,8 @@ def phone() -> Grader:
 # 倾听与记录 20 (active_listening 10 model, call_notes 10 model, needs notes);
 # 诉求处理 15 (model items); 结束通话 20 (offer_more_help 10, thanks_for_calling 5, farewell 5: rules).
 # Compliance scale: 符合 1, 基本符合 0.8, 一般符合 0.6, 不符合 0. Model items are unscored (no model).
+# Phone-only items (service_hours, service_resources, answer_speed, thanks_for_calling) apply to
+# calls only and are excluded on a chat (issue #9.7); the calls below are unchanged by that.
 
 
 def test_c009_exemplary_call(phone: Grader, by_id: dict[str, Conversation]) -> None:
@@ -49,10 +51,12 @@ def test_c003_forbidden_words_call(phone: Grader, by_id: dict[str, Conversation]
 
 def test_c004_chat_without_greeting_or_closing(phone: Grader, by_id: dict[str, Conversation]) -> None:
     card = phone.grade(by_id["c004"])
-    # A chat: answer_speed applies to calls only → excluded (接听 max 20); no notes → 倾听 max 10.
-    # Every rule item 不符合 → raw 0 → total 0 (0 of 65 available, not "no data").
+    # A chat: answer_speed and thanks_for_calling apply to calls only → excluded (接听 max 20,
+    # 结束通话 max 15); no notes → 倾听 max 10. Recomputed by hand after thanks_for_calling became
+    # call-only (issue #9.7): available 0 + 20 + 10 + 15 + 15 = 60 (was 65).
+    # Every rule item 不符合 → raw 0 → total 0 (0 of 60 available, not "no data").
     assert card.total_score == 0
-    assert card.item("answer_speed").not_applicable
+    assert card.item("answer_speed").not_applicable and card.item("thanks_for_calling").not_applicable
     assert card.item("farewell").tier == "non_compliant"
 
 
@@ -84,3 +88,14 @@ def test_english_flagship(by_id: dict[str, Conversation]) -> None:
     item = card.item("first_response_time")
     assert item.tier == "good" and item.rationale == "first response after 7 s (from customer turn 1 to agent turn 2)"
     assert card.item("politeness").error == "not graded: a model-judged item and no model is configured (rules only)"
+
+
+def test_service_quality_scripted_opening_and_closing(by_id: dict[str, Conversation]) -> None:
+    grader = Grader(load_rubric("service_quality_scoring"))
+    # Rules only. Excluded on a chat: the five audio items and speaking_rate (语音语调语速 10),
+    # 普通话 3, 微笑服务 4 → available 63 − 17 = 46. c001 has the scripted greeting ("您好,很高兴
+    # 为您服务") and the full closing (offer, 感谢您的咨询, 再见): 1.5 + 1.5 = 3 → 3 × 63 / 46.
+    assert grader.grade(by_id["c001"]).total_score == 4.1087
+    # c004 has neither → 0 of 46.
+    c004 = grader.grade(by_id["c004"])
+    assert c004.total_score == 0 and c004.item("opening_phrase").tier == "fail"

@@ -569,3 +569,33 @@ def test_round_trip_dataframe_grade_frame_human_scores_calibrate() -> None:
     assert len(compared) == 10 and all(i.model_human.exact == 1.0 for i in compared)
     assert report.totals is not None and report.totals.mae == 0.0
     assert report.fatal is not None and report.fatal.n == 14
+
+
+def test_round_trip_frames_grade_review_calibrate(tmp_path: Path) -> None:
+    """Conversations DataFrame → grade → results frame → reviewers' verdicts → human scores → calibrate."""
+    from llm_grader import Grader, load_rubric
+    from llm_grader.calibration import calibrate, load_human_scores
+    from llm_grader.review import VerdictStore, write_human_scores
+    from llm_grader.testing import FakeJudge
+    from llm_grader.types import ReviewVerdict
+
+    rubric = load_rubric("internet_cs_qa")
+    conversations = load_conversations(pd.read_csv(CSV))
+    cards = Grader(rubric, model=FakeJudge.top_tier(rubric)).grade_many(conversations)
+    frame = results_to_frame(cards, level="item")
+    graded = frame[(frame["judge"] == "model") & frame["tier"].notna()]
+    assert len(graded) > 0
+    with VerdictStore(tmp_path / "review.sqlite") as store:
+        for number, row in enumerate(graded.itertuples()):
+            override = number % 3 == 0  # the reviewer disagrees with every third grade
+            verdict = ReviewVerdict(reviewer="rater_qa", decision="override" if override else "accept",
+                                    tier="poor" if override else None, original_tier=row.tier,
+                                    reason="复核" if override else "")
+            store.record(row.conversation_id, row.item_id, verdict)
+        written = write_human_scores(store.latest(), tmp_path / "human.csv")
+    assert written == len(graded)
+    humans = pd.read_csv(tmp_path / "human.csv", dtype=str)
+    report = calibrate(rubric, cards, load_human_scores(humans), n_boot=20)
+    agreement = {i.item_id: i for i in report.items}
+    politeness = agreement["politeness"]
+    assert politeness.model_human.n > 0 and politeness.model_human.exact < 1.0  # overrides show as disagreement
