@@ -688,3 +688,35 @@ def test_an_upheld_appeal_can_clear_the_flag_that_made_a_record_fatal() -> None:
     assert final.total_score is not None and final.total_score > 0
     with pytest.raises(ReviewError, match="no flag 'made_up'"):
         apply_verdicts(card, {"politeness": appeal.model_copy(update={"flags": {"made_up": True}})}, rubric)
+
+
+def test_rescore_applies_the_reviewers_verdicts(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from llm_grader import Conversation, Grader, load_rubric
+    from llm_grader.results import ResultsWriter
+    from llm_grader.review import VerdictStore
+    from llm_grader.testing import FakeJudge
+    from llm_grader.types import ReviewVerdict
+
+    rubric = load_rubric("internet_cs_qa")
+    conversation = Conversation.model_validate({"id": "r1", "channel": "chat", "turns": [
+        {"speaker": "customer", "text": "你好"}, {"speaker": "agent", "text": "您好,很高兴为您服务"}]})
+    card = Grader(rubric, model=FakeJudge.top_tier(rubric)).grade(conversation)
+    results = tmp_path / "cards.jsonl"
+    writer = ResultsWriter(results)
+    writer.write(card)
+    writer.close()
+    with VerdictStore(tmp_path / "review.sqlite") as store:
+        store.record("r1", "efficiency", ReviewVerdict(reviewer="张三", decision="override", tier="poor",
+                                                       original_tier="good", reason="处理拖沓"))
+    run = subprocess.run([sys.executable, "-m", "llm_grader", "rescore", str(results), "-r", "internet_cs_qa",
+                          "--verdicts", str(tmp_path / "review.sqlite"), "-o", str(tmp_path / "final.jsonl")],
+                         capture_output=True, text=True, encoding="utf-8", timeout=60)
+    assert run.returncode == 0, run.stderr
+    final = json.loads((tmp_path / "final.jsonl").read_text(encoding="utf-8"))
+    efficiency = next(i for i in final["items"] if i["item_id"] == "efficiency")
+    assert efficiency["tier"] == "poor" and efficiency["audit"]["review"]["reviewer"] == "张三"
+    assert card.total_score is not None and final["total_score"] < card.total_score  # rescaled (N/A items)

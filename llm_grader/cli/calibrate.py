@@ -43,8 +43,12 @@ from ._grading import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..calibration import CalibrationReport
+    from ..rubric import Rubric
     from ..scoring import Scorecard
+    from ..types import ReviewVerdict
 
 __all__ = ["calibrate", "report", "rescore"]
 
@@ -249,8 +253,16 @@ def rescore(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Default: RESULTS with .rescored.jsonl.")
     ] = None,
+    verdicts: Annotated[
+        Path | None,
+        typer.Option("--verdicts", help="Review database: apply the reviewers' latest verdicts (复核/申诉)."),
+    ] = None,
 ) -> None:
-    """Recompute scorecards from stored answers under a changed rubric, with no model call."""
+    """Recompute scorecards from stored answers under a changed rubric, with no model call.
+
+    With ``--verdicts``, the reviewers' latest verdict per item is applied first (recorded in
+    each item's ``audit.review``), so the output is the final, reviewed scorecards.
+    """
     from ..results import ResultsWriter
     from ..rubric import load_rubric
     from ..scoring import rescore as rescore_card
@@ -258,11 +270,12 @@ def rescore(
     loaded = load_rubric(rubric)
     language = loaded.language
     cards = _read_cards(results, language)
+    reviewed = _latest_verdicts(verdicts) if verdicts is not None else {}
     changed: dict[str, None] = {}
     new_cards = []
     for card in cards:
         try:
-            new_cards.append(rescore_card(card, loaded))
+            new_cards.append(_rescored(card, loaded, reviewed.get(card.conversation_id), rescore_card))
         except RescoreError as exc:
             if not exc.items:  # not an item change: e.g. graded with another rubric
                 raise
@@ -270,10 +283,39 @@ def rescore(
     if changed:
         raise LLMGraderError(text("cli.cannot_rescore", language, rubric=rubric, items=", ".join(changed)))
     target = output or results.with_name(results.stem + ".rescored.jsonl")
-    writer = ResultsWriter(target)
+    writer = ResultsWriter(target, overwrite=True)  # a derived file: a re-run replaces it
     for card in new_cards:
         writer.write(card)
     writer.close()
     out.print(summary_table(new_cards, language))
     moved = sum(1 for a, b in zip(cards, new_cards, strict=True) if a.total_score != b.total_score)
     out.print(text("cli.rescored", language, n=len(new_cards), changed=moved, path=target), markup=False)
+
+
+def _latest_verdicts(path: Path) -> dict[str, dict[str, ReviewVerdict]]:
+    """Conversation id → item id → the latest verdict, from a review database."""
+    from ..review import VerdictStore
+
+    if not path.is_file():
+        raise LLMGraderError(f"review database {str(path)!r} does not exist")
+    out: dict[str, dict[str, ReviewVerdict]] = {}
+    with VerdictStore(path) as store:
+        for (conversation_id, item_id), stored in store.latest().items():
+            out.setdefault(conversation_id, {})[item_id] = stored.verdict
+    return out
+
+
+def _rescored(
+    card: Scorecard,
+    rubric: Rubric,
+    verdicts: dict[str, ReviewVerdict] | None,
+    rescore_card: Callable[[Scorecard, Rubric], Scorecard],
+) -> Scorecard:
+    if not verdicts:
+        return rescore_card(card, rubric)
+    from ..review import ReviewError, apply_verdicts
+
+    try:
+        return apply_verdicts(card, verdicts, rubric)
+    except ReviewError as exc:
+        raise LLMGraderError(str(exc)) from None
