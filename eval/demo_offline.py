@@ -18,6 +18,7 @@ from llm_grader import load_rubric
 from llm_grader.testing import FakeOpenAIServer, top_tier_responder
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = ["-o", "demo_scorecards.jsonl", "--overwrite"]
 
 
 def main() -> None:
@@ -34,6 +35,8 @@ def main() -> None:
             "--base-url",
             server.base_url,
             "--no-cache",
+            # A demo run replaces its own output unless told where to write.
+            *([] if {"-o", "--output"} & set(sys.argv[1:]) else DEFAULT_OUTPUT),
             *sys.argv[1:],
         ]
         raise SystemExit(subprocess.call(command, env=env))
