@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from ._data import data_dir
-from .conversation import Conversation
+from .conversation import Conversation, normalise_line_breaks
 from .errors import LLMGraderError
 from .rubric import Item, Rubric
 
@@ -158,11 +158,6 @@ class Prompts:
         return piece.format(**values) if values else piece
 
 
-_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
-"""Every character that a reader (human or model) may take as a line break: each starts an
-indented continuation line, so no text inside a turn can begin a line of its own."""
-
-
 def _clock(seconds: float) -> str:
     total = round(seconds)
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
@@ -183,7 +178,9 @@ def render_transcript(conversation: Conversation, prompts: Prompts) -> tuple[str
                 when = " " + (conversation.started_at + timedelta(seconds=turn.start)).strftime("%H:%M:%S")
             else:
                 when = " " + _clock(turn.start)
-        text = "\n  ".join(_LINE_BREAK.split(turn.text))
+        # Every line break (normalised again here: a turn may be built without validation, e.g.
+        # by ``model_copy``) starts an indented continuation, so no text begins a line of its own.
+        text = normalise_line_breaks(turn.text).replace("\n", "\n  ")
         lines.append(f"[{number}] {prompts.word('speakers', turn.speaker)}{when}: {text}")
     body = "\n".join(lines)
     return body, _fence(body + "\n" + (conversation.notes or ""))
@@ -263,7 +260,7 @@ def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prom
             "transcript",
             "notes_block",
             fence=fence,
-            notes="\n".join(_LINE_BREAK.split(conversation.notes or "")),
+            notes=normalise_line_breaks(conversation.notes or ""),
         )
     shown = prompts.transcript.render(
         turn_count=len(conversation.turns),
