@@ -2,9 +2,12 @@
 
 Each rule measures one value from the conversation (a count or seconds), keeps the
 evidence (turn, quote, character offsets), and maps the value to a tier through the
-item's thresholds; a deduction item takes the occurrences instead. A rule that needs
-data the conversation lacks returns an unscored judgement saying what is missing —
-never a silent pass.
+item's thresholds; a deduction item takes the occurrences instead. A ``combined`` rule
+counts how many of its checks failed. A rule that needs data the conversation lacks
+returns an unscored judgement saying what is missing — never a silent pass.
+
+:func:`judge_rule` grades a rule item; :func:`judge_hybrid` decides a hybrid item (a model
+item with ``decide_by_rule``) before any model call, when one of its rules fires.
 """
 
 from __future__ import annotations
@@ -19,18 +22,21 @@ from .conversation import Conversation, Turn
 from .messages import text
 from .patterns import TIME_LIMIT, PatternError, PatternTimeout, compile_pattern
 from .rubric import (
+    CombinedRule,
     FirstResponseRule,
     ForbiddenWordsRule,
     InterruptionRule,
     Item,
     LongestGapRule,
     PhraseRule,
+    Rule,
     SpeakingRateRule,
+    Threshold,
     Window,
 )
-from .types import Judgement, Occurrence
+from .types import Audit, Judgement, Occurrence
 
-__all__ = ["applicability_reason", "judge_rule"]
+__all__ = ["applicability_reason", "judge_hybrid", "judge_rule"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,6 +266,24 @@ def _speaking_rate(rule: SpeakingRateRule, conversation: Conversation, language:
     return _Measure(value=value, rationale=_t(language, "rate", v=value, chars=chars, secs=round(seconds, 2)))
 
 
+def _combined(rule: CombinedRule, conversation: Conversation, language: str) -> _Measure:
+    failed = 0
+    parts: list[str] = []
+    evidence: list[Occurrence] = []
+    for check in rule.checks:
+        measure = _measure(check.rule, conversation, language)
+        if measure.missing is not None:
+            return _Measure(missing=f"{check.label}{':' if language == 'zh' else ': '}{measure.missing}")
+        passed = measure.value is not None and check.pass_when.holds(measure.value)
+        failed += not passed
+        verdict = "check_pass" if passed else "check_fail"
+        parts.append(_t(language, verdict, name=check.label, rationale=measure.rationale))
+        evidence += measure.occurrences
+    details = (";" if language == "zh" else "; ").join(parts)
+    rationale = _t(language, "checks", failed=failed, total=len(rule.checks), details=details)
+    return _Measure(value=failed, occurrences=evidence, rationale=rationale)
+
+
 _MEASURES: dict[type, Callable[..., _Measure]] = {
     PhraseRule: _phrases,
     ForbiddenWordsRule: _forbidden,
@@ -267,14 +291,43 @@ _MEASURES: dict[type, Callable[..., _Measure]] = {
     LongestGapRule: _longest_gap,
     InterruptionRule: _interruptions,
     SpeakingRateRule: _speaking_rate,
+    CombinedRule: _combined,
 }
+
+
+def _measure(rule: Rule, conversation: Conversation, language: str) -> _Measure:
+    return _MEASURES[type(rule)](rule, conversation, language)
+
+
+def _decided(
+    item: Item,
+    rule: Rule,
+    threshold: Threshold,
+    measure: _Measure,
+    *,
+    flags: dict[str, bool],
+    rationale: str | None = None,
+    audit: Audit | None = None,
+) -> Judgement:
+    """The judgement of a threshold that held: its tier, the measure's evidence and value."""
+    occurrences = tuple(measure.occurrences)
+    return Judgement(
+        item_id=item.id,
+        tier=threshold.tier,
+        evidence=occurrences,
+        occurrences=occurrences if isinstance(rule, ForbiddenWordsRule) else (),
+        flags=flags,
+        rationale=measure.rationale if rationale is None else rationale,
+        measured=measure.value,
+        audit=audit or Audit(),
+    )
 
 
 def judge_rule(item: Item, conversation: Conversation, *, language: str = "zh") -> Judgement:
     """Grade a ``judge: rule`` item on a conversation."""
     if item.rule is None:
         raise ValueError(f"item {item.id!r} has no rule")
-    measure = _MEASURES[type(item.rule)](item.rule, conversation, language)
+    measure = _measure(item.rule, conversation, language)
     if measure.missing is not None:
         return Judgement.unscored(item.id, measure.missing)
     occurrences = tuple(measure.occurrences)
@@ -290,15 +343,7 @@ def judge_rule(item: Item, conversation: Conversation, *, language: str = "zh") 
     for threshold in item.rule.thresholds:
         if threshold.holds(measure.value):
             flags = {flag.id: flag.id in threshold.flags for flag in item.flags}
-            return Judgement(
-                item_id=item.id,
-                tier=threshold.tier,
-                evidence=occurrences,
-                occurrences=occurrences if isinstance(item.rule, ForbiddenWordsRule) else (),
-                flags=flags,
-                rationale=measure.rationale,
-                measured=measure.value,
-            )
+            return _decided(item, item.rule, threshold, measure, flags=flags)
     return Judgement(
         item_id=item.id,
         error=_t(language, "no_threshold", v=measure.value),
@@ -306,6 +351,41 @@ def judge_rule(item: Item, conversation: Conversation, *, language: str = "zh") 
         evidence=occurrences,
         measured=measure.value,
         rationale=measure.rationale,
+    )
+
+
+def judge_hybrid(
+    item: Item, conversation: Conversation, *, language: str = "zh", model: bool = False
+) -> Judgement | None:
+    """Decide a hybrid item (``decide_by_rule``) before any model call, or None: ask the model.
+
+    Its rules are tried in order; the first whose thresholds hold *fires* and decides the tier
+    with its evidence (``audit.decided_by == "rule"``). The flags its threshold raises are
+    true; the item's other flags are left undetermined — with a model, the grader still asks
+    it for them (:func:`~llm_grader.judging.open_flags`), keeping the rule's tier. When no rule fires (or one
+    cannot measure, e.g. no timestamps) the model judges; without one the item is unscored
+    ("needs a model") — never 0 or full — with what the rules found in its rationale.
+    """
+    found: list[str] = []
+    for rule in item.decide_by_rule:
+        measure = _measure(rule, conversation, language)
+        value = measure.value
+        threshold = None if value is None else next((t for t in rule.thresholds if t.holds(value)), None)
+        if threshold is None:
+            found.append(measure.missing or measure.rationale)
+        else:
+            rationale = _t(language, "decided", rationale=measure.rationale)
+            flags = dict.fromkeys(threshold.flags, True)
+            audit = Audit(decided_by="rule")
+            return _decided(item, rule, threshold, measure, flags=flags, rationale=rationale, audit=audit)
+    if model:
+        return None
+    findings = (";" if language == "zh" else "; ").join(found)
+    return Judgement(
+        item_id=item.id,
+        error=text("grader.not_graded", language),
+        needs_review=True,
+        rationale=_t(language, "not_fired", findings=findings),
     )
 
 

@@ -94,8 +94,8 @@ def test_service_quality_scripted_opening_and_closing(by_id: dict[str, Conversat
     grader = Grader(load_rubric("service_quality_scoring"))
     # Rules only. Excluded on a chat: the five audio items and speaking_rate (语音语调语速 10),
     # 普通话 3, 微笑服务 4 → available 63 − 17 = 46. c001 has the scripted greeting ("您好,很高兴
-    # 为您服务") and the full closing (offer, 感谢您的咨询, 再见): 1.5 + 1.5 = 3 → 3 × 63 / 46.
+    # 为您服务") and the full closing (offer, 感谢您的咨询, 再见): 开头语、结束语 3 → 3 × 63 / 46.
     assert grader.grade(by_id["c001"]).total_score == 4.1087
     # c004 has neither → 0 of 46.
     c004 = grader.grade(by_id["c004"])
-    assert c004.total_score == 0 and c004.item("opening_phrase").tier == "fail"
+    assert c004.total_score == 0 and c004.item("opening_closing").tier == "both_missed"

@@ -114,7 +114,7 @@ def test_not_a_mapping() -> None:
     [
         (("scale: compliance", "scale: compliance\n        rule: {type: bogus}"),
          "r.yaml:13: categories[0].items[0].rule: unknown rule type; valid types: phrases, forbidden_words, "
-         "first_response_time, longest_agent_gap, interruptions, speaking_rate"),
+         "first_response_time, longest_agent_gap, interruptions, speaking_rate, combined"),
         (("points: 10", "points: -1"),
          "r.yaml:11: categories[0].items[0].points: Input should be greater than or equal to 0"),
         (("max_score: 10", "max_score: 12"), "r.yaml:4: max_score: categories add up to 10, not the declared total 12"),
@@ -228,7 +228,7 @@ def test_loading_plain_data_leaves_it_unchanged() -> None:
 
 def test_rule_types_come_from_the_rule_classes() -> None:
     assert RULE_TYPES == ("phrases", "forbidden_words", "first_response_time", "longest_agent_gap",
-                          "interruptions", "speaking_rate")
+                          "interruptions", "speaking_rate", "combined")
 
 
 def test_the_rubric_modules_import_only_downwards() -> None:

@@ -185,3 +185,45 @@ def test_examples_first_response(by_id: dict[str, Conversation], flagship: Rubri
     assert judge_rule(item, by_id["c002"]).measured == 95.0
     assert judge_rule(item, by_id["c002"]).tier == "poor"
     assert judge_rule(item, by_id["c001"]).tier == "good"
+
+
+COMBINED = rubric_from_text("""\
+id: combined
+name: 组合
+version: "1"
+max_score: 4
+categories:
+  - id: c
+    name: 组合项
+    items:
+      - id: conduct
+        name: 规范
+        judge: rule
+        points: 4
+        tiers: [{id: ok, points: 4}, {id: one, points: 2}, {id: more, points: 0}]
+        rule:
+          type: combined
+          checks:
+            - {id: no_taboo, name: 禁语, pass_when: {max: 0}, rule: {type: forbidden_words, words: [喂, 不清楚]}}
+            - {id: no_overlap, name: 抢话, pass_when: {max: 0}, rule: {type: interruptions}}
+            - {id: quick, name: 接听, pass_when: {max: 5}, rule: {type: first_response_time}}
+          thresholds: [{max: 0, tier: ok}, {max: 1, tier: one}, {tier: more}]
+""")
+
+
+def test_combined_checks_of_every_kind_count_failures_with_their_evidence() -> None:
+    # CALL: 喂 and 不清楚 (禁语 fails), one overlap of 0.8 s (抢话 fails), agent at 1 s (接听 passes).
+    j = judge_rule(COMBINED.item("conduct"), CALL)
+    assert (j.tier, j.measured) == ("more", 2)
+    assert [(e.turn, e.quote) for e in j.evidence][:2] == [(3, "喂"), (3, "不清楚")]
+    assert "禁语不符合" in j.rationale and "抢话不符合" in j.rationale and "接听符合" in j.rationale
+    calm = conv(("agent", "您好", 2.0, 3.0), ("customer", "在吗", 3.5, 4.0), ("agent", "请讲", 4.5, 5.0))
+    assert judge_rule(COMBINED.item("conduct"), calm).tier == "ok"
+    slow = conv(("agent", "您好", 9.0, 10.0), ("customer", "在吗", 10.5, 11.0))
+    assert (judge_rule(COMBINED.item("conduct"), slow).tier, judge_rule(COMBINED.item("conduct"), slow).measured) == ("one", 1)
+
+
+def test_a_combined_check_without_its_data_names_the_check() -> None:
+    no_ends = conv(("agent", "您好", 1.0, None), ("customer", "在吗", 2.0, None))
+    j = judge_rule(COMBINED.item("conduct"), no_ends)
+    assert j.error is not None and j.error.startswith("抢话:需要每轮的开始和结束时间")

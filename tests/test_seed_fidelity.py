@@ -17,7 +17,7 @@ import pytest
 from llm_grader import Conversation, Grader, Rubric, load_conversations, load_rubric
 from llm_grader.patterns import compile_pattern
 from llm_grader.rubric import builtin_rubrics, check_rubric
-from llm_grader.rubric.rule_model import ForbiddenWordsRule
+from llm_grader.rubric.rule_model import CombinedRule, ForbiddenWordsRule, PhraseRule, Window
 
 
 def _header_says(name: str, *quotes: str) -> None:
@@ -172,43 +172,75 @@ def test_oh_counts_as_colloquial_language(quality: Grader) -> None:
     assert "“哦”为本表所加" in load_rubric("service_quality_scoring").item("colloquialisms").notes[-1]
 
 
-@pytest.mark.parametrize(
-    ("first", "tier"),
-    [
-        ("你好。", "fail"),
-        ("您好。", "fail"),
-        ("你好,很高兴为您服务。", "fail"),
-        ("您好,很高兴为您服务,请问有什么可以帮您?", "pass"),
-        ("您好!宽带通,1023号很高兴为您服务!", "pass"),
-    ],
-)
-def test_opening_needs_the_scripted_greeting(quality: Grader, first: str, tier: str) -> None:
-    assert quality.grade(_chat("在吗", first)).item("opening_phrase").tier == tier
+GREETING = "您好,很高兴为您服务。"
+FULL_CLOSING = ("请问还有其他可以帮到您吗?", "感谢您的咨询,祝您生活愉快!")
+
+
+def _opening_closing(quality: Grader, first: str, last: tuple[str, str]) -> str | None:
+    card = quality.grade(_chat("在吗", first, "没有了", last[0], "嗯", last[1]))
+    return card.item("opening_closing").tier
 
 
 @pytest.mark.parametrize(
-    ("last", "tier"),
+    ("first", "met"),
     [
-        (["好的。", "再见。"], "fail"),
-        (["还有其他问题吗?", "好的,再见。"], "fail"),
-        (["请问还有其他可以帮到您吗?", "好的,再见。"], "fail"),  # no thanks
-        (["请问还有其他可以帮到您吗?", "感谢您的来电,再见!"], "pass"),
-        (["请问还有其他可以帮到您吗?", "感谢您的咨询,祝您生活愉快!"], "pass"),
+        ("你好。", False),
+        ("您好。", False),
+        ("你好,很高兴为您服务。", False),
+        ("您好,很高兴为您服务,请问有什么可以帮您?", True),
+        ("您好!宽带通,1023号很高兴为您服务!", True),
     ],
 )
-def test_closing_needs_the_scripted_parts(quality: Grader, last: list[str], tier: str) -> None:
-    card = quality.grade(_chat("在吗", "您好,很高兴为您服务。", "没有了", last[0], "嗯", last[1]))
-    assert card.item("closing_phrase").tier == tier
+def test_opening_needs_the_scripted_greeting(quality: Grader, first: str, met: bool) -> None:
+    assert _opening_closing(quality, first, FULL_CLOSING) == ("both_met" if met else "one_missed")
 
 
-def test_opening_and_closing_split_is_documented() -> None:
+@pytest.mark.parametrize(
+    ("last", "met"),
+    [
+        (("好的。", "再见。"), False),
+        (("还有其他问题吗?", "好的,再见。"), False),
+        (("请问还有其他可以帮到您吗?", "好的,再见。"), False),  # no thanks
+        (("请问还有其他可以帮到您吗?", "感谢您的来电,再见!"), True),
+        (("请问还有其他可以帮到您吗?", "感谢您的咨询,祝您生活愉快!"), True),
+    ],
+)
+def test_closing_needs_the_scripted_parts(quality: Grader, last: tuple[str, str], met: bool) -> None:
+    assert _opening_closing(quality, GREETING, last) == ("both_met" if met else "one_missed")
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "tier", "points", "failed"),
+    [
+        (GREETING, FULL_CLOSING, "both_met", 3, []),
+        ("你好。", FULL_CLOSING, "one_missed", 1, ["开头语"]),  # 3 − 2 (当中有一项不符合标准者扣2分)
+        (GREETING, ("好的。", "再见。"), "one_missed", 1, ["结束语"]),
+        ("你好。", ("好的。", "再见。"), "both_missed", 0, ["开头语", "结束语"]),  # 3 − 2 − 2, no lower than 0
+    ],
+)
+def test_opening_and_closing_are_one_item_scored_3_1_0(
+    quality: Grader, first: str, last: tuple[str, str], tier: str, points: float, failed: list[str]
+) -> None:
+    item = quality.grade(_chat("在吗", first, "没有了", last[0], "嗯", last[1])).item("opening_closing")
+    assert (item.tier, item.points, item.max_points, item.measured) == (tier, points, 3, len(failed))
+    assert item.rationale.startswith(f"{len(failed)}/2 项检查不符合:")
+    assert [name for name in ("开头语", "结束语") if f"{name}不符合" in item.rationale] == failed
+
+
+def test_opening_and_closing_combination_is_documented() -> None:
     rubric = load_rubric("service_quality_scoring")
-    assert rubric.item("opening_phrase").max_points + rubric.item("closing_phrase").max_points == 3
+    assert rubric.version == "1.1"
+    ids = [item.id for _, item in rubric.items()]
+    assert "opening_closing" in ids and "opening_phrase" not in ids and "closing_phrase" not in ids
+    rule = rubric.item("opening_closing").rule
+    assert isinstance(rule, CombinedRule) and [c.id for c in rule.checks] == ["opening", "closing"]
+    assert [c.rule.window for c in rule.checks] == [Window(first=2), Window(last=2)]
+    assert sum(i.max_points for i in rubric.categories[2].items) == rubric.categories[2].maximum == 10
     _header_says(
         "service_quality_scoring",
         "开头语或结束语中,当中有一项不符合标准者扣2分",
-        "one wrong leaves 1.5 instead of the seed's 1",
-        "gap in the format",
+        "both right 3; one wrong 3 − 2 = 1; both wrong 0",
+        "Version 1.0 split the item into 开头语 1.5 and 结束语 1.5",
         "等服务禁语",
         "等其它口语",
         "a rule's word list is closed",
@@ -216,15 +248,98 @@ def test_opening_and_closing_split_is_documented() -> None:
 
 
 def test_shipped_examples_against_the_seed_scripts(quality: Grader, by_id: dict[str, Conversation]) -> None:
-    def tiers(cid: str) -> tuple[str | None, str | None]:
-        card = quality.grade(by_id[cid])
-        return card.item("opening_phrase").tier, card.item("closing_phrase").tier
+    def tier(cid: str) -> tuple[str | None, str]:
+        item = quality.grade(by_id[cid]).item("opening_closing")
+        return item.tier, item.rationale
 
-    assert tiers("c001") == ("pass", "pass")
-    assert tiers("c005") == ("fail", "fail")  # "您好,星通客服,工号3021…" / "好的,再见。"
-    assert tiers("c008") == ("pass", "fail")  # "还有其他问题吗?" … "好的,再见。": no thanks
+    assert tier("c001")[0] == "both_met"
+    assert tier("c005")[0] == "both_missed"  # "您好,星通客服,工号3021…" / "好的,再见。"
+    c008 = tier("c008")  # "还有其他问题吗?" … "好的,再见。": no thanks
+    assert c008[0] == "one_missed" and "开头语符合" in c008[1] and "结束语不符合" in c008[1]
     # The phone card's own greeting is not seed 000's script ("…8号客服员为您服务").
-    assert tiers("c009") == ("fail", "pass")
+    c009 = tier("c009")
+    assert c009[0] == "one_missed" and "开头语不符合" in c009[1] and "结束语符合" in c009[1]
+
+
+# --------------------------------------------------------------------------- hybrid items (decide_by_rule)
+
+
+def test_polite_words_decided_by_rule_only_when_none_is_used(quality: Grader, by_id: dict[str, Conversation]) -> None:
+    c003 = quality.grade(by_id["c003"]).item("polite_words")  # "喂,你说。" … never 您/请/谢谢/对不起
+    assert (c003.tier, c003.points, c003.audit.decided_by) == ("fail", 0, "rule")
+    assert c003.rationale.startswith("由规则判定:") and "缺少:您/请/谢谢/对不起" in c003.rationale
+    used = quality.grade(_chat("在吗", "您好,很高兴为您服务。")).item("polite_words")
+    assert used.unscored and used.audit.decided_by is None  # the model decides whether they are apt
+    rule = load_rubric("service_quality_scoring").item("polite_words").decide_by_rule[0]
+    assert isinstance(rule, PhraseRule) and rule.phrases[0][:4] == ["您", "请", "谢谢", "对不起"]
+    _header_says("service_quality_scoring", "恰当运用“您”“请”等礼貌用语", "使用“您、请、谢谢、对不起”等礼貌用语")
+
+
+@pytest.fixture(scope="module")
+def flagship_rules() -> Grader:
+    return Grader(load_rubric("internet_cs_qa"))
+
+
+def test_flagship_politeness_decided_by_rule_on_a_forbidden_word(
+    flagship_rules: Grader, by_id: dict[str, Conversation]
+) -> None:
+    card = flagship_rules.grade(by_id["c003"])
+    item = card.item("politeness")
+    assert (item.tier, item.points, item.audit.decided_by, item.judge) == ("poor", 0, "rule", "model")
+    assert [(e.turn, e.quote) for e in item.evidence] == [(1, "喂"), (7, "不清楚"), (9, "不明白")]
+    # The fatal flag is the model's to answer: undetermined, so the fatal override is pending.
+    assert item.flags == {} and card.fatal is None and not card.complete
+    assert next(p.id for p in card.pending_overrides if p.kind == "fatal") == "service_taboo_fatal"
+
+
+def test_flagship_politeness_decided_without_greeting_or_closing(
+    flagship_rules: Grader, by_id: dict[str, Conversation]
+) -> None:
+    item = flagship_rules.grade(by_id["c004"]).item("politeness")
+    assert (item.tier, item.audit.decided_by) == ("poor", "rule")
+    assert "首问语不符合" in item.rationale and "结束语不符合" in item.rationale
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "您还有哪里不清楚吗?",  # courtesy questions: not 禁语
+        "如有不明白的地方请随时问我。",
+        "好的。",  # a greeting with no closing: one of the two missing is the model's
+    ],
+)
+def test_flagship_politeness_left_to_the_model(flagship_rules: Grader, said: str) -> None:
+    item = flagship_rules.grade(_chat("在吗", "您好,很高兴为您服务。", "嗯", said)).item("politeness")
+    assert item.unscored and item.error == "未评分:该项需由模型评判,当前未配置模型(仅规则模式)"
+    assert item.rationale.startswith("规则未判定:在全部客服发言中发现 0 处禁用词")
+
+
+def test_flagship_hybrid_rules_are_documented_and_mirrored_in_english() -> None:
+    zh, en = load_rubric("internet_cs_qa"), load_rubric("internet_cs_qa_en")
+    assert zh.version == en.version == "1.1"
+    shapes = [
+        [(type(r).__name__, [t.tier for t in r.thresholds]) for r in rubric.item("politeness").decide_by_rule]
+        for rubric in (zh, en)
+    ]
+    assert shapes[0] == shapes[1] == [
+        ("ForbiddenWordsRule", ["poor"]), ("PhraseRule", ["poor"]), ("CombinedRule", ["poor"])]
+    taboo = load_rubric("service_quality_scoring").item("taboo_words").rule
+    assert isinstance(taboo, ForbiddenWordsRule)
+    for rubric in (zh, en):  # the same 禁语 and exceptions as the 服务质量评分标准 card
+        words = rubric.item("politeness").decide_by_rule[0]
+        assert isinstance(words, ForbiddenWordsRule) and words.words[:3] == taboo.words
+        assert not any(r.decide_by_rule for c in rubric.categories for r in c.items if r.id != "politeness")
+    for name in ("internet_cs_qa", "internet_cs_qa_en"):
+        _header_says(name, "服务用语播报不规范、礼貌用语使用不恰当", "礼貌用语略有欠缺(如:请、请问、您等)")
+
+
+def test_english_flagship_hybrid_on_english_words() -> None:
+    grader = Grader(load_rubric("internet_cs_qa_en"))
+    blunt = _chat("hi", "Hello, how can I help?", "where is my parcel", "I don't know, ask the courier.")
+    item = grader.grade(blunt).item("politeness")
+    assert (item.tier, [e.quote for e in item.evidence]) == ("poor", ["I don't know"])
+    unsure = _chat("hi", "Hello, how can I help?", "ok", "I don't know if you tried the app; thank you, bye!")
+    assert grader.grade(unsure).item("politeness").unscored
 
 
 # --------------------------------------------------------------------------- phone answering (seed 003)

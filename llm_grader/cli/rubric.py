@@ -96,6 +96,10 @@ def _item_lines(item: Item, language: str) -> list[str]:
         lines.append(text("cli.applies_to", language, channels=channels, requires=requires, policy=a.policy))
     if item.rule is not None:
         lines.append(text("cli.rule", language, rule=item.rule.model_dump_json(exclude_defaults=True)))
+    lines += [
+        text("cli.decide_by_rule", language, rule=r.model_dump_json(exclude_defaults=True))
+        for r in item.decide_by_rule
+    ]
     return lines
 
 

@@ -34,6 +34,10 @@ from .model import (
 )
 from .rule_model import (
     RULE_TYPES,
+    BasicRule,
+    Bounds,
+    Check,
+    CombinedRule,
     FirstResponseRule,
     ForbiddenWordsRule,
     InterruptionRule,
@@ -49,7 +53,11 @@ from .rule_model import (
 __all__ = [
     "RULE_TYPES",
     "Applicability",
+    "BasicRule",
+    "Bounds",
     "Category",
+    "Check",
+    "CombinedRule",
     "Condition",
     "DataKind",
     "Deduction",

@@ -1,7 +1,8 @@
 """The checks across fields of a validated rubric: ids, sums, tiers, rules and overrides.
 
 Pydantic validates each field on its own; these checks find what only the whole rubric
-shows — a duplicate id, categories that do not add up, an override naming an unknown item.
+shows — a duplicate id, categories that do not add up, an override naming an unknown item,
+a hybrid's rule (``decide_by_rule``) that names an unknown tier or always fires.
 Each check is a small function yielding findings; :func:`lint_rubric` runs them in card
 order and locates each as a ``file:line: field: message`` problem. Errors stop a rubric from
 loading; warnings (a category whose items add up to less than its maximum, values that no
@@ -19,7 +20,11 @@ from ..patterns import PatternError, compile_pattern
 from ..types import NOT_APPLICABLE
 from ._yaml import FieldPath, LineMap, problem_at
 from .model import Category, Condition, Item, Rubric
-from .rule_model import ForbiddenWordsRule, InterruptionRule, PhraseRule, Threshold
+from .rule_model import CombinedRule, ForbiddenWordsRule, InterruptionRule, PhraseRule, Rule, Threshold
+from .rule_model import Interval as _Interval
+from .rule_model import describe_interval as _span
+from .rule_model import merged_intervals as _merged
+from .rule_model import uncovered_intervals as _gaps
 
 __all__ = ["lint_rubric"]
 
@@ -218,72 +223,121 @@ def _judge_matches_rule(item: Item, path: FieldPath, siblings: frozenset[str]) -
     if item.judge == "rule" and item.rule is None:
         yield _Finding((*path, "rule"), "a rule item needs a 'rule'")
     if item.judge == "model" and item.rule is not None:
-        yield _Finding((*path, "rule"), "a model-judged item has no 'rule'; set judge: rule")
+        yield _Finding(
+            (*path, "rule"),
+            "a model-judged item has no 'rule'; set judge: rule, or give it as decide_by_rule (a hybrid)",
+        )
+    if item.decide_by_rule and (item.judge == "rule" or item.is_deduction):
+        yield _Finding((*path, "decide_by_rule"), "only a scored model-judged item can have decide_by_rule")
+    if item.is_deduction and isinstance(item.rule, CombinedRule):
+        yield _Finding((*path, "rule"), "a deduction item counts occurrences, not failed checks")
+
+
+class _Site(NamedTuple):
+    """A rule of an item: its ``rule``, or one of its ``decide_by_rule`` (a hybrid's)."""
+
+    path: FieldPath
+    rule: Rule
+    hybrid: bool
+
+
+def _sites(item: Item, path: FieldPath, *, scored: bool = True) -> list[_Site]:
+    """The item's rules; with ``scored``, not a deduction item's (its thresholds are unused)."""
+    sites = (
+        [_Site((*path, "rule"), item.rule, False)] if item.rule and not (scored and item.is_deduction) else []
+    )
+    return sites + [_Site((*path, "decide_by_rule", i), r, True) for i, r in enumerate(item.decide_by_rule)]
 
 
 def _regexes_compile(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
     # A regex that does not compile, or that needs the backtracking engine and nests repeats.
-    for pattern_path, pattern in _regex_patterns(item, path):
-        try:
-            compiled = compile_pattern(pattern, regex=True)
-        except PatternError as exc:
-            yield _Finding(pattern_path, str(exc))
-        else:
-            yield from (_Finding(pattern_path, note, "warning") for note in compiled.warnings)
+    for site in _sites(item, path, scored=False):
+        for pattern_path, pattern in _regex_patterns(site.rule, site.path):
+            try:
+                compiled = compile_pattern(pattern, regex=True)
+            except PatternError as exc:
+                yield _Finding(pattern_path, str(exc))
+            else:
+                yield from (_Finding(pattern_path, note, "warning") for note in compiled.warnings)
 
 
-def _regex_patterns(item: Item, path: FieldPath) -> list[tuple[FieldPath, str]]:
-    rule = item.rule
+def _regex_patterns(rule: Rule, path: FieldPath) -> list[tuple[FieldPath, str]]:
+    if isinstance(rule, CombinedRule):
+        return [
+            found
+            for ci, check in enumerate(rule.checks)
+            for found in _regex_patterns(check.rule, (*path, "checks", ci, "rule"))
+        ]
     if isinstance(rule, PhraseRule) and rule.regex:
         return [
-            ((*path, "rule", "phrases", pi), pattern)
+            ((*path, "phrases", pi), pattern)
             for pi, entry in enumerate(rule.phrases)
             for pattern in ([entry] if isinstance(entry, str) else entry)
         ]
     if isinstance(rule, ForbiddenWordsRule) and rule.regex:
-        return [((*path, "rule", "words", wi), word) for wi, word in enumerate(rule.words)]
+        return [((*path, "words", wi), word) for wi, word in enumerate(rule.words)]
     return []
 
 
 def _thresholds_known(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
     tier_ids = [t.id for t in item.tiers]
     flag_ids = {f.id for f in item.flags}
-    for hi, threshold in enumerate(item.rule.thresholds if item.rule is not None else []):
-        threshold_path: FieldPath = (*path, "rule", "thresholds", hi)
-        if threshold.tier not in tier_ids:
-            yield _Finding(
-                (*threshold_path, "tier"),
-                f"unknown tier {threshold.tier!r}; the item's tiers: {', '.join(tier_ids) or 'none'}",
-            )
-        for flag in threshold.flags:
-            if flag not in flag_ids:
-                yield _Finding((*threshold_path, "flags"), f"item declares no flag {flag!r}")
+    for site in _sites(item, path, scored=False):
+        for hi, threshold in enumerate(site.rule.thresholds):
+            threshold_path: FieldPath = (*site.path, "thresholds", hi)
+            if threshold.tier not in tier_ids:
+                yield _Finding(
+                    (*threshold_path, "tier"),
+                    f"unknown tier {threshold.tier!r}; the item's tiers: {', '.join(tier_ids) or 'none'}",
+                )
+            for flag in threshold.flags:
+                if flag not in flag_ids:
+                    yield _Finding((*threshold_path, "flags"), f"item declares no flag {flag!r}")
 
 
 def _thresholds_complete(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
-    # Deduction items count occurrences: their thresholds are not used.
-    if item.rule is None or item.is_deduction:
-        return
-    if not item.rule.thresholds:
-        yield _Finding((*path, "rule", "thresholds"), "a scored rule item needs thresholds")
-    counts = isinstance(item.rule, _COUNTING_RULES)
-    gaps = _gaps([b for b in (t.bounds for t in item.rule.thresholds) if b[0] <= b[1]], counts=counts)
-    if item.rule.thresholds and gaps:
-        yield _Finding(
-            (*path, "rule", "thresholds"),
-            f"no threshold covers {'the counts' if counts else 'values'} {' and '.join(gaps)}: "
-            "such a value is not gradable and leaves the item for review (close the gap, or end "
-            "with a threshold without min/max)",
-            "warning",
-        )
+    # Deduction items count occurrences: their thresholds are not used. A hybrid's rule leaves
+    # gaps on purpose (the model decides there), but one that covers every value never lets
+    # the model judge.
+    for site in _sites(item, path):
+        thresholds, where = site.rule.thresholds, (*site.path, "thresholds")
+        if not thresholds:
+            what = "a hybrid's rule needs thresholds (the values at which it decides a tier)"
+            yield _Finding(where, what if site.hybrid else "a scored rule item needs thresholds")
+            continue
+        counts = isinstance(site.rule, _COUNTING_RULES)
+        covered = [b for b in (t.bounds for t in thresholds) if b[0] <= b[1]]
+        if isinstance(site.rule, CombinedRule):  # no more checks can fail than there are
+            covered.append((len(site.rule.checks) + 1, math.inf))
+        gaps = _gaps(covered, counts=counts)
+        if site.hybrid and not gaps:
+            yield _Finding(
+                where,
+                "the thresholds hold for every value, so the rule always decides and the model is "
+                "never asked: make the item judge: rule, or leave the values the model decides uncovered",
+                "warning",
+            )
+        elif gaps and not site.hybrid:
+            yield _Finding(
+                where,
+                f"no threshold covers {'the counts' if counts else 'values'} {' and '.join(gaps)}: "
+                "such a value is not gradable and leaves the item for review (close the gap, or end "
+                "with a threshold without min/max)",
+                "warning",
+            )
 
 
 def _thresholds_ordered(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    for site in _sites(item, path):
+        yield from _ordered(site.rule.thresholds, (*site.path, "thresholds"))
+
+
+def _ordered(thresholds: list[Threshold], path: FieldPath) -> Iterator[_Finding]:
     # The first threshold that holds wins: later ones must not be impossible, shadowed, or
     # have a min or max that an earlier threshold makes meaningless.
     earlier: list[tuple[int, _Interval]] = []
-    for index, threshold in enumerate(item.rule.thresholds if item.rule and not item.is_deduction else []):
-        where: FieldPath = (*path, "rule", "thresholds", index)
+    for index, threshold in enumerate(thresholds):
+        where: FieldPath = (*path, index)
         low, high = threshold.bounds
         if low > high:
             yield _Finding(where, f"min {low:g} is above max {high:g}: no value can match")
@@ -321,47 +375,8 @@ def _overlaps(
             break
 
 
-# --------------------------------------------------------------------------- threshold ranges
-
-_Interval = tuple[float, float]
-_COUNTING_RULES = (PhraseRule, ForbiddenWordsRule, InterruptionRule)
+_COUNTING_RULES = (PhraseRule, ForbiddenWordsRule, InterruptionRule, CombinedRule)
 """Rules whose measured value is a count (0, 1, 2…) rather than seconds or a rate."""
-
-
-def _merged(intervals: list[_Interval]) -> list[_Interval]:
-    merged: list[_Interval] = []
-    for low, high in sorted(intervals):
-        if merged and low <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
-        else:
-            merged.append((low, high))
-    return merged
-
-
-def _span(low: float, high: float) -> str:
-    if low == high:
-        return f"the value {low:g}"
-    if math.isinf(low) and math.isinf(high):
-        return "every value"
-    if math.isinf(low):
-        return f"every value up to {high:g}"
-    return f"every value from {low:g}" + ("" if math.isinf(high) else f" to {high:g}")
-
-
-def _gaps(intervals: list[_Interval], *, counts: bool) -> list[str]:
-    """The values from 0 up (whole numbers for counts) that no interval covers, in words."""
-    gaps: list[str] = []
-    start, closed = 0.0, True  # below ``start`` all is covered; ``start`` itself too unless closed
-    for low, high in [*_merged(intervals), (math.inf, math.inf)]:
-        if high < start or (high == start and not closed):
-            continue
-        first = math.ceil(start) if closed else math.floor(start) + 1  # the lowest uncovered count
-        if low > start and (not counts or first < low):
-            above = f"{start:g} and above" if closed else f"above {start:g}"
-            between = f"below {low:g}" if closed else f"between {start:g} and {low:g}"
-            gaps.append(above if math.isinf(low) else between)
-        start, closed = high, False
-    return gaps
 
 
 def _flags_unique(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:

@@ -217,16 +217,29 @@ def _new_problems(errors: list[Any], known: list[Problem], *, file: str, lines: 
     return new
 
 
+_RULE_FIELDS = ("rule", "decide_by_rule")
+"""Fields holding a rule (or a list of rules): pydantic puts the rule's ``type`` after them."""
+
+
 def _clean_loc(raw: tuple[str | int, ...]) -> FieldPath:
-    # Drop the discriminated-union tag pydantic inserts into the location.
-    return tuple(p for p in raw if not (isinstance(p, str) and p in RULE_TYPES and raw[-1] != p))
+    # Drop the discriminated-union tag pydantic inserts into the location right after a rule
+    # field (or its list index), so that a field named like a rule type (phrases) stays.
+    kept: list[str | int] = []
+    for i, part in enumerate(raw):
+        before = raw[i - 1] if i else None
+        field = raw[i - 2] if isinstance(before, int) and i > 1 else before
+        if part in RULE_TYPES and field in _RULE_FIELDS:
+            continue
+        kept.append(part)
+    return tuple(kept)
 
 
 def _message(err: Any, loc: FieldPath) -> str:
     if err["type"] == "extra_forbidden" and loc:
         return f"unknown field {loc[-1]!r}"
-    if err["type"] == "union_tag_invalid":
-        return f"unknown rule type; valid types: {', '.join(RULE_TYPES)}"
+    if err["type"] == "union_tag_invalid":  # a check's rule takes fewer types than an item's
+        expected = str(err.get("ctx", {}).get("expected_tags", "")).replace("'", "")
+        return f"unknown rule type; valid types: {expected or ', '.join(RULE_TYPES)}"
     if err["type"] == "finite_number":
         return f"must be a finite number, not {err['input']}"
     return str(_MESSAGES.get(err["type"], err["msg"])).removeprefix("Value error, ")
@@ -265,6 +278,8 @@ def item_fingerprint(item: Item) -> str:
     data = item.model_dump(mode="json", exclude={"points", "weight", "deduction"})
     if data.get("evidence_from") == ["agent"]:  # the default: keeps fingerprints of older rubrics
         del data["evidence_from"]
+    if not data.get("decide_by_rule"):  # likewise: an item that is not a hybrid hashes as before
+        data.pop("decide_by_rule", None)
     data["tiers"] = [{k: v for k, v in t.items() if k not in ("points", "ratio")} for t in data["tiers"]]
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

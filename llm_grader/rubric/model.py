@@ -1,8 +1,10 @@
 """The rubric (scorecard) format: strict, frozen pydantic models.
 
 A rubric has categories; a category has items. An item is judged by the model or by a
-deterministic rule (:mod:`.rule_model`), and is either *scored* (its tiers give points) or a
-*deduction* (each occurrence takes points away, with a severity multiplier and a cap).
+deterministic rule (:mod:`.rule_model`) — or is a *hybrid*, a model item whose rules decide
+it first when they fire (``decide_by_rule``) — and is either *scored* (its tiers give
+points) or a *deduction* (each occurrence takes points away, with a severity multiplier and
+a cap).
 Overrides (fatal error, zero score, cap) fire on the facts items report — a flag, a tier, a
 count. Scale presets (``scale: compliance``) become explicit tiers on validation.
 
@@ -181,6 +183,12 @@ class Item(Strict):
     """Makes this a deduction item: occurrences instead of tiers."""
     rule: Rule | None = None
     """The rule, for ``judge: rule``."""
+    decide_by_rule: list[Rule] = Field(default_factory=list)
+    """Makes a model-judged item a *hybrid*: rules tried in order before the model. The first
+    whose thresholds hold (it *fires*) decides the tier, with its evidence and no model call; a
+    value no threshold holds leaves the item to the model (their gaps are meant). Flags a
+    firing threshold does not raise stay undetermined, so an item with flags is still asked of
+    the model when there is one."""
     notes: list[str] = Field(default_factory=list)
     """The card's remarks (备注), kept verbatim; they reach the prompt."""
     examples: list[str] = Field(default_factory=list)

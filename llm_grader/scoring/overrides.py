@@ -2,7 +2,9 @@
 
 Each condition kind is a small pure function, resolved through :data:`CONDITIONS`. An
 override looks only at graded, applicable items; it returns what fired and never changes
-the item results.
+the item results. A flag that a hybrid item's rule left unanswered (the rule decided the
+tier, ``audit.decided_by == "rule"``, and raised only its threshold's flags) is undetermined,
+never "not raised".
 """
 
 from __future__ import annotations
@@ -31,11 +33,23 @@ def _evidence(condition: Condition, result: ItemResult) -> list[Evidence]:
     return list(result.evidence)
 
 
+def _undetermined(result: ItemResult, flag: str) -> bool:
+    """A flag a hybrid item's rule left unanswered (it decided the tier; only a model knows the flag)."""
+    return result.audit.decided_by == "rule" and flag not in result.flags
+
+
 def _state(condition: Condition, result: ItemResult | None) -> bool | None:
-    """Whether the condition holds: None when it cannot be told (item unscored, evidence unverified)."""
+    """Whether the condition holds: None when it cannot be told.
+
+    It cannot when the item is unscored, its evidence unverified, or the flag undetermined.
+    """
     if result is None or result.unscored:
         return None
-    if result.not_applicable or not CONDITIONS[condition.kind](condition, result):
+    if result.not_applicable:
+        return False
+    if condition.flag is not None and _undetermined(result, condition.flag):
+        return None
+    if not CONDITIONS[condition.kind](condition, result):
         return False
     if any(not e.verified for e in _evidence(condition, result)):
         return None  # an override never fires on evidence that was not found in the transcript

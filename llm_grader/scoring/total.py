@@ -13,14 +13,15 @@ or full marks. A scorecard with unscored items, or with an override that cannot 
 yet, is *partial*: ``complete`` is false, ``fatal``/``zero_score`` are ``None`` while an
 override of that kind is pending, and ``total_min``/``total_max`` give the range the total
 can still take — computed by grading every open item at its worst (lowest tier, every flag
-raised, the most a deduction can take) and at its best, under the rubric's own rules.
+raised, the most a deduction can take) and at its best, under the rubric's own rules. An
+item decided by its rule with a flag left undetermined keeps its tier; only the flag varies.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..rubric import Category, Item, Rubric
@@ -77,11 +78,25 @@ def _extreme(item: Item, category: Category, *, worst: bool) -> Judgement:
     return Judgement(item_id=item.id, occurrences=(found,) * count)
 
 
+def _open_flags(item: Item, result: ItemResult, *, worst: bool) -> Judgement | None:
+    """A graded item open only for undetermined flags: its grade, those flags at an extreme.
+
+    None when it is open for another reason (unscored, evidence unverified).
+    """
+    missing = [f.id for f in item.flags if f.id not in result.flags]
+    if result.audit.decided_by != "rule" or result.unscored or not missing:
+        return None
+    if any(not e.verified for e in result.evidence):
+        return None
+    judgement = judgement_from_result(item, result)
+    return replace(judgement, flags={**judgement.flags, **dict.fromkeys(missing, worst)})
+
+
 def _bound(
     rubric: Rubric, stored: Mapping[str, ItemResult], open_ids: set[str], *, worst: bool
 ) -> float | None:
     judgements = {
-        item.id: _extreme(item, category, worst=worst)
+        item.id: (_open_flags(item, stored[item.id], worst=worst) or _extreme(item, category, worst=worst))
         if item.id in open_ids
         else judgement_from_result(item, stored[item.id])
         for category in rubric.categories
