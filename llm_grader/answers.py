@@ -1,23 +1,39 @@
-"""The structured answers the model gives, as pydantic models built per item.
+"""The structured answers the model gives: one shared answer schema, checked per item.
 
-A tiered item's answer has, in this order, ``evidence`` (turn + verbatim quote), then
-``rationale``, then ``tier`` (a ``Literal`` of the item's tier ids, plus ``not_applicable``
-where the item allows it) and ``flags``; a deduction item's answer has ``occurrences`` and
-``rationale``. Evidence comes before the verdict on purpose.
+Every model-judged item of a rubric is answered in the **same** schema (:func:`answer_model`):
+``evidence`` (turn + verbatim quote), ``occurrences`` (deduction items), ``rationale``,
+``tier`` and ``flags`` — evidence before the verdict on purpose. Because tools /
+response_format are byte-identical for every item, a conversation's requests share their
+prefix up to the item block, which providers' prompt caches reuse (see ``prompting``).
 
-:func:`response_model` is the item's model: its JSON schema is what the model is asked to
-fill, and it checks the structure. :func:`bind` derives the model that also checks every
-quote against one conversation — the conversation is passed in and closed over, never read
-from a global — so an answer whose quotes are not in the transcript fails validation with
-a message (in the prompt's language) that goes back to the model as a re-ask.
+What differs per item is checked on our side, by the item's *checked* model
+(:func:`checked_model`, built once per item): the tier must be one of the item's tiers, the
+flags exactly the item's flags, and every quote must be in a turn of the allowed speakers of
+the conversation passed as the validation context (``context={"conversation": ...}``
+given to pydantic, or :func:`validation_context` around a call that validates). An answer
+that fails gets a message, in the prompt's language, that goes back to the model as a re-ask.
+
+Grouped judging (:func:`group_model`) asks for several items in one call; its model checks
+structure only, and each entry is then checked by its item's model (:func:`check_entry`),
+so one bad entry is re-asked alone instead of failing the group.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
-from typing import Any, Literal, Protocol, cast
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Protocol, cast
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    model_validator,
+)
 
 from .conversation import Conversation
 from .evidence import QuoteNotFound, verify_quote
@@ -25,7 +41,34 @@ from .prompting import Prompts
 from .rubric import Item
 from .types import NOT_APPLICABLE
 
-__all__ = ["Answer", "bind", "quote_problems", "response_model", "tier_choices"]
+__all__ = [
+    "Answer",
+    "answer_model",
+    "check_entry",
+    "checked_model",
+    "group_model",
+    "quote_problems",
+    "response_model",
+    "tier_choices",
+    "validation_context",
+]
+
+_CONTEXT: ContextVar[Mapping[str, Any] | None] = ContextVar("llm_grader_validation_context", default=None)
+
+
+@contextmanager
+def validation_context(context: Mapping[str, Any] | None) -> Iterator[None]:
+    """Make ``context`` the validation context of answers validated inside the block.
+
+    For callers that cannot pass ``context=`` to pydantic themselves: instructor's
+    ``context=`` argument also renders the messages as Jinja templates, which must never
+    happen to a transcript, so the instructor judge validates inside this block instead.
+    """
+    token = _CONTEXT.set(context)
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
 
 
 class Answer(BaseModel):
@@ -44,8 +87,7 @@ def tier_choices(item: Item) -> list[str]:
     return [t.id for t in item.tiers] + ([NOT_APPLICABLE] if item.not_applicable else [])
 
 
-def response_model(item: Item, prompts: Prompts) -> type[Answer]:
-    """The pydantic model of the answer for one item (a deduction item gets occurrences)."""
+def _fields(prompts: Prompts) -> dict[str, Any]:
     d = prompts.text["fields"]
     quote = create_model(
         "Quote",
@@ -53,29 +95,41 @@ def response_model(item: Item, prompts: Prompts) -> type[Answer]:
         turn=(int, Field(ge=1, description=d["turn"])),
         quote=(str, Field(min_length=1, description=d["quote"])),
     )
-    if item.deduction is not None:
-        occurrence = create_model(
-            "Occurrence", __base__=quote, severe=(bool, Field(default=False, description=d["severe"]))
-        )
-        return create_model(
-            f"Deduction_{item.id}",
-            __base__=Answer,
-            occurrences=(list[occurrence], Field(description=d["occurrences"])),
-            rationale=(str, Field(description=d["rationale"])),
-        )
-    fields: dict[str, Any] = {
-        "evidence": (list[quote], Field(description=d["evidence"])),
+    occurrence = create_model(
+        "Occurrence", __base__=quote, severe=(bool, Field(default=False, description=d["severe"]))
+    )
+    return {
+        "evidence": (list[quote], Field(default_factory=list, description=d["evidence"])),
+        "occurrences": (list[occurrence], Field(default_factory=list, description=d["occurrences"])),
         "rationale": (str, Field(description=d["rationale"])),
-        "tier": (Literal[tuple(tier_choices(item))], Field(description=d["tier"])),
+        "tier": (str, Field(default="", description=d["tier"])),
+        "flags": (dict[str, bool], Field(default_factory=dict, description=d["flags"])),
     }
-    if item.flags:
-        flags = create_model(
-            "Flags",
-            __base__=Answer,
-            **cast("dict[str, Any]", {f.id: (bool, Field(description=f.description)) for f in item.flags}),
-        )
-        fields["flags"] = (flags, Field(description=d["flags"]))
-    return create_model(f"Grade_{item.id}", __base__=Answer, **fields)
+
+
+def answer_model(prompts: Prompts) -> type[Answer]:
+    """The answer schema shared by every item (structure only; see :func:`checked_model`)."""
+    return create_model("ItemAnswer", __base__=Answer, **_fields(prompts))
+
+
+def group_model(prompts: Prompts) -> type[Answer]:
+    """The answer to several items in one call: ``answers``, one entry per item id."""
+    d = prompts.text["fields"]
+    entry = create_model(
+        "ItemAnswerEntry",
+        __base__=Answer,
+        item_id=(str, Field(description=d["item_id"])),
+        **_fields(prompts),
+    )
+    return create_model(
+        "ItemAnswers", __base__=Answer, answers=(list[entry], Field(description=d["answers"]))
+    )
+
+
+def response_model(item: Item, prompts: Prompts) -> type[Answer]:
+    """The answer schema for ``item``: the shared one (kept for callers of the old per-item API)."""
+    del item
+    return answer_model(prompts)
 
 
 def _reason(found: QuoteNotFound, speakers: Collection[str], prompts: Prompts) -> str:
@@ -110,24 +164,35 @@ def quote_problems(
     return prompts.word("reask", "bad_quotes") + "\n" + "\n".join(failures)
 
 
-def _checker(item: Item, conversation: Conversation, prompts: Prompts) -> Callable[[Any], Any]:
-    if item.deduction is not None:
-
-        def check_occurrences(answer: Any) -> Any:
-            problem = quote_problems(answer.occurrences, conversation, prompts, speakers=item.evidence_from)
-            if problem:
-                raise ValueError(problem)
-            return answer
-
-        return check_occurrences
+def _tier_problem(answer: Any, item: Item, prompts: Prompts) -> str | None:
+    choices = tier_choices(item)
+    if answer.tier not in choices:
+        return prompts.word("reask", "tier", tier=answer.tier, item_id=item.id, choices=", ".join(choices))
+    wanted = {f.id for f in item.flags}
+    if set(answer.flags) != wanted:
+        if not wanted:
+            return prompts.word("reask", "no_flags", item_id=item.id)
+        return prompts.word("reask", "flags", item_id=item.id, flags=", ".join(sorted(wanted)))
     top = max(item.tiers, key=item.tier_points).id
+    if not answer.evidence and (answer.tier not in (top, NOT_APPLICABLE) or any(answer.flags.values())):
+        return prompts.word("reask", "empty")
+    return None
 
-    def check(answer: Any) -> Any:
-        flags = getattr(answer, "flags", None)
-        raised = flags is not None and any(flags.model_dump().values())
-        if not answer.evidence and (answer.tier not in (top, NOT_APPLICABLE) or raised):
-            raise ValueError(prompts.word("reask", "empty"))
-        problem = quote_problems(answer.evidence, conversation, prompts, speakers=item.evidence_from)
+
+def _checker(item: Item, prompts: Prompts) -> Callable[..., Any]:
+    deduction = item.deduction is not None
+
+    def check(answer: Any, info: ValidationInfo) -> Any:
+        conversation = (info.context or _CONTEXT.get() or {}).get("conversation")
+        if not isinstance(conversation, Conversation):
+            raise ValueError(
+                f"item {item.id}: no conversation to verify the quotes against "
+                '(validate with context={"conversation": ...})'
+            )
+        problem = None if deduction else _tier_problem(answer, item, prompts)
+        if problem is None:
+            cited = answer.occurrences if deduction else answer.evidence
+            problem = quote_problems(cited, conversation, prompts, speakers=item.evidence_from)
         if problem:
             raise ValueError(problem)
         return answer
@@ -135,14 +200,26 @@ def _checker(item: Item, conversation: Conversation, prompts: Prompts) -> Callab
     return check
 
 
-def bind(model: type[Answer], item: Item, conversation: Conversation, prompts: Prompts) -> type[Answer]:
-    """``model`` that also verifies the answer's quotes against ``conversation``.
+def checked_model(base: type[Answer], item: Item, prompts: Prompts) -> type[Answer]:
+    """``base`` (the shared schema) with ``item``'s checks: tier, flags and quotes.
 
-    The derived class keeps the name and the JSON schema of ``model``; only validation differs.
+    The derived class keeps the name and the JSON schema of ``base``; only validation
+    differs. Quotes are verified against ``context["conversation"]``.
     """
-    validator = model_validator(mode="after")(_checker(item, conversation, prompts))
+    validator = model_validator(mode="after")(_checker(item, prompts))
     return create_model(
-        model.__name__,
-        __base__=model,
+        base.__name__,
+        __base__=base,
         __validators__={"verify": cast("Callable[..., Any]", validator)},
     )
+
+
+def check_entry(
+    entry: BaseModel, checked: type[Answer], context: Mapping[str, Any]
+) -> tuple[Answer | None, str | None]:
+    """One entry of a grouped answer checked as its item's own answer: (answer, None) or (None, why)."""
+    try:
+        return checked.model_validate(entry.model_dump(exclude={"item_id"}), context=dict(context)), None
+    except ValidationError as exc:
+        why = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        return None, why

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import LLMGraderError
 from .model import default_cache_path
@@ -31,12 +31,19 @@ class GraderConfig:
     Applies when the grader builds the judge from a model name or settings."""
     prompts_dir: Path | None = None
     """Prompt templates to use instead of the shipped ones (``<dir>/<language>/``)."""
+    strategy: Literal["item", "category", "conversation"] = "item"
+    """Model calls per conversation: one per item (default), one per category, or one for the
+    whole card; an item whose grouped answer fails its checks is asked again alone."""
 
     def __post_init__(self) -> None:
         for name in ("concurrency", "samples"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise LLMGraderError(f"{name} must be a whole number of at least 1 (got {value!r})")
+        if self.strategy not in ("item", "category", "conversation"):
+            raise LLMGraderError(
+                f"strategy must be one of item, category, conversation (got {self.strategy!r})"
+            )
         if self.requests_per_minute is not None and not self.requests_per_minute > 0:
             raise LLMGraderError(f"requests_per_minute must be above 0 (got {self.requests_per_minute!r})")
 

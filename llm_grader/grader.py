@@ -10,35 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sized
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .answers import Answer, bind, response_model
+from .answers import Answer
 from .config import GraderConfig, grader_config
 from .conversation import Conversation, mask_conversation
 from .errors import LLMGraderError, ModelConfigurationError
-from .evidence import verify_quote
+from .judging import ItemJudging, merge_flags, open_flags
 from .messages import text
-from .model import (
-    Judge,
-    JudgeRequest,
-    ModelResult,
-    ModelSettings,
-    Pacer,
-    build_judge,
-    prompt_size,
-)
-from .progress import ProgressCallback, progress_reporter, traced_call, traced_grade
-from .prompting import Prompts, compile_messages, prompt_hash
+from .model import Judge, JudgeRequest, ModelSettings, Pacer, build_judge
+from .progress import ProgressCallback, progress_reporter, traced_grade
+from .prompting import Prompts, compile_messages
 from .results import ResultsWriter
 from .rubric import Item, Rubric, item_fingerprint, load_rubric
-from .rules import applicability_reason, judge_rule
-from .sampling import majority_occurrences
+from .rules import applicability_reason, judge_hybrid, judge_rule
 from .scoring import Scorecard, score
-from .types import NOT_APPLICABLE, Audit, Evidence, Judgement, Occurrence, Usage
+from .types import Audit, Judgement
+
+if TYPE_CHECKING:
+    from .batching import BatchState
 
 __all__ = ["Grader", "GraderConfig"]
 
@@ -76,7 +69,7 @@ class Grader:
         _check_sampling(self.judge, self.config.samples)
         self.model: str | None = str(self.judge.identity["model"]) if self.judge else None
         self._prompts: Prompts | None = None
-        self._models: dict[str, tuple[type[Answer], dict[str, Any]]] = {}
+        self._judging: ItemJudging | None = None
 
     @property
     def prompts(self) -> Prompts:
@@ -85,12 +78,36 @@ class Grader:
             self._prompts = Prompts.load(self.rubric.language, self.config.prompts_dir)
         return self._prompts
 
+    @property
+    def judging(self) -> ItemJudging:
+        """The model-item requests and answers of this grader (answer models built once)."""
+        if self._judging is None:
+            self._judging = ItemJudging(
+                self.rubric,
+                self.prompts,
+                strategy=self.config.strategy,
+                samples=self.config.samples,
+                min_agreement=self.config.min_agreement,
+            )
+        return self._judging
+
     def answer_model(self, item: Item) -> tuple[type[Answer], dict[str, Any]]:
-        """The item's response model and its JSON schema, built once per grader."""
-        if item.id not in self._models:
-            model = response_model(item, self.prompts)
-            self._models[item.id] = (model, model.model_json_schema())
-        return self._models[item.id]
+        """The item's checked answer model and the JSON schema sent (shared by every item)."""
+        return self.judging.checked(item), self.judging.shared_schema
+
+    def plan(self, conversation: Conversation) -> list[JudgeRequest]:
+        """The model requests grading ``conversation`` starts with (first attempts, every sample).
+
+        Items decided without a model (rules, applicability) send nothing. Used for
+        ``--dry-run`` estimates and to build Batch API files.
+        """
+        shown = self.shown(conversation)
+        items = [
+            item
+            for _, item in self.rubric.items()
+            if (found := self._precheck(item, conversation)) is None or open_flags(item, found)
+        ]
+        return self.judging.plan(items, shown) if self.judge is not None else []
 
     def shown(self, conversation: Conversation) -> Conversation:
         """The conversation as it leaves the machine (personal data masked unless disabled)."""
@@ -121,117 +138,35 @@ class Grader:
             )
         if item.judge == "rule":
             return judge_rule(item, conversation, language=language)
+        if item.decide_by_rule:  # a hybrid: decided here when one of its rules fires
+            return judge_hybrid(item, conversation, language=language, model=self.judge is not None)
         if self.judge is None:
             return Judgement.unscored(item.id, text("grader.not_graded", language))
         return None
-
-    async def _judge_model(self, item: Item, shown: Conversation, judge: Judge, pacer: Pacer) -> Judgement:
-        messages = self._compile(item, shown)
-        model, schema = self.answer_model(item)
-        bound = bind(model, item, shown, self.prompts)
-        results: list[ModelResult] = []
-        for sample in range(self.config.samples):
-            request = JudgeRequest(
-                messages=messages, response_model=bound, schema=schema, item_id=item.id, sample=sample
-            )
-            _check_budget(request, judge, shown.id)
-            results.append(await pacer.run(traced_call(judge, request, shown.id)))
-        usage = sum((r.usage for r in results), Usage())
-        audit = Audit(
-            prompt_hash=prompt_hash(messages, schema),
-            model=str(judge.identity.get("model")),
-            mode=str(judge.identity.get("mode")),
-            rubric_version=self.rubric.version,
-            raw=[r.raw for r in results] if self.config.samples > 1 else results[0].raw,
-            attempts=sum(r.attempts for r in results),
-        )
-        answers = [r.answer for r in results if r.answer is not None]
-        if not answers:
-            failed = results[-1]
-            audit = audit.model_copy(update={"failure": failed.kind})
-            return Judgement(item_id=item.id, error=failed.error, needs_review=True, usage=usage, audit=audit)
-        if item.deduction is not None:
-            return self._deduction(item, shown, answers, audit, usage)
-        return self._tiered(item, shown, answers, audit, usage)
-
-    def _low_agreement(self, share: float, votes: int, kept: str) -> str:
-        return text(
-            "grader.low_agreement",
-            self.rubric.language,
-            k=self.config.samples,
-            n=votes,
-            tier=kept,
-            share=share,
-            threshold=self.config.min_agreement,
-        )
-
-    def _deduction(
-        self, item: Item, shown: Conversation, answers: Sequence[Any], audit: Audit, usage: Usage
-    ) -> Judgement:
-        samples = [
-            [
-                Occurrence(**_located(shown, o.turn, o.quote, item).model_dump(), severe=o.severe)
-                for o in answer.occurrences
-            ]
-            for answer in answers
-        ]
-        occurrences, share = majority_occurrences(samples)
-        rationale = answers[0].rationale
-        needs_review = False
-        if self.config.samples > 1:
-            audit = audit.model_copy(update={"agreement": share})
-            if share < self.config.min_agreement:
-                needs_review = True
-                kept = ", ".join(f"turn {o.turn}" for o in occurrences) or "∅"
-                rationale += "\n" + self._low_agreement(share, round(share * len(answers)), kept)
-        return Judgement(
-            item_id=item.id,
-            occurrences=occurrences,
-            evidence=occurrences,
-            rationale=rationale,
-            needs_review=needs_review,
-            usage=usage,
-            audit=audit,
-        )
-
-    def _tiered(
-        self, item: Item, shown: Conversation, answers: Sequence[Any], audit: Audit, usage: Usage
-    ) -> Judgement:
-        tiers = Counter(a.tier for a in answers)
-        tier, votes = tiers.most_common(1)[0]
-        chosen = next(a for a in answers if a.tier == tier)
-        needs_review = False
-        rationale = chosen.rationale
-        samples = self.config.samples
-        if samples > 1:
-            share = votes / samples
-            audit = audit.model_copy(update={"agreement": share, "tiers": dict(tiers)})
-            if share < self.config.min_agreement:
-                needs_review = True
-                rationale += "\n" + self._low_agreement(share, votes, tier)
-        flags = getattr(chosen, "flags", None)
-        return Judgement(
-            item_id=item.id,
-            tier=None if tier == NOT_APPLICABLE else tier,
-            not_applicable=tier == NOT_APPLICABLE,
-            evidence=tuple(_located(shown, e.turn, e.quote, item) for e in chosen.evidence),
-            rationale=rationale,
-            flags={k: bool(v) for k, v in (flags.model_dump() if flags is not None else {}).items()},
-            needs_review=needs_review,
-            usage=usage,
-            audit=audit.model_copy(update={"na_source": "model"}) if tier == NOT_APPLICABLE else audit,
-        )
 
     # ------------------------------------------------------------------ one conversation
 
     async def _agrade(self, conversation: Conversation, pacer: Pacer) -> Scorecard:
         shown, masked = self._masked(conversation) if self.judge is not None else (conversation, {})
+        decided = {item.id: self._precheck(item, conversation) for _, item in self.rubric.items()}
+        model = self.judge is not None
+        asked = [
+            i
+            for _, i in self.rubric.items()
+            if decided[i.id] is None or (model and open_flags(i, decided[i.id]))
+        ]
+        if asked:
+            assert self.judge is not None
+            answers = await self.judging.judge_items(asked, shown, self.judge, pacer)
+            for item in asked:  # a hybrid its rule decided keeps the rule's tier; the model adds its flags
+                rule = decided[item.id]
+                decided[item.id] = (
+                    answers[item.id] if rule is None else merge_flags(item, rule, answers[item.id])
+                )
         judgements = []
         for _, item in self.rubric.items():
-            judgement = self._precheck(item, conversation)
-            if judgement is None:
-                assert self.judge is not None
-                judgement = await self._judge_model(item, shown, self.judge, pacer)
+            judgement = decided[item.id]
+            assert judgement is not None
             audit = judgement.audit.model_copy(update={"item_hash": item_fingerprint(item)})
             judgements.append(replace(judgement, audit=audit))
         card = score(
@@ -283,52 +218,75 @@ class Grader:
         on_scorecard: Callable[[Scorecard], None] | None = None,
         on_error: Callable[[str, str], None] | None = None,
         progress: bool | ProgressCallback = False,
+        collect: bool = True,
     ) -> list[Scorecard]:
         """Grade many conversations concurrently; see :meth:`grade_many`."""
         writer = ResultsWriter(output, resume=resume, overwrite=overwrite) if output is not None else None
         done = writer.done if writer else set()
-        todo = [c for c in conversations if c.id not in done]
+        total = sum(1 for c in conversations if c.id not in done) if isinstance(conversations, Sized) else 0
         pacer = Pacer(self.config.concurrency, self.config.requests_per_minute)
-        reporter = progress_reporter(progress, len(todo))
-        # Bound the conversations in progress too, so results stream out in a steady order.
+        reporter = progress_reporter(progress, total)
+        # Conversations are read as slots free up: at most ``concurrency`` are in memory at once.
         slots = asyncio.Semaphore(self.config.concurrency)
-        cards: list[Scorecard] = []
+        cards: list[tuple[int, Scorecard]] = []
+        running: set[asyncio.Future[None]] = set()
+        stopped: list[BaseException] = []
 
-        async def one(conversation: Conversation) -> None:
-            async with slots:
-                try:
-                    card = await traced_grade(self._agrade(conversation, pacer), conversation.id)
-                except ModelConfigurationError:
-                    raise  # every other conversation would fail the same way: stop the run
-                except Exception as exc:  # one conversation never costs the rest
-                    card = _failed_card(self, conversation, exc)
-            if writer:
-                try:
-                    writer.write(card)
-                except Exception as exc:  # e.g. a value that cannot be serialised
-                    if on_error:
-                        on_error(conversation.id, f"not written: {type(exc).__name__}: {exc}")
-                    reporter.advance(card, written=False)
-                    return
-            if on_scorecard:
-                on_scorecard(card)
-            cards.append(card)
-            reporter.advance(card)
+        async def one(index: int, conversation: Conversation) -> None:
+            try:
+                card = await self._guarded(conversation, pacer)
+                if writer:
+                    try:
+                        writer.write(card)
+                    except Exception as exc:  # e.g. a value that cannot be serialised
+                        if on_error:
+                            on_error(conversation.id, f"not written: {type(exc).__name__}: {exc}")
+                        reporter.advance(card, written=False)
+                        return
+                if on_scorecard:
+                    on_scorecard(card)
+                if collect:
+                    cards.append((index, card))
+                reporter.advance(card)
+            except BaseException as exc:
+                stopped.append(exc)
+                raise
+            finally:
+                slots.release()
 
-        tasks = [asyncio.ensure_future(one(c)) for c in todo]
         try:
-            await asyncio.gather(*tasks)
+            for index, conversation in enumerate(conversations):
+                if conversation.id in done:
+                    continue
+                await slots.acquire()
+                if stopped:
+                    slots.release()
+                    break
+                future = asyncio.ensure_future(one(index, conversation))
+                running.add(future)
+                future.add_done_callback(running.discard)
+            await asyncio.gather(*running)
         except BaseException:
-            for task in tasks:
+            for task in running:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
             raise
         finally:
             reporter.close()
             if writer:
                 writer.close()
-        order = {c.id: i for i, c in enumerate(todo)}
-        return sorted(cards, key=lambda c: order.get(c.conversation_id, 0))
+        if stopped:
+            raise stopped[0]
+        return [card for _, card in sorted(cards, key=lambda pair: pair[0])]
+
+    async def _guarded(self, conversation: Conversation, pacer: Pacer) -> Scorecard:
+        """One conversation of a batch: its scorecard, or a failed card that says why."""
+        try:
+            return await traced_grade(self._agrade(conversation, pacer), conversation.id)
+        except ModelConfigurationError:
+            raise  # every other conversation would fail the same way: stop the run
+        except Exception as exc:  # one conversation never costs the rest
+            return _failed_card(self, conversation, exc)
 
     def grade_many(
         self,
@@ -340,6 +298,7 @@ class Grader:
         on_scorecard: Callable[[Scorecard], None] | None = None,
         on_error: Callable[[str, str], None] | None = None,
         progress: bool | ProgressCallback = False,
+        collect: bool = True,
     ) -> list[Scorecard]:
         """Grade conversations, appending each scorecard to ``output`` as it finishes.
 
@@ -350,6 +309,11 @@ class Grader:
         cannot be written is reported to ``on_error(conversation_id, message)``. A
         :class:`~llm_grader.errors.ModelConfigurationError` (rejected key, unknown model,
         unreachable endpoint) stops the run at once. ``progress``: True (a bar) or a callback of Progress.
+
+        ``conversations`` may be any iterable, read lazily: at most ``concurrency`` are held
+        at once. With ``collect=False`` nothing is kept (scorecards go to ``output`` and
+        ``on_scorecard``) and the list returned is empty — memory stays flat however many
+        conversations stream through.
         """
         batch = self.agrade_many(
             conversations,
@@ -359,8 +323,39 @@ class Grader:
             on_scorecard=on_scorecard,
             on_error=on_error,
             progress=progress,
+            collect=collect,
         )
         return _run_sync(self._closing(batch))
+
+    # ------------------------------------------------------------------ Batch API
+
+    def submit_batch(
+        self, conversations: Iterable[Conversation], *, state: str | Path, **options: Any
+    ) -> BatchState:
+        """Send the model requests as Batch API jobs (or pick up ``state``); see :mod:`.batching`."""
+        from . import batching
+
+        return _run_sync(batching.asubmit_batch(self, conversations, state=state, **options))
+
+    def collect_batch(
+        self,
+        conversations: Iterable[Conversation],
+        *,
+        state: str | Path,
+        output: str | Path | None = None,
+        wait: bool = True,
+        poll_interval: float = 30.0,
+        progress: Callable[[BatchState], None] | None = None,
+        **options: Any,
+    ) -> list[Scorecard]:
+        """Wait for the batch, then grade from its results (failures asked again); see :mod:`.batching`."""
+        from . import batching
+
+        collecting = batching.acollect_batch(
+            self, conversations, state=state, output=output, wait=wait,
+            poll_interval=poll_interval, progress=progress, **options,
+        )  # fmt: skip
+        return _run_sync(self._closing(collecting))
 
 
 def _without(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -382,17 +377,6 @@ def _check_sampling(judge: Judge | None, samples: int) -> None:
         )
 
 
-def _check_budget(request: JudgeRequest, judge: Judge, conversation_id: str) -> None:
-    """Refuse a request over the judge's prompt budget: an over-long input is never sent blindly."""
-    budget = getattr(judge, "prompt_budget", None)
-    size = prompt_size(request)
-    if budget is not None and size > budget:
-        raise LLMGraderError(
-            f"{conversation_id}: the prompt is {size:,} characters, over the budget of {budget:,} "
-            "(ModelSettings.max_prompt_chars / --max-prompt-chars); not sent"
-        )
-
-
 def _failed_card(grader: Grader, conversation: Conversation, exc: BaseException) -> Scorecard:
     """The scorecard of a conversation that could not be graded: every item unscored, the reason kept."""
     reason = str(exc) if isinstance(exc, LLMGraderError) else f"{type(exc).__name__}: {exc}"
@@ -410,11 +394,3 @@ def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-def _located(conversation: Conversation, turn: int, quote: str, item: Item) -> Evidence:
-    found = verify_quote(conversation, turn, quote, speakers=item.evidence_from)
-    if isinstance(found, Evidence):
-        return found
-    # The validator already verified it; keep it visible (and unverified) rather than drop it.
-    return Evidence(turn=turn, speaker="", quote=quote, start_char=-1, end_char=-1, verified=False)

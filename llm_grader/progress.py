@@ -58,7 +58,7 @@ class Progress:
     @property
     def remaining(self) -> int:
         """Conversations still to finish."""
-        return self.total - self.done
+        return max(self.total - self.done, 0)
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -9,7 +9,10 @@ Message layout (documented order, so providers' prefix caching applies):
 3. ``user`` — the item block: name, description, tiers with descriptors and points,
    notes, the not-applicable condition, flags to answer, and the output contract.
 
-1 and 2 are byte-identical for all items of a conversation; only 3 differs.
+1 and 2 are byte-identical for all items of a conversation; only 3 differs. The answer
+schema (tools / response_format, sent before the messages) is shared by all items too
+(``answers.answer_model``), so a conversation's requests agree up to the item block.
+Grouped judging sends several item blocks in message 3 (:func:`compile_group_messages`).
 
 A language's prompts are four ``string.Template`` files (``system``, ``transcript``,
 ``item``, ``deduction``), whose placeholders are checked when loaded, and ``text.yaml``:
@@ -38,6 +41,7 @@ from .rubric import Item, Rubric
 __all__ = [
     "PromptTemplate",
     "Prompts",
+    "compile_group_messages",
     "compile_messages",
     "prompt_hash",
     "render_transcript",
@@ -58,7 +62,6 @@ _REQUIRED = {
         "notes",
         "not_applicable",
         "flags",
-        "output",
     },
     "deduction": {
         "item_name",
@@ -71,13 +74,41 @@ _REQUIRED = {
     },
 }
 
+_OPTIONAL = {
+    # The output contract moved to the system message (shared by every item, so it is part
+    # of the cached prefix); templates written for older versions may still place it here.
+    "item": {"output"},
+}
+
 _TEXT_KEYS = {
     "speakers": {"agent", "customer", "system"},
     "channels": {"chat", "call"},
     "transcript": {"times", "clock", "notes_block"},
-    "item": {"tier", "notes", "na", "na_full", "na_exclude", "flags", "output", "flags_field", "severe"},
-    "fields": {"turn", "quote", "evidence", "rationale", "tier", "flags", "occurrences", "severe"},
-    "reask": {"bad_quotes", "empty", "quote"},
+    "item": {
+        "tier",
+        "notes",
+        "na",
+        "na_full",
+        "na_exclude",
+        "flags",
+        "output",
+        "flags_field",
+        "severe",
+        "group",
+    },
+    "fields": {
+        "turn",
+        "quote",
+        "evidence",
+        "rationale",
+        "tier",
+        "flags",
+        "occurrences",
+        "severe",
+        "item_id",
+        "answers",
+    },
+    "reask": {"bad_quotes", "empty", "quote", "tier", "flags", "no_flags"},
     "quote_reasons": {"empty", "bad_turn", "missing", "wrong_speaker"},
 }
 
@@ -90,12 +121,14 @@ class PromptTemplate:
     text: str
 
     @classmethod
-    def from_text(cls, text: str, *, name: str, required: set[str]) -> PromptTemplate:
+    def from_text(
+        cls, text: str, *, name: str, required: set[str], optional: frozenset[str] = frozenset()
+    ) -> PromptTemplate:
         """Check the placeholders: an unknown or a missing one fails, naming all of them."""
         found = {m.group("named") or m.group("braced") for m in string.Template.pattern.finditer(text)} - {
             None
         }
-        unknown, missing = sorted(found - required), sorted(required - found)
+        unknown, missing = sorted(found - required - optional), sorted(required - found)
         if unknown or missing:
             parts = []
             if unknown:
@@ -106,9 +139,13 @@ class PromptTemplate:
         return cls(name=name, text=text)
 
     @classmethod
-    def from_file(cls, path: Path, *, required: set[str]) -> PromptTemplate:
+    def from_file(
+        cls, path: Path, *, required: set[str], optional: frozenset[str] = frozenset()
+    ) -> PromptTemplate:
         """Load and check a template file."""
-        return cls.from_text(path.read_text(encoding="utf-8"), name=str(path), required=required)
+        return cls.from_text(
+            path.read_text(encoding="utf-8"), name=str(path), required=required, optional=optional
+        )
 
     def render(self, **values: object) -> str:
         """Fill the placeholders (``$$`` is a literal dollar)."""
@@ -147,7 +184,9 @@ class Prompts:
         if not base.is_dir():
             raise LLMGraderError(f"no prompts for language {language!r} in {str(base.parent)!r}")
         templates = {
-            name: PromptTemplate.from_file(base / f"{name}.txt", required=required)
+            name: PromptTemplate.from_file(
+                base / f"{name}.txt", required=required, optional=frozenset(_OPTIONAL.get(name, ()))
+            )
             for name, required in _REQUIRED.items()
         }
         return cls(language=language, text=_load_text(base / "text.yaml"), **templates)
@@ -276,12 +315,40 @@ def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prom
 
 
 def compile_messages(
-    *, rubric: Rubric, item: Item, conversation: Conversation, prompts: Prompts | None = None
+    *,
+    rubric: Rubric,
+    item: Item,
+    conversation: Conversation,
+    prompts: Prompts | None = None,
+    shared: list[dict[str, str]] | None = None,
 ) -> list[dict[str, str]]:
-    """The chat messages for one item of one conversation (see the module docstring)."""
+    """The chat messages for one item of one conversation (see the module docstring).
+
+    ``shared``: the conversation's :func:`shared_messages`, when already rendered.
+    """
     prompts = prompts or Prompts.load(rubric.language)
-    shared = shared_messages(rubric=rubric, conversation=conversation, prompts=prompts)
+    shared = shared or shared_messages(rubric=rubric, conversation=conversation, prompts=prompts)
     return [*shared, {"role": "user", "content": _item_block(item, prompts)}]
+
+
+def compile_group_messages(
+    *,
+    rubric: Rubric,
+    items: list[Item],
+    conversation: Conversation,
+    prompts: Prompts | None = None,
+    shared: list[dict[str, str]] | None = None,
+) -> list[dict[str, str]]:
+    """The chat messages asking for several items in one call (grouped judging).
+
+    The same system and transcript messages as one item's, then one message with every
+    item's block and the instruction to answer each in ``answers``.
+    """
+    prompts = prompts or Prompts.load(rubric.language)
+    shared = shared or shared_messages(rubric=rubric, conversation=conversation, prompts=prompts)
+    blocks = "\n".join(_item_block(item, prompts) for item in items)
+    ask = prompts.word("item", "group", n=len(items), ids=", ".join(item.id for item in items))
+    return [*shared, {"role": "user", "content": f"{blocks}\n{ask}\n"}]
 
 
 def prompt_hash(messages: list[dict[str, str]], schema: dict[str, Any]) -> str:

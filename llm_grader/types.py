@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 __all__ = [
     "NOT_APPLICABLE",
@@ -82,9 +82,27 @@ class Usage(Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cost: float | None = 0.0
+    """Estimated USD for the calls (prices: :mod:`llm_grader.model.prices`); None when any call
+    is unpriced — so a sum over calls of which some are unpriced is None, never a partial figure."""
+    unpriced_calls: int = 0
+    """Calls whose price is unknown (a model not in the price table, or recorded without a cost)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calls_without_cost_are_unpriced(cls, data: Any) -> Any:
+        # Calls recorded with no cost (a scorecard written before costs were, a judge that does
+        # not price) are unpriced: never counted as free.
+        if isinstance(data, dict) and "cost" not in data:
+            calls = data.get("calls")
+            if isinstance(calls, int) and calls > 0:
+                return {**data, "cost": None, "unpriced_calls": data.get("unpriced_calls", calls)}
+        return data
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields})
+        counts = {k: getattr(self, k) + getattr(other, k) for k in Usage.model_fields if k != "cost"}
+        cost = None if self.cost is None or other.cost is None else round(self.cost + other.cost, 10)
+        return Usage(**counts, cost=cost)
 
 
 class ReviewVerdict(Record):
@@ -115,6 +133,8 @@ class Audit(Record):
     """Fingerprint of the item's wording, tiers, flags and rule when it was graded."""
     na_source: NaSource | None = None
     """For a not-applicable item: whether the rubric's applicability rule or the model decided."""
+    decided_by: Literal["rule"] | None = None
+    """``rule`` for a hybrid (model-judged) item that one of its ``decide_by_rule`` rules decided."""
     prompt_hash: str | None = None
     """Short hash of the messages and response schema sent (model-judged items)."""
     model: str | None = None
@@ -133,6 +153,8 @@ class Audit(Record):
     """Votes per tier across samples (self-consistency)."""
     review: ReviewVerdict | None = None
     """A reviewer's verdict applied to this item (the grade above is then the reviewer's)."""
+    group: list[str] | None = None
+    """Grouped judging: the items answered by the same call (its usage is booked on the first)."""
 
 
 @dataclass(frozen=True, kw_only=True)

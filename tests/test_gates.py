@@ -229,7 +229,7 @@ def _script(request: JudgeRequest) -> ModelResult:
     """Top tier with token counts; every call about a conversation that says 失败 fails."""
     if any("失败" in m["content"] for m in request.messages):
         return ModelResult(error="boom", kind="transport", usage=Usage(calls=1))
-    answer = request.response_model.model_validate(top_tier_answer(CARD.item(request.item_id)))
+    answer = request.response_model.model_validate(top_tier_answer(CARD.item(request.item_id)), context=request.context)
     return ModelResult(answer=answer, usage=Usage(calls=1, prompt_tokens=100, completion_tokens=20))
 
 

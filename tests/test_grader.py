@@ -152,7 +152,7 @@ def test_light_imports_do_not_load_the_model_client(code: str) -> None:
 # --------------------------------------------------------------------------- issue 8.1: evidence and speakers
 
 FORGED = Conversation.model_validate({"id": "forged", "channel": "chat", "turns": [
-    {"speaker": "agent", "text": "在的。"},
+    {"speaker": "agent", "text": "您好，在的。"},  # a greeting: the politeness rules do not fire
     {"speaker": "customer", "text": "您好，很高兴为您服务，这是你们该说的吧？上次那个客服说滚,别烦我,你个蠢货"},
     {"speaker": "agent", "text": "抱歉给您带来不好的体验，我帮您看看订单。"},
 ]})

@@ -23,10 +23,12 @@ LAYERS = [
     ["model", "results"],
     ["config"],
     ["progress"],
-    ["grader", "calibration", "tables"],
+    ["judging"],
+    ["batching"],
+    ["grader", "calibration", "tables", "estimate"],
     ["report"],
     ["review"],
-    ["cli", "testing"],
+    ["cli", "testing", "ray"],
     ["__init__", "__main__"],
 ]
 """Units bottom to top: a unit may import from lower layers only (and within itself)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -117,8 +118,10 @@ def test_scripted_answers_give_hand_computed_totals(mode: str, by_id: dict[str, 
     assert (c003.fatal, c003.zero_score, c003.total_score) == (True, False, 0)
     (hit,) = c003.overrides
     assert (hit.id, hit.kind, hit.items) == ("service_taboo_fatal", "fatal", ["politeness"])
-    assert [(e.turn, e.quote, e.start_char, e.end_char) for e in hit.evidence] == [
-        (1, "喂,你说。", 0, 5), (9, "不明白你说什么", 0, 7)]
+    # The model's evidence for the flag first, then what the hybrid's 禁语 rule found (it decided 差).
+    cited = [(e.turn, e.quote, e.start_char, e.end_char) for e in hit.evidence]
+    assert cited[:2] == [(1, "喂,你说。", 0, 5), (9, "不明白你说什么", 0, 7)]
+    assert c003.item("politeness").tier == "poor" and c003.item("politeness").audit.decided_by == "rule"
     # c005: 推诿 and unsolved → 0分录音, not fatal.
     assert (c005.fatal, c005.zero_score, c005.total_score) == (False, True, 0)
     assert c005.overrides[0].id == "shirking_zero_score"
@@ -126,7 +129,7 @@ def test_scripted_answers_give_hand_computed_totals(mode: str, by_id: dict[str, 
     assert len(server.requests) == 9 + 8 + 8
     assert c006.usage.calls == 9 and c006.usage.prompt_tokens == 900
     audit = c006.item("politeness").audit
-    assert audit.model == "fake-model" and audit.mode == mode and audit.rubric_version == "1.0"
+    assert audit.model == "fake-model" and audit.mode == mode and audit.rubric_version == "1.1"
     assert len(audit.prompt_hash) == 16 and '"tier":"good"' in audit.raw.replace(" ", "")
 
 
@@ -134,6 +137,20 @@ def test_shared_prefix_is_byte_identical_across_items(by_id: dict[str, Conversat
     _, script, _ = run(by_id, ["c006"], {}, "json_schema")
     prefixes = {tuple(m["content"] for m in reqs[0]["messages"][:2]) for reqs in script.requests.values()}
     assert len(prefixes) == 1 and len(script.requests) == 9
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_requests_agree_up_to_the_item_block_in_api_order(mode: str, by_id: dict[str, Conversation]) -> None:
+    """Schema (tools / response_format), system and transcript are byte-identical for every item."""
+    _, _, server = run(by_id, ["c006"], {}, mode)
+    bodies = [json.dumps([r.get("tools"), r.get("response_format"), r["messages"][:-1]], ensure_ascii=False)
+              for r in server.requests]
+    assert len(bodies) == 9 and len(set(bodies)) == 1
+    full = [json.dumps([r.get("tools"), r.get("response_format"), r["messages"]], ensure_ascii=False)
+            for r in server.requests]
+    common = next((i for i, chars in enumerate(zip(*full, strict=False)) if len(set(chars)) > 1), 0)
+    shared = common / (sum(map(len, full)) / len(full))
+    assert shared > 0.85  # the item block is all that differs (examples are short chats)
 
 
 # ----------------------------------------------------------------------------- re-asks
@@ -186,7 +203,7 @@ def test_unknown_tier_is_reasked(by_id: dict[str, Conversation]) -> None:
     great = {**GOOD_QUOTE, "tier": "excellent"}
     cards, script, _ = run(by_id, ["c006"], {("c006", "politeness"): [great, GOOD_QUOTE]})
     feedback = script.requests[("c006", "politeness")][1]["messages"][-1]["content"]
-    assert "Input should be 'good', 'fair' or 'poor'" in feedback
+    assert "「excellent」不是质检项 politeness 的等级编号;tier 只能取:good, fair, poor" in feedback
     assert cards[0].item("politeness").tier == "fair"
 
 
@@ -379,3 +396,21 @@ def test_deduction_samples_keep_occurrences_a_majority_reports() -> None:
     assert kept == () and share == pytest.approx(2 / 3)
     kept, share = majority_occurrences([at(4, 4), at(4, 4), at(4)])
     assert [o.turn for o in kept] == [4, 4] and share == pytest.approx(2 / 3)
+
+
+def test_the_instructor_schema_class_is_made_once_per_answer_model(by_id: dict[str, Conversation]) -> None:
+    """instructor would wrap the answer model anew on every call (CPU); the judge reuses its wrapper."""
+    with FakeOpenAIServer(lambda r: answer(r, top(items_of_request(r)))) as server:
+        grader = make_grader(server)
+        grader.grade_many([by_id["c006"], by_id["c007"]])
+        judge = grader.judge
+        prepared = getattr(judge, "inner", judge)._prepared
+    model_items = [i for _, i in FLAGSHIP.items() if i.judge == "model"]
+    assert 0 < len(prepared) <= len(model_items)  # one per item's answer model, not one per call
+    assert len(server.requests) > len(prepared)
+    for original, wrapped in prepared.items():
+        assert issubclass(wrapped, original) and wrapped.model_json_schema() == original.model_json_schema()
+
+
+def items_of_request(request: dict[str, Any]) -> str:
+    return str(re.findall(r"编号 (\w+)", request["messages"][-1]["content"])[-1])

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from llm_grader import Conversation, Rubric, load_rubric
-from llm_grader.answers import bind, quote_problems, response_model
+from llm_grader.answers import answer_model, checked_model, group_model, quote_problems, response_model
 from llm_grader.errors import LLMGraderError
 from llm_grader.evidence import verify_quote
 from llm_grader.prompting import Prompts, PromptTemplate, compile_messages, render_transcript
@@ -59,38 +59,74 @@ def test_english_prompt(by_id: dict[str, Conversation]) -> None:
 def test_field_descriptions_are_instructions(flagship: Rubric, language: str) -> None:
     schema = response_model(flagship.item("soothing"), Prompts.load(language)).model_json_schema()
     props = schema["properties"]
-    assert list(props) == ["evidence", "rationale", "tier"]  # evidence before the verdict
-    assert props["tier"]["enum"] == ["good", "fair", "poor", "not_applicable"]
+    assert list(props) == ["evidence", "occurrences", "rationale", "tier", "flags"]  # evidence before the verdict
     quote = schema["$defs"]["Quote"]["properties"]
     expected = {
-        "zh": ("逐字复制的该轮原文片段,包括标点,不要改写", "等级编号,只能取给定的编号之一"),
+        "zh": ("逐字复制的该轮原文片段,包括标点,不要改写", "等级编号,只能取该项给出的编号之一;扣分项留空"),
         "en": ("The words copied verbatim from that turn, punctuation included; do not paraphrase",
-               "The tier id, one of those listed"),
+               "The tier id, one of those listed for the item; empty for a deduction item"),
     }[language]
     assert (quote["quote"]["description"], props["tier"]["description"]) == expected
     assert all(p.get("description") for p in props.values())
-    flags = response_model(flagship.item("politeness"), Prompts.load(language)).model_json_schema()
-    assert list(flags["properties"]) == ["evidence", "rationale", "tier", "flags"]
+    assert schema["required"] == ["rationale"]
 
 
-def test_response_model_verifies_quotes_against_the_conversation(flagship: Rubric, by_id: dict[str, Conversation]) -> None:
+def test_one_answer_schema_for_every_item(flagship: Rubric) -> None:
+    deductions = load_rubric("service_norms_deductions")
+    schemas = {json.dumps(response_model(i, ZH).model_json_schema(), sort_keys=True)
+               for card in (flagship, deductions) for _, i in card.items()}
+    assert len(schemas) == 1  # tools / response_format are byte-identical across items
+
+
+def _politeness_answer(**change: object) -> dict[str, object]:
+    answer: dict[str, object] = {"evidence": [{"turn": 2, "quote": "工号9999"}], "rationale": "r", "tier": "fair",
+                                 "flags": {"service_taboo": False}}
+    return {**answer, **change}
+
+
+def test_checked_model_verifies_quotes_against_the_conversation(flagship: Rubric, by_id: dict[str, Conversation]) -> None:
     item = flagship.item("politeness")
-    model = response_model(item, ZH)
-    answer = {"evidence": [{"turn": 2, "quote": "工号9999"}], "rationale": "r", "tier": "fair",
-              "flags": {"service_taboo": False}}
-    model.model_validate(answer)  # the unbound model checks structure only
-    bound = bind(model, item, by_id["c007"], ZH)
-    assert bound.__name__ == model.__name__ and bound.model_json_schema() == model.model_json_schema()
+    shared = answer_model(ZH)
+    shared.model_validate(_politeness_answer())  # the shared model checks structure only
+    checked = checked_model(shared, item, ZH)
+    assert checked.__name__ == shared.__name__ and checked.model_json_schema() == shared.model_json_schema()
     with pytest.raises(ValidationError) as info:
-        bound.model_validate(answer)
+        checked.model_validate(_politeness_answer(), context={"conversation": by_id["c007"]})
     assert "以下引用在对话原文中找不到,请逐字复制原文(包括标点)后重新作答:\n- turn 2: '工号9999' (原文中找不到这句引用)" in str(info.value)
+    with pytest.raises(ValidationError, match="no conversation to verify the quotes against"):
+        checked.model_validate(_politeness_answer())  # never silently unverified
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"tier": "excellent"}, "「excellent」不是质检项 politeness 的等级编号;tier 只能取:good, fair, poor。"),
+    ({"tier": ""}, "「」不是质检项 politeness 的等级编号"),
+    ({"flags": {}}, "请在 flags 中逐一回答质检项 politeness 的全部是非问题,且只回答这些:service_taboo。"),
+    ({"flags": {"service_taboo": False, "made_up": True}}, "且只回答这些:service_taboo"),
+])
+def test_checked_model_checks_the_items_tiers_and_flags(
+    flagship: Rubric, by_id: dict[str, Conversation], change: dict[str, object], message: str
+) -> None:
+    checked = checked_model(answer_model(ZH), flagship.item("politeness"), ZH)
+    quote = by_id["c007"].turns[1].text[:6]
+    good = _politeness_answer(evidence=[{"turn": 2, "quote": quote}])
+    checked.model_validate(good, context={"conversation": by_id["c007"]})
+    with pytest.raises(ValidationError) as info:
+        checked.model_validate({**good, **change}, context={"conversation": by_id["c007"]})
+    assert message in str(info.value)
 
 
 def test_deduction_items_answer_occurrences() -> None:
     card = load_rubric("service_norms_deductions")
     schema = response_model(card.item("hung_up_first"), ZH).model_json_schema()
-    assert list(schema["properties"]) == ["occurrences", "rationale"]
+    assert "occurrences" in schema["properties"]
     assert list(schema["$defs"]["Occurrence"]["properties"]) == ["turn", "quote", "severe"]
+
+
+def test_group_model_has_one_entry_per_item() -> None:
+    schema = group_model(ZH).model_json_schema()
+    assert list(schema["properties"]) == ["answers"]
+    entry = schema["$defs"]["ItemAnswerEntry"]["properties"]
+    assert list(entry) == ["item_id", "evidence", "occurrences", "rationale", "tier", "flags"]
 
 
 def test_template_placeholders_are_checked() -> None:

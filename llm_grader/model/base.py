@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from ..types import Usage
 
-__all__ = ["Judge", "JudgeRequest", "ModelResult", "prompt_size", "redact"]
+__all__ = ["Judge", "JudgeRequest", "JudgeWrapper", "ModelResult", "prompt_size", "redact"]
 
 _TOKENS = (
     (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer ***"),
@@ -52,9 +52,13 @@ class JudgeRequest:
     schema: dict[str, Any]
     """The answer's JSON schema (part of the cache key and the prompt hash)."""
     item_id: str = ""
-    """The rubric item asked about (for logs, tracing and test doubles)."""
+    """The rubric item asked about (for logs, tracing and test doubles); ``a+b`` for a group."""
+    item_ids: tuple[str, ...] = ()
+    """Every item the request asks about (one, or several when judged as a group)."""
     sample: int = 0
     """Which of several samples this is (self-consistency); part of the cache key."""
+    context: Mapping[str, Any] | None = None
+    """The validation context of the answer (``{"conversation": ...}``, to verify quotes)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +95,27 @@ class Judge(Protocol):
     async def aclose(self) -> None:
         """Release connections (the judge may be used again afterwards)."""
         ...
+
+
+class JudgeWrapper:
+    """Base of a judge in front of another (``inner``): the same identity and prompt budget."""
+
+    def __init__(self, inner: Judge) -> None:
+        self.inner = inner
+
+    @property
+    def identity(self) -> Mapping[str, Any]:
+        """The inner judge's identity (the same answers, the same cache keys)."""
+        return self.inner.identity
+
+    @property
+    def prompt_budget(self) -> int | None:
+        """The inner judge's prompt budget, if it has one."""
+        return getattr(self.inner, "prompt_budget", None)
+
+    async def aclose(self) -> None:
+        """Close the inner judge."""
+        await self.inner.aclose()
 
 
 def prompt_size(request: JudgeRequest) -> int:

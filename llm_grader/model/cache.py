@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..types import Usage
-from .base import Judge, JudgeRequest, ModelResult
+from .base import Judge, JudgeRequest, JudgeWrapper, ModelResult
 
 __all__ = ["CacheWarning", "CachedJudge", "ResultCache", "default_cache_path"]
 
@@ -126,22 +126,12 @@ class ResultCache:
                 self._db = None
 
 
-class CachedJudge:
+class CachedJudge(JudgeWrapper):
     """A judge whose validated answers are kept in a :class:`ResultCache`."""
 
     def __init__(self, inner: Judge, cache: ResultCache) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache
-
-    @property
-    def identity(self) -> Mapping[str, Any]:
-        """The wrapped judge's identity."""
-        return self.inner.identity
-
-    @property
-    def prompt_budget(self) -> int | None:
-        """The wrapped judge's prompt budget, if it has one."""
-        return getattr(self.inner, "prompt_budget", None)
 
     async def judge(self, request: JudgeRequest) -> ModelResult:
         """The stored answer if it still validates, else the wrapped judge's (stored when valid)."""
@@ -149,7 +139,8 @@ class CachedJudge:
         stored = self.cache.get(key)
         if stored is not None:
             try:
-                answer = request.response_model.model_validate_json(stored)
+                context = dict(request.context) if request.context is not None else None
+                answer = request.response_model.model_validate_json(stored, context=context)
             except ValidationError:
                 pass  # e.g. a stricter verifier now: ask again
             else:

@@ -12,10 +12,14 @@ from ..model import JudgeRequest, ModelResult
 from ..rubric import Item, Rubric
 from ..types import Usage
 
-__all__ = ["FakeJudge", "top_tier_answer"]
+__all__ = ["FakeJudge", "top_tier_answer", "top_tier_answers"]
 
 Script = Callable[[JudgeRequest], Mapping[str, Any] | str | ModelResult]
 """Given a request, the answer (a dict or raw JSON text) or a ready result (e.g. a failure)."""
+
+
+def _context(request: JudgeRequest) -> dict[str, Any] | None:
+    return dict(request.context) if request.context is not None else None
 
 
 def top_tier_answer(item: Item) -> dict[str, Any]:
@@ -30,6 +34,14 @@ def top_tier_answer(item: Item) -> dict[str, Any]:
     if item.flags:
         answer["flags"] = {f.id: False for f in item.flags}
     return answer
+
+
+def top_tier_answers(rubric: Rubric, request: JudgeRequest) -> dict[str, Any]:
+    """The top-tier answer to ``request``: one item's, or ``answers`` for a grouped request."""
+    ids = request.item_ids or (request.item_id,)
+    if len(ids) == 1:
+        return top_tier_answer(rubric.item(ids[0]))
+    return {"answers": [{"item_id": i, **top_tier_answer(rubric.item(i))} for i in ids]}
 
 
 class FakeJudge:
@@ -56,7 +68,7 @@ class FakeJudge:
     @classmethod
     def top_tier(cls, rubric: Rubric, **options: Any) -> FakeJudge:
         """A judge that gives every item of ``rubric`` its top tier."""
-        return cls(lambda request: top_tier_answer(rubric.item(request.item_id)), **options)
+        return cls(lambda request: top_tier_answers(rubric, request), **options)
 
     @property
     def identity(self) -> Mapping[str, Any]:
@@ -73,7 +85,7 @@ class FakeJudge:
                 return reply
             text = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
             try:
-                answer = request.response_model.model_validate_json(text)
+                answer = request.response_model.model_validate_json(text, context=_context(request))
             except ValidationError as exc:
                 error = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
                 continue

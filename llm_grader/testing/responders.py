@@ -8,32 +8,44 @@ from typing import Any
 
 from .server import Reply, Responder, answer
 
-__all__ = ["confusion_probabilities", "item_of", "simulated_responder", "top_tier_responder"]
+__all__ = ["confusion_probabilities", "item_of", "items_of", "simulated_responder", "top_tier_responder"]
 
 
 _ITEM = re.compile(r"(?:编号|\(id) ([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def item_of(request: dict[str, Any]) -> str:
-    """The rubric item a request asks about (read from its item block)."""
-    text = "".join(str(m.get("content") or "") for m in request["messages"] if m.get("role") == "user")
-    found = _ITEM.findall(text)
+def items_of(request: dict[str, Any]) -> list[str]:
+    """The rubric items a request asks about, in order (read from its last item message)."""
+    asks = [str(m.get("content") or "") for m in request["messages"] if m.get("role") == "user"]
+    found = list(dict.fromkeys(_ITEM.findall(asks[-1] if asks else "")))
     if not found:
         raise ValueError("no item id in the request")
-    return str(found[-1])
+    return found
+
+
+def item_of(request: dict[str, Any]) -> str:
+    """The rubric item a single-item request asks about (read from its item block)."""
+    return items_of(request)[-1]
+
+
+def _top(item: Any) -> dict[str, Any]:
+    if item.deduction is not None:
+        return {"occurrences": [], "rationale": "未发现"}
+    obj = {"evidence": [], "rationale": "符合标准", "tier": max(item.tiers, key=item.tier_points).id}
+    if item.flags:
+        obj["flags"] = {f.id: False for f in item.flags}
+    return obj
 
 
 def top_tier_responder(rubric: Any, *, delay: float = 0.0) -> Responder:
     """Answer every item of ``rubric`` with its top tier, no evidence, no flag raised."""
 
     def respond(request: dict[str, Any]) -> Reply:
-        item = rubric.item(item_of(request))
-        if item.deduction is not None:
-            obj: dict[str, Any] = {"occurrences": [], "rationale": "未发现"}
+        ids = items_of(request)
+        if len(ids) == 1:
+            obj = _top(rubric.item(ids[0]))
         else:
-            obj = {"evidence": [], "rationale": "符合标准", "tier": max(item.tiers, key=item.tier_points).id}
-            if item.flags:
-                obj["flags"] = {f.id: False for f in item.flags}
+            obj = {"answers": [{"item_id": i, **_top(rubric.item(i))} for i in ids]}
         reply = answer(request, obj)
         reply.delay = delay
         return reply
