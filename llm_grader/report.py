@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .calibration import CalibrationReport, ItemAgreement
     from .conversation import Conversation
     from .scoring import ItemResult, Scorecard
-    from .types import Evidence
+    from .types import Evidence, Usage
 
 __all__ = ["plots", "results_html", "to_html", "to_json", "to_markdown", "write_report"]
 
@@ -356,6 +356,7 @@ def _entry(card: Scorecard, conversations: Mapping[str, Conversation]) -> dict[s
         "masked": _say("report.masked", counts=", ".join(f"{k} {n}" for k, n in card.masked.items())),
         "turns": _transcript(conversations.get(card.conversation_id), evidence),
         "review": sum(1 for i in card.items if i.needs_review),
+        "cost": _cost(card.usage),
         "search": " ".join([card.conversation_id, *map(str, card.metadata.values())]).lower(),
     }
 
@@ -379,7 +380,17 @@ def _summary(cards: Sequence[Scorecard], review: int) -> dict[str, Any]:
         counts[kind] = f"{sum(s is True for s in states)}" + (
             f" ({undetermined} {_say('report.undetermined')})" if undetermined else ""
         )
-    return {"conversations": len(cards), "mean": mean, "review": review, **counts}
+    from .types import Usage
+
+    usage = sum((c.usage for c in cards), Usage())
+    return {"conversations": len(cards), "mean": mean, "review": review, "cost": _cost(usage), **counts}
+
+
+def _cost(usage: Usage) -> str:
+    """The estimated cost of the model calls (unknown, with the unpriced calls, when any), or ""."""
+    from .model.prices import cost_text
+
+    return cost_text(usage) if usage.calls or usage.cached_calls else ""
 
 
 def results_html(

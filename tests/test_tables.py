@@ -328,7 +328,8 @@ CONVERSATION_COLUMNS = [
     "conversation_id", "rubric_id", "rubric_version", "model", "total_score", "max_score", "fatal",
     "zero_score", "overrides", "pending_overrides", "complete", "unscored_points", "total_min", "total_max",
     "masked", "errors", "items_graded", "items_unscored", "items_needs_review", "usage.calls", "usage.cached_calls",
-    "usage.prompt_tokens", "usage.completion_tokens", "usage.cached_tokens", "category.service_etiquette",
+    "usage.prompt_tokens", "usage.completion_tokens", "usage.cached_tokens", "usage.cost", "usage.unpriced_calls",
+    "category.service_etiquette",
     "category.information_entry", "category.norm_execution", "category.service_attitude",
     "category.business_ability", "category.service_ability",
     "metadata.channel", "metadata.business", "metadata.agent_id", "metadata.queue", "metadata.language",
@@ -343,7 +344,7 @@ def test_item_records(cards: list[Scorecard]) -> None:
     by_item = {r["item_id"]: r for r in c001}
     first_response = cards[0].item("first_response_time")
     assert by_item["first_response_time"] == {
-        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.0", "model": None,
+        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.1", "model": None,
         "item_id": "first_response_time", "name": "首次回应时长规范", "category_id": "service_etiquette",
         "judge": "rule", "tier": "good", "tier_label": "好", "points": 5.0, "max_points": 5.0,
         "not_applicable": False, "needs_review": False, "error": None, "measured": 8.0, "occurrences": None,
@@ -371,13 +372,14 @@ def test_conversation_records(cards: list[Scorecard]) -> None:
     pending = "; ".join(f"{o.kind}:{o.id}" for o in card.pending_overrides)
     assert pending.startswith("fatal:")  # rules only: the model items that could fire them are open
     assert rows[0] == {
-        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.0", "model": None,
+        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.1", "model": None,
         "total_score": 5.0, "max_score": 100.0, "fatal": card.fatal, "zero_score": card.zero_score,
         "overrides": "", "pending_overrides": pending, "complete": False, "unscored_points": 95.0,
         "total_min": card.total_min, "total_max": card.total_max, "masked": "", "errors": "",
         "items_graded": 1, "items_unscored": 9, "items_needs_review": 9,
         "usage.calls": 0, "usage.cached_calls": 0, "usage.prompt_tokens": 0,
-        "usage.completion_tokens": 0, "usage.cached_tokens": 0, "category.service_etiquette": 5.0,
+        "usage.completion_tokens": 0, "usage.cached_tokens": 0, "usage.cost": 0.0, "usage.unpriced_calls": 0,
+        "category.service_etiquette": 5.0,
         "category.information_entry": 0.0, "category.norm_execution": 0.0, "category.service_attitude": 0.0,
         "category.business_ability": 0.0, "category.service_ability": 0.0, "metadata.channel": "chat",
         "metadata.business": "宽带", "metadata.agent_id": "A1023", "metadata.queue": "在线客服",
@@ -432,7 +434,7 @@ def test_frames(cards: list[Scorecard]) -> None:
     assert items["points"].isna().sum() == sum(1 for c in cards for i in c.items if i.points is None)
     assert items["points"].dtype == "float64" and items["needs_review"].dtype == bool
     empty = results_to_frame([], level="conversation")
-    assert list(empty.columns) == CONVERSATION_COLUMNS[:24] and len(empty) == 0
+    assert list(empty.columns) == CONVERSATION_COLUMNS[:26] and len(empty) == 0
 
 
 def test_datasets_out(cards: list[Scorecard]) -> None:

@@ -3,6 +3,7 @@
 - :mod:`.base` — the :class:`Judge` protocol, :class:`JudgeRequest`, :class:`ModelResult`
 - :mod:`.settings` — :class:`ModelSettings` and the :data:`PROVIDERS` table
 - :mod:`.cache` — the answer cache and :class:`CachedJudge`
+- :mod:`.prices` — the price table and :func:`priced` (the cost of a usage)
 - :mod:`.instructor_judge` — the openai + instructor judge (imported only when used)
 
 :func:`build_judge` makes the judge for a model name or settings.
@@ -15,10 +16,12 @@ from pathlib import Path
 from .base import Judge, JudgeRequest, ModelResult, prompt_size, redact
 from .cache import CachedJudge, ResultCache, default_cache_path
 from .pacing import Pacer
+from .prices import PRICES, Price, PriceTable, cost_text, load_prices, priced
 from .settings import MODES, PROVIDERS, Mode, ModelSettings, Profile, check_mode
 
 __all__ = [
     "MODES",
+    "PRICES",
     "PROVIDERS",
     "CachedJudge",
     "Judge",
@@ -27,11 +30,16 @@ __all__ = [
     "ModelResult",
     "ModelSettings",
     "Pacer",
+    "Price",
+    "PriceTable",
     "Profile",
     "ResultCache",
     "build_judge",
     "check_mode",
+    "cost_text",
     "default_cache_path",
+    "load_prices",
+    "priced",
     "prompt_size",
     "redact",
 ]

@@ -142,6 +142,9 @@ class ModelSettings:
     """Most characters one request may carry; None: the provider profile's ``prompt_budget``."""
     allow_insecure: bool = False
     """Allow sending the API key over plain HTTP to a host that is not loopback or private."""
+    prices: str | os.PathLike[str] | None = None
+    """A TOML or YAML price file adding to or replacing the built-in price table
+    (:mod:`~llm_grader.model.prices`); None: ``$LLM_GRADER_PRICES``, else the built-in table."""
 
     def __post_init__(self) -> None:
         if self.max_prompt_chars is not None and self.max_prompt_chars < 1:
