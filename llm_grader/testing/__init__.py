@@ -3,15 +3,19 @@
 - :class:`FakeJudge` — implements :class:`~llm_grader.model.Judge` in process, for unit
   tests of grading that need no sockets;
 - :class:`FakeOpenAIServer` — a localhost HTTP server that the real ``openai`` SDK and
-  ``instructor`` talk to, with scripted answers and injected faults;
+  ``instructor`` talk to, with scripted answers and injected faults, and a Batch API
+  (``/v1/files``, ``/v1/batches``) scripted by :class:`BatchScript`;
 - responders for it: :func:`top_tier_responder`, :func:`simulated_responder`.
 """
 
+from .batches import BatchScript, FakeBatches
 from .judge import FakeJudge, top_tier_answer
-from .responders import confusion_probabilities, item_of, simulated_responder, top_tier_responder
+from .responders import confusion_probabilities, item_of, items_of, simulated_responder, top_tier_responder
 from .server import FakeOpenAIServer, Reply, Responder, answer, error, raw, refusal
 
 __all__ = [
+    "BatchScript",
+    "FakeBatches",
     "FakeJudge",
     "FakeOpenAIServer",
     "Reply",
@@ -20,6 +24,7 @@ __all__ = [
     "confusion_probabilities",
     "error",
     "item_of",
+    "items_of",
     "raw",
     "refusal",
     "simulated_responder",

@@ -5,7 +5,8 @@ It speaks just enough of ``POST /v1/chat/completions`` for the real ``openai`` S
 what to answer — a structured answer (sent as a tool call, JSON content or a fenced JSON
 block, whichever the request's mode expects), an HTTP error with headers, a delay past
 the client's timeout, a dropped connection, or raw content (malformed JSON). Every
-request is recorded.
+request is recorded. ``/v1/files`` and ``/v1/batches`` (the Batch API, answering each
+line through the same responder) are served by :mod:`.batches` unless ``batches=False``.
 
     with FakeOpenAIServer(responder) as server:
         settings = ModelSettings(model="fake", base_url=server.base_url, api_key=SecretStr("sk-test"))
@@ -22,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .batches import FakeBatches
 
 __all__ = ["FakeOpenAIServer", "Reply", "Responder", "answer", "error", "raw", "refusal"]
 
@@ -111,8 +114,10 @@ Responder = Callable[[dict[str, Any]], Reply]
 class FakeOpenAIServer:
     """The server; use as a context manager. ``requests`` holds every request body."""
 
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, *, batches: bool = True) -> None:
         self.responder = responder
+        self.batches: FakeBatches | None = FakeBatches(responder) if batches else None
+        """The Batch API's files, batches and script (None: the endpoint has no Batch API)."""
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.paths: list[str] = []
@@ -130,9 +135,30 @@ class FakeOpenAIServer:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     super().handle()
 
+            def _send_raw(self, status: int, data: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if server.batches is None or not server.batches.handles(self.path):
+                    self._send_raw(404, b'{"error": {"message": "Not Found"}}', "application/json")
+                    return
+                self._send_raw(*server.batches.get(self.path))
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                data = self.rfile.read(length)
+                if FakeBatches.handles(self.path):
+                    if server.batches is None:  # an endpoint without a Batch API
+                        self._send_raw(404, b'{"error": {"message": "Not Found"}}', "application/json")
+                        return
+                    content_type = self.headers.get("content-type", "")
+                    self._send_raw(*server.batches.post(self.path, data, content_type))
+                    return
+                body = json.loads(data or b"{}")
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
