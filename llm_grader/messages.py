@@ -89,6 +89,13 @@ MESSAGES: Final[dict[str, Message]] = {
     "rule.both": Message("客服与客户", "agent and customer"),
     "rule.missing_parts": Message(";缺少:{parts}", "; missing: {parts}"),
     "rule.found_words": Message(":{words}", ": {words}"),
+    "rule.checks": Message(
+        "{failed}/{total} 项检查不符合:{details}", "{failed} of {total} checks failed: {details}"
+    ),
+    "rule.check_pass": Message("{name}符合({rationale})", "{name} passed ({rationale})"),
+    "rule.check_fail": Message("{name}不符合({rationale})", "{name} failed ({rationale})"),
+    "rule.decided": Message("由规则判定:{rationale}", "decided by rule: {rationale}"),
+    "rule.not_fired": Message("规则未判定:{findings}", "no rule decided it: {findings}"),
     # ---------------------------------------------------------------- patterns (rule phrases)
     "pattern.timeout": Message(
         "正则表达式 {pattern!r} 匹配超过 {seconds:g} 秒,已停止;请简化该表达式",
@@ -134,6 +141,7 @@ MESSAGES: Final[dict[str, Message]] = {
         "applies to: channels={channels} requires={requires} (otherwise {policy})",
     ),
     "cli.rule": Message("rule: {rule}", "rule: {rule}"),
+    "cli.decide_by_rule": Message("decide_by_rule: {rule}", "decide_by_rule: {rule}"),
     "cli.no_conversation": Message(
         "no conversation {id!r} in {path!r}; ids: {ids}", "no conversation {id!r} in {path!r}; ids: {ids}"
     ),
@@ -167,8 +175,26 @@ MESSAGES: Final[dict[str, Message]] = {
         "--samples {k}: sampling at temperature {t} (choose with --temperature)",
     ),
     "cli.partial": Message("部分 {low}–{high} / {points}", "partial {low}–{high} / {points}"),
+    "explain.card": Message("{id}({channel}) {total}", "{id} ({channel}) {total}"),
+    "explain.line": Message("{id} {name}:{verdict} — {rationale}", "{id} {name}: {verdict} — {rationale}"),
+    "explain.by_rule": Message("由规则判定:", "decided by rule:"),
+    "explain.by_model": Message("由模型评判:", "judged by the model:"),
+    "explain.not_applicable": Message("不适用:", "not applicable:"),
+    "explain.not_graded": Message("未能评分:", "not graded:"),
+    "explain.needs_model": Message(
+        "需由模型评判({n} 项,{points:g} 分):{items}", "needs a model ({n} items, {points:g} points): {items}"
+    ),
+    "explain.occurrences": Message(
+        "{points:g}(发现 {n} 处,应扣 {due:g})", "{points:g} ({n} found, {due:g} due)"
+    ),
+    "explain.fired": Message("否决项:{overrides}", "overrides: {overrides}"),
+    "explain.pending": Message("待定:{overrides}", "undetermined: {overrides}"),
     "cli.more_rows": Message("… and {n} more in the output file", "… and {n} more in the output file"),
     "cli.skipped": Message("skipped: {problem}", "skipped: {problem}"),
+    "cli.failed": Message(
+        "{n} conversation(s) with failed items (see their scorecards): {ids}",
+        "{n} conversation(s) with failed items (see their scorecards): {ids}",
+    ),
     "cli.no_model_calibrate": Message(
         "no model configured: pass --model or set LLM_GRADER_MODEL, "
         "or reuse scorecards graded earlier with --results FILE",
@@ -184,11 +210,11 @@ MESSAGES: Final[dict[str, Message]] = {
     "cli.graded": Message(
         "{graded} conversation(s) graded, {skipped} skipped, {unscored} item(s) unscored; "
         "{calls} call(s), {cached_calls} cached, {prompt_tokens} prompt + "
-        "{completion_tokens} completion tokens ({cached_tokens} cached); "
+        "{completion_tokens} completion tokens ({cached_tokens} cached); {cost}; "
         "{seconds:.1f} s; scorecards in {output}",
         "{graded} conversation(s) graded, {skipped} skipped, {unscored} item(s) unscored; "
         "{calls} call(s), {cached_calls} cached, {prompt_tokens} prompt + "
-        "{completion_tokens} completion tokens ({cached_tokens} cached); "
+        "{completion_tokens} completion tokens ({cached_tokens} cached); {cost}; "
         "{seconds:.1f} s; scorecards in {output}",
     ),
     "cli.reusing": Message("reusing {n} scorecard(s) from {path}", "reusing {n} scorecard(s) from {path}"),

@@ -7,7 +7,7 @@ command starts fast; the package modules a helper needs are imported when it run
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +19,20 @@ from ..errors import LLMGraderError
 from ..messages import text
 
 if TYPE_CHECKING:
-    from ..conversation import Conversations
+    from ..conversation import Conversation, Conversations
     from ..scoring import ItemResult, Scorecard
 
-__all__ = ["err", "load_batch", "out", "summary_table"]
+__all__ = [
+    "SUMMARY_ROWS",
+    "BatchSummary",
+    "ConversationStream",
+    "err",
+    "load_batch",
+    "out",
+    "stream_batch",
+    "summary_table",
+    "total_text",
+]
 
 # Piped output keeps whole lines rather than rich's 80-column default.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -37,14 +47,9 @@ def load_batch(paths: Sequence[Path], encoding: str | None, language: str, **opt
     ``options`` go to :func:`~llm_grader.conversation.load_conversations` (format, channel,
     channel map, time unit); a channel map given as text (``0=agent,1=customer``) is parsed.
     """
-    from ..conversation import load_conversations, parse_channel_map
+    from ..conversation import load_conversations
 
-    if isinstance(options.get("channel_map"), str):
-        try:
-            options["channel_map"] = parse_channel_map(options["channel_map"])
-        except ValueError as exc:
-            raise LLMGraderError(f"--channel-map: {exc}") from None
-    batch = load_conversations(*paths, encoding=encoding, **options)
+    batch = load_conversations(*paths, encoding=encoding, **_parsed(options))
     for problem in batch.errors:
         err.print(text("cli.skipped", language, problem=problem), markup=False)
     for warning in batch.warnings:
@@ -52,7 +57,110 @@ def load_batch(paths: Sequence[Path], encoding: str | None, language: str, **opt
     return batch
 
 
-def _total(card: Scorecard, language: str) -> str:
+def _parsed(options: dict[str, Any]) -> dict[str, Any]:
+    """The loading options with a channel map given as text (``0=agent,1=customer``) parsed."""
+    from ..conversation import parse_channel_map
+
+    if isinstance(options.get("channel_map"), str):
+        try:
+            return {**options, "channel_map": parse_channel_map(options["channel_map"])}
+        except ValueError as exc:
+            raise LLMGraderError(f"--channel-map: {exc}") from None
+    return options
+
+
+class ConversationStream:
+    """Conversations read as they are graded; each one skipped is reported at once and counted.
+
+    Iterate it once: a bad line is printed as ``skipped: file:line: field: message`` and
+    ``skipped`` counts it, and the conversations after it are read on.
+    """
+
+    def __init__(self, paths: Sequence[Path], encoding: str | None, language: str, **options: Any) -> None:
+        from ..conversation import stream_conversations
+
+        self.language = language
+        self.skipped = 0
+        """Conversations that could not be read, so far."""
+        self._items = stream_conversations(
+            *paths, encoding=encoding, on_warning=self._warn, **_parsed(options)
+        )
+
+    def _warn(self, warning: str) -> None:
+        err.print(f"warning: {warning}", markup=False)
+
+    def __iter__(self) -> Iterator[Conversation]:
+        from ..errors import ConversationError
+
+        for item in self._items:
+            if isinstance(item, ConversationError):
+                self.skipped += 1
+                err.print(text("cli.skipped", self.language, problem=item), markup=False)
+            else:
+                yield item
+
+
+def stream_batch(
+    paths: Sequence[Path], encoding: str | None, language: str, **options: Any
+) -> ConversationStream:
+    """:func:`load_batch` without holding the batch: conversations are read as grading asks for them.
+
+    A missing path, an unknown format or a bad channel map is refused here, before anything is read.
+    """
+    return ConversationStream(paths, encoding, language, **options)
+
+
+SUMMARY_ROWS = 40
+"""Rows of the summary table; the other scorecards are counted, and are in the output file."""
+
+
+class BatchSummary:
+    """What the summary of a batch needs, kept as its scorecards stream past.
+
+    The first ``max_rows`` scorecards (for the table), counts, the usage summed, and the ids of
+    failed conversations (the first ``max_ids``): memory stays flat however large the batch.
+    """
+
+    def __init__(self, *, max_rows: int = SUMMARY_ROWS, max_ids: int = 20) -> None:
+        from ..types import Usage
+
+        self.rows: list[Scorecard] = []
+        self.graded = 0
+        self.unscored = 0
+        """Items not scored, over every scorecard."""
+        self.failed = 0
+        """Scorecards with an error or an item whose model call failed."""
+        self.failed_ids: list[str] = []
+        self.usage = Usage()
+        self._max_rows, self._max_ids = max_rows, max_ids
+
+    def add(self, card: Scorecard) -> None:
+        """Count one scorecard (kept only while the table has room)."""
+        self.graded += 1
+        self.unscored += sum(1 for i in card.items if i.unscored)
+        self.usage = self.usage + card.usage
+        if card.errors or any(i.audit.failure for i in card.items):
+            self.failed += 1
+            if len(self.failed_ids) < self._max_ids:
+                self.failed_ids.append(card.conversation_id)
+        if len(self.rows) < self._max_rows:
+            self.rows.append(card)
+
+    def table(self, language: str) -> Table:
+        """The summary table: the first rows, then how many more are in the output file."""
+        return summary_table(self.rows, language, max_rows=self._max_rows, total=self.graded)
+
+    def failed_line(self, language: str) -> str | None:
+        """``N conversation(s) with failed items: ids …`` when any failed, else None."""
+        if not self.failed:
+            return None
+        more = self.failed - len(self.failed_ids)
+        ids = ", ".join(self.failed_ids) + (f" … (+{more})" if more else "")
+        return text("cli.failed", language, n=self.failed, ids=ids)
+
+
+def total_text(card: Scorecard, language: str) -> str:
+    """The total as the table shows it: ``部分 low–high / max`` while partial, never a bare number."""
     if not card.complete and card.total_min is not None and card.total_max is not None:
         low, high = round(card.total_min, 2), round(card.total_max, 2)
         return text("cli.partial", language, low=f"{low:g}", high=f"{high:g}", points=f"{card.max_score:g}")
@@ -74,15 +182,20 @@ def _notes(card: Scorecard) -> list[str]:
     notes += [
         f"{i.item_id}: {_tier_text(i)} {i.rationale}".strip()
         for i in card.items
-        if not i.unscored and i.judge == "rule"
+        if not i.unscored and (i.judge == "rule" or i.audit.decided_by == "rule")
     ]
     return notes + list(card.errors)
 
 
-def summary_table(cards: Sequence[Scorecard], language: str, *, max_rows: int = 40) -> Table:
-    """The scorecards of a batch, one row each (the first ``max_rows``)."""
+def summary_table(
+    cards: Sequence[Scorecard], language: str, *, max_rows: int = SUMMARY_ROWS, total: int | None = None
+) -> Table:
+    """The scorecards of a batch, one row each (the first ``max_rows``).
+
+    ``total``: how many scorecards the batch has when ``cards`` holds only its first ones.
+    """
     shown = cards[:max_rows]
-    more = len(cards) - len(shown)
+    more = (len(cards) if total is None else total) - len(shown)
     caption = text("cli.more_rows", language, n=more) if more else None
     table = Table(title="scorecards", caption=caption)
     for column in ("conversation", "channel", "total", "graded", "unscored", "overrides / notes"):
@@ -92,7 +205,7 @@ def summary_table(cards: Sequence[Scorecard], language: str, *, max_rows: int = 
         cells = (
             card.conversation_id,
             str(card.metadata.get("channel", "")),
-            _total(card, language),
+            total_text(card, language),
             str(len(card.items) - unscored),
             str(unscored),
             "\n".join(_notes(card)),

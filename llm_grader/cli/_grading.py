@@ -16,7 +16,7 @@ import typer
 
 from ..errors import LLMGraderError
 from ..messages import text
-from ._console import err, out, summary_table
+from ._console import BatchSummary, ConversationStream, err, out
 
 if TYPE_CHECKING:
     from ..conversation import Conversations
@@ -47,6 +47,7 @@ __all__ = [
     "RubricOpt",
     "RulesOnlyOpt",
     "SamplesOpt",
+    "StrategyOpt",
     "TemperatureOpt",
     "TimeUnitOpt",
     "load_options",
@@ -77,6 +78,14 @@ TemperatureOpt = Annotated[
     float | None,
     typer.Option(
         "--temperature", min=0.0, help="Sampling temperature (default 0; 0.7 when --samples is above 1)."
+    ),
+]
+StrategyOpt = Annotated[
+    str,
+    typer.Option(
+        "--strategy",
+        help="Model calls per conversation: item (one per item), category (one per category) or "
+        "conversation (one for the card); a grouped answer that fails its checks is asked again per item.",
     ),
 ]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the answer cache.")]
@@ -153,7 +162,9 @@ def make_grader(
     allow_insecure: bool = False,
     max_prompt_chars: int | None = None,
     temperature: float | None = None,
+    strategy: str = "item",
     no_model_message: str = "cli.no_model",
+    prices: Path | None = None,
 ) -> Grader:
     """The grader for the command-line options (the only place the command line makes one)."""
     from ..grader import Grader
@@ -176,6 +187,7 @@ def make_grader(
             mode=checked,
             allow_insecure=allow_insecure,
             max_prompt_chars=max_prompt_chars,
+            prices=prices,
         )
     return Grader(
         rubric,
@@ -185,21 +197,24 @@ def make_grader(
         requests_per_minute=rpm,
         samples=samples,
         mask_pii=not no_mask,
+        strategy=strategy,
     )
 
 
 @dataclass(frozen=True)
 class BatchRun:
-    """What a graded batch came to: the scorecards, and how many conversations were skipped."""
+    """What a graded batch came to: the scorecards kept, how many were skipped, how many failed."""
 
     cards: list[Scorecard]
+    """Every scorecard in input order when collected, else none (they are in the output file)."""
     skipped: int
+    failed: int = 0
+    """Scorecards with an error or an item whose model call failed."""
 
     @property
     def exit_code(self) -> int:
         """The documented exit code: 3 when items or conversations failed, 1 when some were skipped."""
-        failed = any(c.errors or any(i.audit.failure for i in c.items) for c in self.cards)
-        return EXIT_FAILED if failed else EXIT_INPUT if self.skipped else 0
+        return EXIT_FAILED if self.failed else EXIT_INPUT if self.skipped else 0
 
 
 EXIT_INPUT = 1
@@ -211,12 +226,23 @@ EXIT_CONFIG = 4
 
 
 def run_batch(
-    grader: Grader, batch: Conversations, output: Path, *, resume: bool, overwrite: bool = False
+    grader: Grader,
+    batch: Conversations | ConversationStream,
+    output: Path,
+    *,
+    resume: bool,
+    overwrite: bool = False,
+    collect: bool = True,
 ) -> BatchRun:
-    """Grade with a progress bar; print the summary table and the closing line."""
+    """Grade with a progress bar; print the summary table and the closing line.
+
+    ``batch`` is a loaded list or a :class:`~._console.ConversationStream` read as grading goes.
+    With ``collect=False`` no scorecard is kept but the table's first rows: counts, usage sums
+    and failed ids are kept as scorecards stream to ``output``, so memory stays flat.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..types import Usage
+    from ..model.prices import cost_text
 
     language = grader.rubric.language
     started = time.monotonic()
@@ -229,8 +255,14 @@ def run_batch(
         transient=True,
         disable=not err.is_terminal,
     ) as progress:
-        task = progress.add_task("grading", total=len(batch))
+        total = None if isinstance(batch, ConversationStream) else len(batch)  # a stream: not known
+        task = progress.add_task("grading", total=total)
+        summary = BatchSummary()
         not_written: list[str] = []
+
+        def on_scorecard(card: Scorecard) -> None:
+            summary.add(card)
+            progress.advance(task)
 
         def on_error(conversation_id: str, message: str) -> None:
             not_written.append(conversation_id)
@@ -241,28 +273,34 @@ def run_batch(
             output=output,
             resume=resume,
             overwrite=overwrite,
-            on_scorecard=lambda _: progress.advance(task),
+            on_scorecard=on_scorecard,
             on_error=on_error,
+            collect=collect,
         )
     wall = time.monotonic() - started
-    out.print(summary_table(cards, language))
-    usage = sum((c.usage for c in cards), Usage())
+    out.print(summary.table(language))
+    usage = summary.usage
+    unreadable = batch.skipped if isinstance(batch, ConversationStream) else len(batch.errors)
     closing = text(
         "cli.graded",
         language,
-        graded=len(cards),
-        skipped=len(batch.errors) + len(not_written),
-        unscored=sum(1 for c in cards for i in c.items if i.unscored),
+        graded=summary.graded,
+        skipped=unreadable + len(not_written),
+        unscored=summary.unscored,
         calls=usage.calls,
         cached_calls=usage.cached_calls,
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
         cached_tokens=usage.cached_tokens,
+        cost=cost_text(usage),
         seconds=wall,
         output=output,
     )
     out.print(closing, markup=False)
-    return BatchRun(cards=cards, skipped=len(batch.errors) + len(not_written))
+    failed = summary.failed_line(language)
+    if failed:
+        err.print(failed, markup=False)
+    return BatchRun(cards=cards, skipped=unreadable + len(not_written), failed=summary.failed)
 
 
 def load_options(

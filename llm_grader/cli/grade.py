@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._console import load_batch
+from ._console import stream_batch
 from ._grading import (
     AllowInsecureOpt,
     BaseUrlOpt,
@@ -27,6 +27,7 @@ from ._grading import (
     RubricOpt,
     RulesOnlyOpt,
     SamplesOpt,
+    StrategyOpt,
     TemperatureOpt,
     TimeUnitOpt,
     load_options,
@@ -51,6 +52,7 @@ def grade(
     rpm: RpmOpt = None,
     samples: SamplesOpt = 1,
     temperature: TemperatureOpt = None,
+    strategy: StrategyOpt = "item",
     no_cache: NoCacheOpt = False,
     cache_path: CacheOpt = None,
     no_mask: NoMaskOpt = False,
@@ -68,6 +70,37 @@ def grade(
     channel: ChannelOpt = None,
     allow_insecure: AllowInsecureOpt = False,
     max_prompt_chars: MaxPromptOpt = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="Per card: what rules decided, with evidence, and what needs a model."
+        ),
+    ] = False,
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices",
+            help="TOML/YAML file adding to or replacing built-in prices (default $LLM_GRADER_PRICES).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the model calls, estimated tokens and cost; call no model, write nothing.",
+        ),
+    ] = False,
+    batch_api: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Send the model requests as a Batch API job (about half price; up to 24 h), resumable "
+            "from OUTPUT.batch.json; failed or invalid answers are asked again by ordinary calls.",
+        ),
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option("--poll-interval", min=0.0, help="--batch: seconds between status polls.")
+    ] = 30.0,
 ) -> None:
     """Grade conversations and write scorecards as JSONL, with a summary table.
 
@@ -86,15 +119,36 @@ def grade(
         rpm=rpm,
         samples=samples,
         temperature=temperature,
+        strategy=strategy,
         no_cache=no_cache,
         cache_path=cache_path,
         no_mask=no_mask,
         rules_only=rules_only,
         allow_insecure=allow_insecure,
         max_prompt_chars=max_prompt_chars,
+        prices=prices,
     )
     options = load_options(file_format, channel_map, time_unit, channel)
-    batch = load_batch(conversations, encoding, grader.rubric.language, **options)
-    run = run_batch(grader, batch, output, resume=resume, overwrite=overwrite)
+    # Read as graded, scorecards not kept (--explain keeps them): memory stays flat at any volume.
+    batch = stream_batch(conversations, encoding, grader.rubric.language, **options)
+    if dry_run:
+        from ..estimate import estimate
+        from ._console import out
+
+        out.print(estimate(grader, batch).render(), markup=False)
+        return
+    if batch_api:
+        from ._batch import run_batch_api
+
+        run = run_batch_api(
+            grader, batch, output, paths=conversations, encoding=encoding, options=options,
+            resume=resume, overwrite=overwrite, collect=explain, poll_interval=poll_interval,
+        )  # fmt: skip
+    else:
+        run = run_batch(grader, batch, output, resume=resume, overwrite=overwrite, collect=explain)
+    if explain:
+        from ._explain import print_explanation
+
+        print_explanation(run.cards, grader.rubric.language)
     if run.exit_code:
         raise typer.Exit(run.exit_code)

@@ -9,7 +9,8 @@ and the first datetime is kept as ``started_at``.
 - :mod:`.build` — ``parse_time``, speaker resolution and ``conversation_from_record``;
 - :mod:`.limits` — every size limit the readers enforce (``LIMITS``);
 - :mod:`.readers` — JSONL, CSV and plain-text files: ``iter_conversations``;
-- :mod:`.sources` — ``load_conversations``: files, folders, tables and ASR results, time units;
+- :mod:`.sources` — ``load_conversations`` (and ``stream_conversations``, lazy): files, folders, tables
+  and ASR results, time units;
 - :mod:`.tables` — pandas DataFrames, ``datasets.Dataset`` and lists of dicts: ``conversations_from_table``;
 - :mod:`.asr` — vendor ASR results (Alibaba, Tencent, iFlytek, Amazon Transcribe/Connect): ``read_asr``;
 - :mod:`.masking` — personal data: ``mask_conversation`` (counts per kind), ``mask_personal_data``,
@@ -46,7 +47,7 @@ from .masking import (
 )
 from .model import SPEAKER_ALIASES, Channel, Conversation, Conversations, Speaker, Turn, normalise_line_breaks
 from .readers import iter_conversations
-from .sources import FORMATS, load_conversations
+from .sources import FORMATS, load_conversations, stream_conversations
 from .tables import RowProblem, conversations_from_table, table_records
 
 __all__ = [
@@ -86,6 +87,7 @@ __all__ = [
     "parse_time",
     "read_asr",
     "resolve_speaker",
+    "stream_conversations",
     "table_records",
     "to_seconds",
 ]

@@ -7,12 +7,12 @@ with :func:`~.build.conversation_from_record`, so every error names the file and
 Lines are counted, and JSONL and plain text split, at ``\n`` only (``\r\n`` too): other line
 breaks (U+2028, a lone ``\r``...) are text inside a line. Whatever the bytes, every problem,
 including a record past one of :data:`~.limits.LIMITS`, is a :class:`~llm_grader.errors.ConversationError`
-for that conversation or file alone; the other conversations load.
+for that conversation or file alone; the other conversations load. A JSONL file is read a line
+at a time (its encoding checked first, a chunk at a time), so memory stays flat however long it is.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -22,60 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConversationError, NotFoundError, Problem
+from ._text import checked_encoding, read_text, split_lines, stream_lines
 from .build import conversation_from_record, problems_capped, resolve_speaker
 from .limits import LIMITS, parse_json
 from .model import Channel, Conversation, Speaker
 
 __all__ = ["iter_conversations"]
-
-# --------------------------------------------------------------------------- bytes to text
-
-_UNICODE_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-"""Byte-order marks that say a file is UTF-16/32 (UTF-32 first: its LE mark starts with UTF-16's)."""
-
-
-def _decode(path: Path, data: bytes, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except (UnicodeError, LookupError, ValueError) as exc:
-        raise ConversationError.at(str(path), None, "", f"cannot decode as {encoding}: {exc}") from None
-
-
-def _read_text(path: Path, encoding: str | None) -> str:
-    """The file's text (a leading byte-order mark dropped), or a ConversationError saying why not."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConversationError.at(str(path), None, "", f"cannot be read: {exc.strerror or exc}") from None
-    if encoding:
-        return _decode(path, data, encoding).removeprefix("\ufeff")
-    bom = next((name for mark, name in _UNICODE_BOMS if data.startswith(mark)), None)
-    if bom:
-        return _decode(path, data, bom).removeprefix("\ufeff")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        try:  # a sample will do, and an incomplete character at its end is no error
-            codecs.getincrementaldecoder("gb18030")().decode(data[: 1 << 20], final=len(data) <= 1 << 20)
-            hint = (
-                "it looks like GBK/GB18030; convert it (iconv -f GB18030 -t UTF-8) or pass --encoding gb18030"
-            )
-        except UnicodeDecodeError:
-            hint = "pass --encoding with the file's encoding"
-        raise ConversationError.at(
-            str(path), line, "", f"is not UTF-8 (byte 0x{data[exc.start]:02x}); {hint}"
-        ) from None
-
-
-def _lines(text: str) -> list[str]:
-    r"""The text's lines, split at ``\n`` only, each without its ``\n`` or ``\r\n``."""
-    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def _too_big(file: str, line: int | None, what: str, size: int) -> ConversationError:
@@ -84,16 +36,16 @@ def _too_big(file: str, line: int | None, what: str, size: int) -> ConversationE
     )
 
 
-# --------------------------------------------------------------------------- JSONL
+# --------------------------------------------------------------------------- JSONL, streamed
 
 
-def _iter_jsonl(path: Path, text: str) -> Iterator[Conversation | ConversationError]:
+def _iter_jsonl(path: Path, encoding: str) -> Iterator[Conversation | ConversationError]:
     file = str(path)
-    for number, raw in enumerate(_lines(text), start=1):
-        if not raw.strip():
+    for number, raw in stream_lines(path, encoding):
+        if isinstance(raw, str) and not raw.strip():
             continue
-        if len(raw) > LIMITS.max_record_chars:
-            yield _too_big(file, number, "the line", len(raw))
+        if isinstance(raw, int) or len(raw) > LIMITS.max_record_chars:
+            yield _too_big(file, number, "the line", raw if isinstance(raw, int) else len(raw))
             continue
         try:
             data = parse_json(raw)
@@ -111,6 +63,19 @@ def _iter_jsonl(path: Path, text: str) -> Iterator[Conversation | ConversationEr
             yield conversation_from_record(data, file=file, line=number)
         except ConversationError as exc:
             yield exc
+
+
+def _stream_jsonl(path: Path, encoding: str | None) -> Iterator[Conversation | ConversationError]:
+    """The conversations of a JSONL file, read a line at a time; a file that cannot be read, refused."""
+    try:
+        checked = checked_encoding(path, encoding)
+        yield from _iter_jsonl(path, checked)
+    except ConversationError as exc:
+        yield exc
+    except OSError as exc:
+        yield ConversationError.at(str(path), None, "", f"cannot be read: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:  # the file changed after it was checked
+        yield ConversationError.at(str(path), None, "", f"cannot decode as {encoding or 'utf-8'}: {exc}")
 
 
 # --------------------------------------------------------------------------- CSV
@@ -284,7 +249,7 @@ def _text_turns(file: str, text: str) -> tuple[list[dict[str, Any]], list[int], 
     turns: list[dict[str, Any]] = []
     lines: list[int] = []
     problems: list[Problem] = []
-    for number, raw in enumerate(_lines(text), start=1):
+    for number, raw in enumerate(split_lines(text), start=1):
         if not raw.strip():
             continue
         match = _TEXT_LINE.match(raw)
@@ -336,8 +301,13 @@ def _files(source: Path) -> list[Path]:
     if source.is_dir():
         return sorted(p for p in source.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file())
     if not source.exists():
-        raise NotFoundError(f"conversation file {str(source)!r} does not exist", name=str(source))
+        raise not_found(source)
     return [source]
+
+
+def not_found(source: str | Path) -> NotFoundError:
+    """The error for a conversation file or folder that does not exist."""
+    return NotFoundError(f"conversation file {str(source)!r} does not exist", name=str(source))
 
 
 def iter_conversations(
@@ -355,15 +325,16 @@ def iter_conversations(
         yield ConversationError.at(str(source), None, "", f"cannot be listed: {exc.strerror or exc}")
         return
     for path in paths:
+        suffix = path.suffix.lower()
+        if suffix == ".jsonl":  # one conversation per line: read as it goes, never held whole
+            yield from _stream_jsonl(path, encoding)
+            continue
         try:
-            text = _read_text(path, encoding)
+            text = read_text(path, encoding)
         except ConversationError as exc:
             yield exc
             continue
-        suffix = path.suffix.lower()
-        if suffix == ".jsonl":
-            yield from _iter_jsonl(path, text)
-        elif suffix == ".csv":
+        if suffix == ".csv":
             yield from _iter_csv(path, text)
         else:
             yield from _iter_text(path, text, channel)

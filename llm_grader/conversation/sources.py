@@ -10,17 +10,17 @@ ASR results carry their vendor's unit and are never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConversationError, Problem
 from .asr import VENDORS, implausible_seconds, read_asr
 from .model import Channel, Conversation, Conversations
-from .readers import iter_conversations
+from .readers import iter_conversations, not_found
 from .tables import conversations_from_table
 
-__all__ = ["FORMATS", "load_conversations"]
+__all__ = ["FORMATS", "load_conversations", "stream_conversations"]
 
 FORMATS = ("auto", "jsonl", "csv", "text", *VENDORS)
 """``auto`` (by file suffix; ``.json`` is a vendor ASR result, vendor detected), a file format,
@@ -91,6 +91,60 @@ def _duplicate(item: Conversation, first: tuple[str, int] | None, source: str) -
     return ConversationError([problem], conversation_id=item.id)
 
 
+def _check_sources(sources: tuple[Any, ...], file_format: str) -> None:
+    """Refuse an unknown format or a missing path before anything is read."""
+    if file_format not in FORMATS:
+        raise ValueError(f"unknown format {file_format!r}; valid formats: {', '.join(FORMATS)}")
+    for source in sources:
+        if isinstance(source, (str, Path)) and not Path(source).exists():
+            raise not_found(source)
+
+
+def stream_conversations(
+    *sources: str | Path | Iterable[Mapping[str, Any]] | Any,
+    encoding: str | None = None,
+    channel: Channel | None = None,
+    format: str = "auto",
+    channel_map: Mapping[Any, Any] | None = None,
+    time_unit: Literal["s", "ms"] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> Iterator[Conversation | ConversationError]:
+    """Each conversation of the sources, or the error that stopped it, read as it is asked for.
+
+    The options are those of :func:`load_conversations`, which collects this stream. JSONL
+    files are read a line at a time and nothing is kept but the ids seen (duplicates are
+    errors), so memory stays flat in the number of conversations. An unknown format or a
+    missing path is refused at once, before anything is read; a warning goes to ``on_warning``.
+    """
+    _check_sources(sources, format)
+    options = {
+        "encoding": encoding,
+        "channel": channel,
+        "format": format,
+        "channel_map": channel_map,
+        "time_unit": time_unit,
+    }
+    return _stream(sources, options, on_warning)
+
+
+def _stream(
+    sources: tuple[Any, ...], options: dict[str, Any], on_warning: Callable[[str], None] | None
+) -> Iterator[Conversation | ConversationError]:
+    seen: dict[str, tuple[str, int] | None] = {}
+    for source in sources:
+        for item in _iter_source(source, options):
+            if isinstance(item, Conversation) and item.id in seen:
+                item = _duplicate(item, seen[item.id], str(source))
+            if isinstance(item, Conversation):
+                seen[item.id] = item._source
+                guess = options["time_unit"] is None and "asr_vendor" not in item.metadata
+                warning = implausible_seconds(item) if guess else None
+                if warning and on_warning:
+                    file, line = item._source or (str(source), None)
+                    on_warning(f"{file}:{line}: {warning}" if line else f"{file}: {warning}")
+            yield item
+
+
 def load_conversations(
     *sources: str | Path | Iterable[Mapping[str, Any]] | Any,
     encoding: str | None = None,
@@ -106,34 +160,24 @@ def load_conversations(
     load. With ``strict=True`` the first error is raised instead. Duplicate ids are errors.
     ``channel`` sets the channel of plain-text conversations; ``format`` and
     ``channel_map`` choose how ASR ``.json`` results are read (see :data:`FORMATS`);
-    ``time_unit`` says whether JSONL/CSV/text times are seconds or milliseconds.
+    ``time_unit`` says whether JSONL/CSV/text times are seconds or milliseconds. To read
+    without holding them all, iterate :func:`stream_conversations` instead.
     """
-    if format not in FORMATS:
-        raise ValueError(f"unknown format {format!r}; valid formats: {', '.join(FORMATS)}")
-    options = {
-        "encoding": encoding,
-        "channel": channel,
-        "format": format,
-        "channel_map": channel_map,
-        "time_unit": time_unit,
-    }
     loaded = Conversations()
-    seen: dict[str, tuple[str, int] | None] = {}
-    for source in sources:
-        for item in _iter_source(source, options):
-            if isinstance(item, Conversation) and item.id in seen:
-                item = _duplicate(item, seen[item.id], str(source))
-            if isinstance(item, ConversationError):
-                if strict:
-                    raise item
-                loaded.errors.append(item)
-                continue
-            seen[item.id] = item._source
-            warning = (
-                None if time_unit is not None or "asr_vendor" in item.metadata else implausible_seconds(item)
-            )
-            if warning:
-                file, line = item._source or (str(source), None)
-                loaded.warnings.append(f"{file}:{line}: {warning}" if line else f"{file}: {warning}")
+    stream = stream_conversations(
+        *sources,
+        encoding=encoding,
+        channel=channel,
+        format=format,
+        channel_map=channel_map,
+        time_unit=time_unit,
+        on_warning=loaded.warnings.append,
+    )
+    for item in stream:
+        if isinstance(item, ConversationError):
+            if strict:
+                raise item
+            loaded.errors.append(item)
+        else:
             loaded.append(item)
     return loaded
