@@ -169,11 +169,11 @@ def test_store_refuses_other_files(tmp_path: Path) -> None:
 def test_batch_is_in_id_order_and_checks_the_rubric(graded: Graded) -> None:
     ids = [c.conversation_id for c in graded.batch.cards]
     assert ids[:3] == ["c001", "c002", "c003"] and ids[-1] == EVIL_ID
-    with pytest.raises(ReviewError, match=r"graded with rubric 'internet_cs_qa' v1.0, not 'phone_answering' v.*; pass the rubric the results were graded with \(-r\)$"):
+    with pytest.raises(ReviewError, match=r"graded with rubric 'internet_cs_qa' v1.1, not 'phone_answering' v.*; pass the rubric the results were graded with \(-r\)$"):
         ReviewBatch.build(load_rubric("phone_answering"), graded.cards)
     changed = RUBRIC.model_copy(deep=True)
     changed.categories[1].items[0] = changed.categories[1].items[0].model_copy(update={"description": "改了"})
-    with pytest.raises(ReviewError, match=r"items record_accuracy differ from rubric 'internet_cs_qa' v1.0 \(new, gone, or"):
+    with pytest.raises(ReviewError, match=r"items record_accuracy differ from rubric 'internet_cs_qa' v1.1 \(new, gone, or"):
         ReviewBatch.build(changed, graded.cards)
     with pytest.raises(ReviewError, match="'c001' is in the results more than once"):
         ReviewBatch.build(RUBRIC, [graded.batch.card("c001"), graded.batch.card("c001")])
@@ -263,7 +263,7 @@ def test_apply_override_accept_and_unscored(graded: Graded) -> None:
     final = apply_verdicts(c004, {"efficiency": down}, RUBRIC)
     item = final.item("efficiency")
     assert (item.tier, item.points, item.needs_review, item.audit.review) == ("poor", 0.0, False, down)
-    assert final.total_score == pytest.approx(75 / 90 * 100, abs=1e-4)  # record_accuracy is excluded (no notes)
+    assert final.total_score == pytest.approx(70 / 90 * 100, abs=1e-4)  # record_accuracy excluded (no notes); politeness 差 by its rule (no greeting/closing)
     assert c004.model_dump() == before  # the card given is not changed
     kept = apply_verdicts(c004, {"efficiency": verdict(original_tier="good")}, RUBRIC)
     assert kept.total_score == c004.total_score and not kept.item("efficiency").needs_review
@@ -574,11 +574,11 @@ def test_cli_export_import_apply(graded: Graded, tmp_path: Path) -> None:
     assert applied.returncode == 0, applied.stderr
     assert "15 张评分卡已应用复核结论(2 个总分改变,2 条结论)" in applied.stdout
     cards = {c.conversation_id: c for c in read_results(final)}
-    assert cards["c004"].total_score == pytest.approx(83.3333) and cards["c005"].complete and cards["c005"].total_score == 100.0
+    assert cards["c004"].total_score == pytest.approx(70 / 90 * 100, abs=1e-4) and cards["c005"].complete and cards["c005"].total_score == 100.0
     assert cards["c004"].item("efficiency").audit.review is not None
     other = run("review", "apply", graded.results, "--db", db, "-r", "phone_answering", "-o", final)
     assert other.returncode == 1
-    assert other.stderr == f"error: {EVIL_ID}: graded with rubric 'internet_cs_qa' v1.0, not 'phone_answering' v1.0; pass the rubric the results were graded with (-r)\n"
+    assert other.stderr == f"error: {EVIL_ID}: graded with rubric 'internet_cs_qa' v1.1, not 'phone_answering' v1.0; pass the rubric the results were graded with (-r)\n"
 
 
 def test_cli_review_needs_a_known_rubric(graded: Graded, tmp_path: Path) -> None:

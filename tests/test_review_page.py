@@ -112,7 +112,7 @@ def test_filter_override_reload_export(browser: Any, served: Served, shots: Path
     status = page.locator("#item-efficiency-status")
     assert status.inner_text().startswith("已改判 → 差 张三 · ")
     assert status.inner_text().endswith("处理拖沓,<b>不是</b>“好”")  # shown as text, not markup
-    assert page.locator("h1").inner_text() == "c004 — 100 / 100 → 复核后 83.3 / 100"
+    assert page.locator("h1").inner_text() == "c004 — 94.4 / 100 → 复核后 77.8 / 100"  # politeness 差 by its rule
     assert page.evaluate("document.activeElement.id") == "item-efficiency"  # focus follows the saved item
     page.screenshot(path=str(shots / "review_override.png"), full_page=True)
 
