@@ -70,6 +70,7 @@ class Grader:
         self.model: str | None = str(self.judge.identity["model"]) if self.judge else None
         self._prompts: Prompts | None = None
         self._judging: ItemJudging | None = None
+        self._fingerprints: dict[str, str] = {}
 
     @property
     def prompts(self) -> Prompts:
@@ -144,6 +145,11 @@ class Grader:
             return Judgement.unscored(item.id, text("grader.not_graded", language))
         return None
 
+    def _fingerprint(self, item: Item) -> str:
+        if item.id not in self._fingerprints:  # the rubric is frozen: once per item, not per card
+            self._fingerprints[item.id] = item_fingerprint(item)
+        return self._fingerprints[item.id]
+
     # ------------------------------------------------------------------ one conversation
 
     async def _agrade(self, conversation: Conversation, pacer: Pacer) -> Scorecard:
@@ -167,7 +173,7 @@ class Grader:
         for _, item in self.rubric.items():
             judgement = decided[item.id]
             assert judgement is not None
-            audit = judgement.audit.model_copy(update={"item_hash": item_fingerprint(item)})
+            audit = judgement.audit.model_copy(update={"item_hash": self._fingerprint(item)})
             judgements.append(replace(judgement, audit=audit))
         card = score(
             self.rubric,

@@ -99,7 +99,7 @@ class ItemJudging:
 
     def groups(self, items: Sequence[Item]) -> list[list[Item]]:
         """``items`` as the calls of the strategy: one each, per category, or all together."""
-        if self.strategy == "item" or len(items) < 2:
+        if self.strategy == "item":
             return [[item] for item in items]
         if self.strategy == "conversation":
             return [list(items)]
@@ -132,8 +132,12 @@ class ItemJudging:
         sample: int = 0,
         shared: list[dict[str, str]] | None = None,
     ) -> JudgeRequest:
-        """The request for several items in one call (one item: :meth:`item_request`)."""
-        if len(items) == 1:
+        """The request for the items of one group (strategy item: :meth:`item_request`).
+
+        Grouped strategies send even a one-item group in the group schema, so that every request
+        of a conversation carries the same schema (the cacheable prefix).
+        """
+        if self.strategy == "item":
             return self.item_request(items[0], shown, sample, shared)
         model, schema = self.grouped
         messages = compile_group_messages(
@@ -231,7 +235,7 @@ class ItemJudging:
         sampled: dict[str, list[_Sampled]] = {item.id: [] for item in items}
         for group in self.groups(items):
             for sample in range(self.samples):
-                if len(group) == 1:
+                if self.strategy == "item":
                     sampled[group[0].id].append(
                         await self._alone(group[0], shown, sample, judge, pacer, shared)
                     )

@@ -101,6 +101,7 @@ class InstructorJudge:
         self._client: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._prepared: dict[type[BaseModel], type[BaseModel]] = {}
+        self._identity: dict[str, Any] | None = None
 
     @property
     def prompt_budget(self) -> int:
@@ -110,13 +111,15 @@ class InstructorJudge:
     @property
     def identity(self) -> Mapping[str, Any]:
         """Model, endpoint (host and path, no key), mode and output-changing parameters."""
-        url = urlparse(self.settings.base_url or "https://api.openai.com/v1")
-        return {
-            "model": self.settings.model,
-            "endpoint": f"{url.netloc}{url.path}".rstrip("/"),
-            "mode": self.settings.effective_mode,
-            "params": self.settings.request_params(),
-        }
+        if self._identity is None:  # settings are frozen: computed once (it is read on every call)
+            url = urlparse(self.settings.base_url or "https://api.openai.com/v1")
+            self._identity = {
+                "model": self.settings.model,
+                "endpoint": f"{url.netloc}{url.path}".rstrip("/"),
+                "mode": self.settings.effective_mode,
+                "params": self.settings.request_params(),
+            }
+        return self._identity
 
     def _instructor(self) -> Any:
         # An HTTP client belongs to the event loop it was made on; each asyncio.run gets its own.

@@ -39,7 +39,7 @@ def top_tier_answer(item: Item) -> dict[str, Any]:
 def top_tier_answers(rubric: Rubric, request: JudgeRequest) -> dict[str, Any]:
     """The top-tier answer to ``request``: one item's, or ``answers`` for a grouped request."""
     ids = request.item_ids or (request.item_id,)
-    if len(ids) == 1:
+    if "answers" not in request.response_model.model_fields:
         return top_tier_answer(rubric.item(ids[0]))
     return {"answers": [{"item_id": i, **top_tier_answer(rubric.item(i))} for i in ids]}
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
 from .server import Reply, Responder, answer
 
-__all__ = ["confusion_probabilities", "item_of", "items_of", "simulated_responder", "top_tier_responder"]
+__all__ = [
+    "confusion_probabilities",
+    "is_grouped",
+    "item_of",
+    "items_of",
+    "simulated_responder",
+    "top_tier_responder",
+]
 
 
 _ITEM = re.compile(r"(?:编号|\(id) ([A-Za-z_][A-Za-z0-9_]*)")
@@ -21,6 +29,13 @@ def items_of(request: dict[str, Any]) -> list[str]:
     if not found:
         raise ValueError("no item id in the request")
     return found
+
+
+def is_grouped(request: dict[str, Any]) -> bool:
+    """Whether the request asks for grouped answers (its schema is the group answer model)."""
+    return "ItemAnswerEntry" in json.dumps(
+        [request.get("tools"), request.get("response_format"), request["messages"][:1]], ensure_ascii=False
+    )
 
 
 def item_of(request: dict[str, Any]) -> str:
@@ -42,7 +57,7 @@ def top_tier_responder(rubric: Any, *, delay: float = 0.0) -> Responder:
 
     def respond(request: dict[str, Any]) -> Reply:
         ids = items_of(request)
-        if len(ids) == 1:
+        if not is_grouped(request):
             obj = _top(rubric.item(ids[0]))
         else:
             obj = {"answers": [{"item_id": i, **_top(rubric.item(i))} for i in ids]}
