@@ -337,3 +337,13 @@ def test_tiktoken_is_used_only_when_its_encoding_is_on_this_machine(
     monkeypatch.setattr(tiktoken, "get_encoding", lambda name: Encoding())
     present = tokenizer("gpt-4o-mini")
     assert (present.name, present.reason, present.count("three words here")) == ("tiktoken o200k_base", "", 3)
+
+
+def test_dry_run_exits_1_when_conversations_were_skipped(tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"id": "ok", "turns": [{"speaker": "agent", "text": "您好"}]}\n'
+                     '{"id": "bad", "turns": [{"speaker": "robot", "text": "x"}]}\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["grade", str(mixed), "-r", "internet_cs_qa", "--model", "gpt-4o-mini",
+                                      "-o", str(tmp_path / "out.jsonl"), "--dry-run"])
+    assert result.exit_code == 1, result.output  # the estimate leaves a conversation out: not a clean 0
+    assert "conversations      1" in result.output and not (tmp_path / "out.jsonl").exists()

@@ -9,6 +9,7 @@ import typer
 
 from ._console import stream_batch
 from ._grading import (
+    EXIT_INPUT,
     AllowInsecureOpt,
     BaseUrlOpt,
     CacheOpt,
@@ -136,6 +137,8 @@ def grade(
         from ._console import out
 
         out.print(estimate(grader, batch).render(), markup=False)
+        if batch.skipped:  # the estimate leaves out the conversations that could not be read
+            raise typer.Exit(EXIT_INPUT)
         return
     if batch_api:
         from ._batch import run_batch_api
