@@ -102,13 +102,20 @@ class Grader:
         Items decided without a model (rules, applicability) send nothing. Used for
         ``--dry-run`` estimates and to build Batch API files.
         """
-        shown = self.shown(conversation)
-        items = [
-            item
-            for _, item in self.rubric.items()
-            if (found := self._precheck(item, conversation)) is None or open_flags(item, found)
-        ]
-        return self.judging.plan(items, shown) if self.judge is not None else []
+        asked = self._decide(conversation)[1]
+        return self.judging.plan(asked, self.shown(conversation)) if asked else []
+
+    def _decide(self, conversation: Conversation) -> tuple[dict[str, Judgement | None], list[Item]]:
+        """What rules decide before any call (None: the model's), and the items to ask the model.
+
+        A hybrid its rule decided is asked too when the model is there and only it can answer
+        the item's flags. Without a model nothing is asked (model items come back unscored).
+        """
+        decided = {item.id: self._precheck(item, conversation) for _, item in self.rubric.items()}
+        if self.judge is None:
+            return decided, []
+        asked = [i for _, i in self.rubric.items() if decided[i.id] is None or open_flags(i, decided[i.id])]
+        return decided, asked
 
     def shown(self, conversation: Conversation) -> Conversation:
         """The conversation as it leaves the machine (personal data masked unless disabled)."""
@@ -154,13 +161,7 @@ class Grader:
 
     async def _agrade(self, conversation: Conversation, pacer: Pacer) -> Scorecard:
         shown, masked = self._masked(conversation) if self.judge is not None else (conversation, {})
-        decided = {item.id: self._precheck(item, conversation) for _, item in self.rubric.items()}
-        model = self.judge is not None
-        asked = [
-            i
-            for _, i in self.rubric.items()
-            if decided[i.id] is None or (model and open_flags(i, decided[i.id]))
-        ]
+        decided, asked = self._decide(conversation)
         if asked:
             assert self.judge is not None
             answers = await self.judging.judge_items(asked, shown, self.judge, pacer)
