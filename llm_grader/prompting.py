@@ -109,7 +109,7 @@ _TEXT_KEYS = {
         "answers",
     },
     "reask": {"bad_quotes", "empty", "quote", "tier", "flags", "no_flags"},
-    "quote_reasons": {"empty", "bad_turn", "missing", "wrong_speaker"},
+    "quote_reasons": {"empty", "bad_turn", "no_content", "too_short", "missing", "wrong_speaker"},
 }
 
 

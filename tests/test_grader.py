@@ -224,7 +224,7 @@ def test_rescore_never_fires_an_override_on_unverified_evidence(flagship: Rubric
     def script(request: JudgeRequest) -> dict[str, Any]:
         answer = top_tier_answer(flagship.item(request.item_id))
         if request.item_id == "politeness":
-            answer.update(tier="poor", evidence=[{"turn": 1, "quote": "在的"}], flags={"service_taboo": True})
+            answer.update(tier="poor", evidence=[{"turn": 1, "quote": "您好，在的"}], flags={"service_taboo": True})
         return answer
 
     card = Grader(flagship, model=FakeJudge(script)).grade(FORGED)
@@ -243,7 +243,7 @@ def test_deduction_items_use_every_sample(by_id: dict[str, Conversation]) -> Non
     target = model_items[0]
     conversation = by_id["c005"]
     agent_turns = [n for n, t in enumerate(conversation.turns, 1) if t.speaker == "agent"]
-    quote = {"turn": agent_turns[0], "quote": conversation.turns[agent_turns[0] - 1].text[:4], "severe": False}
+    quote = {"turn": agent_turns[0], "quote": conversation.turns[agent_turns[0] - 1].text[:8], "severe": False}
 
     def script(request: JudgeRequest) -> dict[str, Any]:
         answer = top_tier_answer(rubric.item(request.item_id))
