@@ -12,6 +12,8 @@ flags exactly the item's flags, and every quote must be in a turn of the allowed
 the conversation passed as the validation context (``context={"conversation": ...}``
 given to pydantic, or :func:`validation_context` around a call that validates). An answer
 that fails gets a message, in the prompt's language, that goes back to the model as a re-ask.
+A checked answer keeps the evidence it located (turn, speaker, offsets; :func:`located`), so
+quotes are verified once, by the validator, and never searched for again.
 
 Grouped judging (:func:`group_model`) asks for several items in one call; its model checks
 structure only, and each entry is then checked by its item's model (:func:`check_entry`),
@@ -29,6 +31,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     create_model,
@@ -36,10 +39,11 @@ from pydantic import (
 )
 
 from .conversation import Conversation
-from .evidence import QuoteNotFound, verify_quote
+from .errors import LLMGraderError
+from .evidence import MIN_QUOTE_CHARS, QuoteNotFound, verify_quote
 from .prompting import Prompts
 from .rubric import Item
-from .types import NOT_APPLICABLE
+from .types import NOT_APPLICABLE, Evidence
 
 __all__ = [
     "Answer",
@@ -47,6 +51,7 @@ __all__ = [
     "check_entry",
     "checked_model",
     "group_model",
+    "located",
     "quote_problems",
     "response_model",
     "tier_choices",
@@ -72,9 +77,30 @@ def validation_context(context: Mapping[str, Any] | None) -> Iterator[None]:
 
 
 class Answer(BaseModel):
-    """Base of every answer model: unknown fields are an error."""
+    """Base of every answer model: unknown fields are an error.
+
+    A checked answer (:func:`checked_model`) also holds the evidence its validator located, one
+    per quote cited (private: not in the schema, not dumped; read it with :func:`located`).
+    """
 
     model_config = ConfigDict(extra="forbid")
+    _located: tuple[Evidence, ...] | None = PrivateAttr(default=None)
+
+
+def located(answer: BaseModel) -> tuple[Evidence, ...]:
+    """The evidence a checked answer's validator located: one per quote, in the answer's order.
+
+    The quotes of ``answer.evidence`` (or of ``answer.occurrences``, for a deduction item), each
+    with the turn it was found in, its speaker and its offsets. Raises ``LLMGraderError`` for an
+    answer that no item's checked model validated (its quotes were never verified).
+    """
+    found = getattr(answer, "_located", None)
+    if found is None:
+        raise LLMGraderError(
+            f"{type(answer).__name__}: an answer not validated by an item's checked model "
+            "(checked_model) has no verified evidence"
+        )
+    return cast("tuple[Evidence, ...]", found)
 
 
 class _Cited(Protocol):
@@ -142,7 +168,26 @@ def _reason(found: QuoteNotFound, speakers: Collection[str], prompts: Prompts) -
         found_turn=found.found_turn,
         found_speaker=who.get(found.found_speaker or "", found.found_speaker),
         allowed="/".join(who.get(s, s) for s in speakers),
+        min=MIN_QUOTE_CHARS,
     )
+
+
+def _verify(
+    cited: Sequence[_Cited], conversation: Conversation, prompts: Prompts, speakers: Collection[str]
+) -> tuple[list[Evidence], str | None]:
+    """Every quote located, and the re-ask message for those that were not (None: all were)."""
+    evidence: list[Evidence] = []
+    failures = []
+    for quote in cited:
+        found = verify_quote(conversation, quote.turn, quote.quote, speakers=speakers)
+        if isinstance(found, QuoteNotFound):
+            reason = _reason(found, speakers, prompts)
+            failures.append(prompts.word("reask", "quote", turn=quote.turn, quote=quote.quote, reason=reason))
+        else:
+            evidence.append(found)
+    if not failures:
+        return evidence, None
+    return evidence, prompts.word("reask", "bad_quotes") + "\n" + "\n".join(failures)
 
 
 def quote_problems(
@@ -153,15 +198,7 @@ def quote_problems(
     speakers: Collection[str] = ("agent",),
 ) -> str | None:
     """The re-ask message for the quotes not found in a turn of ``speakers``, or None."""
-    failures = []
-    for quote in cited:
-        found = verify_quote(conversation, quote.turn, quote.quote, speakers=speakers)
-        if isinstance(found, QuoteNotFound):
-            reason = _reason(found, speakers, prompts)
-            failures.append(prompts.word("reask", "quote", turn=quote.turn, quote=quote.quote, reason=reason))
-    if not failures:
-        return None
-    return prompts.word("reask", "bad_quotes") + "\n" + "\n".join(failures)
+    return _verify(cited, conversation, prompts, speakers)[1]
 
 
 def _tier_problem(answer: Any, item: Item, prompts: Prompts) -> str | None:
@@ -190,11 +227,13 @@ def _checker(item: Item, prompts: Prompts) -> Callable[..., Any]:
                 '(validate with context={"conversation": ...})'
             )
         problem = None if deduction else _tier_problem(answer, item, prompts)
-        if problem is None:
-            cited = answer.occurrences if deduction else answer.evidence
-            problem = quote_problems(cited, conversation, prompts, speakers=item.evidence_from)
         if problem:
             raise ValueError(problem)
+        cited = answer.occurrences if deduction else answer.evidence
+        evidence, problem = _verify(cited, conversation, prompts, item.evidence_from)
+        if problem:
+            raise ValueError(problem)
+        answer._located = tuple(evidence)  # verified once, here; judging reads it (located())
         return answer
 
     return check
@@ -204,7 +243,8 @@ def checked_model(base: type[Answer], item: Item, prompts: Prompts) -> type[Answ
     """``base`` (the shared schema) with ``item``'s checks: tier, flags and quotes.
 
     The derived class keeps the name and the JSON schema of ``base``; only validation
-    differs. Quotes are verified against ``context["conversation"]``.
+    differs. Quotes are verified against ``context["conversation"]``, and the evidence located
+    is kept on the validated answer (:func:`located`).
     """
     validator = model_validator(mode="after")(_checker(item, prompts))
     return create_model(

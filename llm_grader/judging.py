@@ -17,22 +17,20 @@ in agreement with human graders, per item.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .answers import Answer, answer_model, check_entry, checked_model, group_model
+from .answers import Answer, answer_model, check_entry, checked_model, group_model, located
 from .conversation import Conversation
 from .errors import LLMGraderError
-from .evidence import verify_quote
 from .messages import text
 from .model import Judge, JudgeRequest, ModelResult, Pacer, prompt_size
 from .progress import traced_call
 from .prompting import Prompts, compile_group_messages, compile_messages, prompt_hash, shared_messages
 from .rubric import Item, Rubric
-from .sampling import majority_occurrences
-from .types import NOT_APPLICABLE, Audit, Evidence, Judgement, Occurrence, Usage
+from .sampling import Vote, majority_occurrences, majority_verdict
+from .types import NOT_APPLICABLE, Audit, Judgement, Occurrence, Usage
 
 __all__ = ["STRATEGIES", "ItemJudging", "Strategy", "merge_flags", "open_flags"]
 
@@ -244,11 +242,11 @@ class ItemJudging:
                     await self._group(group, shown, sample, judge, pacer, shared)
                 ).items():
                     sampled[item_id].append(outcome)
-        return {item.id: self._judgement(item, shown, sampled[item.id], judge) for item in items}
+        return {item.id: self._judgement(item, sampled[item.id], judge) for item in items}
 
     # ------------------------------------------------------------------ answers → judgements
 
-    def _judgement(self, item: Item, shown: Conversation, results: list[_Sampled], judge: Judge) -> Judgement:
+    def _judgement(self, item: Item, results: list[_Sampled], judge: Judge) -> Judgement:
         usage = sum((r.usage for r in results), Usage())
         group = next((r.group for r in results if r.group), ())
         audit = Audit(
@@ -266,8 +264,8 @@ class ItemJudging:
             audit = audit.model_copy(update={"failure": failed.kind})
             return Judgement(item_id=item.id, error=failed.error, needs_review=True, usage=usage, audit=audit)
         if item.deduction is not None:
-            return self._deduction(item, shown, answers, audit, usage)
-        return self._tiered(item, shown, answers, audit, usage)
+            return self._deduction(item, answers, audit, usage)
+        return self._tiered(item, answers, audit, usage)
 
     def _low_agreement(self, share: float, votes: int, kept: str) -> str:
         return text(
@@ -280,18 +278,16 @@ class ItemJudging:
             threshold=self.min_agreement,
         )
 
-    def _deduction(
-        self, item: Item, shown: Conversation, answers: Sequence[Any], audit: Audit, usage: Usage
-    ) -> Judgement:
+    def _deduction(self, item: Item, answers: Sequence[Any], audit: Audit, usage: Usage) -> Judgement:
         samples = [
             [
-                Occurrence(**_located(shown, o.turn, o.quote, item).model_dump(), severe=o.severe)
-                for o in answer.occurrences
+                Occurrence(**found.model_dump(), severe=o.severe)
+                for o, found in zip(answer.occurrences, located(answer), strict=True)
             ]
             for answer in answers
         ]
         occurrences, share = majority_occurrences(samples)
-        rationale = answers[0].rationale
+        rationale = min(answers, key=lambda a: a.model_dump_json()).rationale  # whatever the order
         needs_review = False
         if self.samples > 1:
             audit = audit.model_copy(update={"agreement": share})
@@ -309,27 +305,50 @@ class ItemJudging:
             audit=audit,
         )
 
-    def _tiered(
-        self, item: Item, shown: Conversation, answers: Sequence[Any], audit: Audit, usage: Usage
-    ) -> Judgement:
-        tiers = Counter(a.tier for a in answers)
-        tier, votes = tiers.most_common(1)[0]
-        chosen = next(a for a in answers if a.tier == tier)
-        needs_review = False
-        rationale = chosen.rationale
+    def _tiered(self, item: Item, answers: Sequence[Any], audit: Audit, usage: Usage) -> Judgement:
+        """The samples' verdict (:func:`~llm_grader.sampling.majority_verdict`), whatever their order.
+
+        A flag the samples disagree on lowers the agreement and sends the item to review.
+        """
+        votes = [
+            Vote(
+                tier=a.tier,
+                flags={f.id: bool(a.flags.get(f.id, False)) for f in item.flags},
+                evidence=located(a),
+                key=a.model_dump_json(),
+            )
+            for a in answers
+        ]
+        verdict = majority_verdict(votes, {t.id: item.tier_points(t) for t in item.tiers})
+        tier, needs_review = verdict.tier, False
+        rationale = answers[verdict.chosen].rationale
         if self.samples > 1:
-            share = votes / self.samples
-            audit = audit.model_copy(update={"agreement": share, "tiers": dict(tiers)})
-            if share < self.min_agreement:
-                needs_review = True
-                rationale += "\n" + self._low_agreement(share, votes, tier)
+            share = verdict.agreeing / self.samples
+            audit = audit.model_copy(
+                update={
+                    "agreement": share,
+                    "tiers": verdict.tier_votes,
+                    "flag_votes": verdict.flag_votes or None,
+                }
+            )
+            votes_for = verdict.tier_votes[tier]
+            notes = [
+                text(
+                    "grader.flag_split", self.rubric.language, k=self.samples, n=verdict.flag_votes[f], flag=f
+                )
+                for f in verdict.split
+            ]
+            if votes_for / self.samples < self.min_agreement:
+                notes.insert(0, self._low_agreement(votes_for / self.samples, votes_for, tier))
+            needs_review = share < self.min_agreement or bool(notes)
+            rationale = "\n".join([rationale, *notes])
         return Judgement(
             item_id=item.id,
             tier=None if tier == NOT_APPLICABLE else tier,
             not_applicable=tier == NOT_APPLICABLE,
-            evidence=tuple(_located(shown, e.turn, e.quote, item) for e in chosen.evidence),
+            evidence=verdict.evidence,
             rationale=rationale,
-            flags={f.id: bool(chosen.flags.get(f.id, False)) for f in item.flags},
+            flags=verdict.flags,
             needs_review=needs_review,
             usage=usage,
             audit=audit.model_copy(update={"na_source": "model"}) if tier == NOT_APPLICABLE else audit,
@@ -345,14 +364,6 @@ def _check_budget(request: JudgeRequest, judge: Judge, conversation_id: str) -> 
             f"{conversation_id}: the prompt is {size:,} characters, over the budget of {budget:,} "
             "(ModelSettings.max_prompt_chars / --max-prompt-chars); not sent"
         )
-
-
-def _located(conversation: Conversation, turn: int, quote: str, item: Item) -> Evidence:
-    found = verify_quote(conversation, turn, quote, speakers=item.evidence_from)
-    if isinstance(found, Evidence):
-        return found
-    # The validator already verified it; keep it visible (and unverified) rather than drop it.
-    return Evidence(turn=turn, speaker="", quote=quote, start_char=-1, end_char=-1, verified=False)
 
 
 def open_flags(item: Item, judgement: Judgement | None) -> bool:

@@ -148,9 +148,12 @@ class Audit(Record):
     failure: FailureKind | None = None
     """Why no usable answer came back, for a failed model item."""
     agreement: float | None = None
-    """Share of samples that gave the chosen tier (self-consistency)."""
+    """Share of samples that gave the chosen verdict — the tier and every flag as kept, or the
+    occurrences as kept (self-consistency)."""
     tiers: dict[str, int] | None = None
     """Votes per tier across samples (self-consistency)."""
+    flag_votes: dict[str, int] | None = None
+    """Samples that raised each flag of the item (self-consistency; a flag is raised by majority)."""
     review: ReviewVerdict | None = None
     """A reviewer's verdict applied to this item (the grade above is then the reviewer's)."""
     group: list[str] | None = None
