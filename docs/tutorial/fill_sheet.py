@@ -1,6 +1,6 @@
 """Fill in two rows of the tutorial's review sheet, as a reviewer would in a spreadsheet.
 
-    python docs/tutorial/fill_sheet.py tutorial-out/sheet.csv
+python docs/tutorial/fill_sheet.py tutorial-out/sheet.csv
 """
 
 import csv
@@ -12,7 +12,8 @@ with open(path, encoding="utf-8-sig", newline="") as f:
 for row in rows:
     key = (row["conversation_id"], row["item_id"])
     if key == ("t003", "solved"):  # 改判: the reviewer sees a gap the model did not
-        row.update(decision="改判", tier="一般", reason="未告知积分到期前是否有提醒", reviewer="张三", kind="复核")
+        reason = "未告知积分到期前是否有提醒"
+        row.update(decision="改判", tier="一般", reason=reason, reviewer="张三", kind="复核")
     elif key == ("t002", "solved"):  # 维持原判
         row.update(decision="维持", reviewer="张三", kind="复核")
 with open(path, "w", encoding="utf-8-sig", newline="") as f:
