@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from .errors import LLMGraderError, OutputLockedError
 from .scoring import Scorecard
 
-try:  # POSIX; elsewhere the results file is not locked (said in the README)
+try:  # POSIX; elsewhere the results file is not locked (said in docs/cli.md)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]

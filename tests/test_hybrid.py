@@ -369,11 +369,11 @@ def test_rescore_keeps_a_rule_decided_hybrid_and_its_open_flag() -> None:
     assert again.model_dump(exclude={"usage"}) == card.model_dump(exclude={"usage"})
 
 
-def test_the_schema_and_the_readme_document_the_format() -> None:
+def test_the_schema_and_the_docs_document_the_format() -> None:
     schema = (ROOT / "rubrics" / "rubric.schema.json").read_text(encoding="utf-8")
     assert '"decide_by_rule"' in schema and '"pass_when"' in schema and '"combined"' in schema
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Rubrics"):readme.index("### Rubric limits")]
+    page = (ROOT / "docs" / "rubrics.md").read_text(encoding="utf-8")
+    section = page[page.index("# Rubric format"):page.index("## Rubric limits")]
     for word in ("decide_by_rule", "type: combined", "pass_when", "needs a model", "--explain"):
         assert word in section, word
 

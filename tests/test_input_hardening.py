@@ -304,7 +304,7 @@ def test_the_limits_are_the_documented_ones() -> None:
     assert LIMITS.max_turns == 10_000
     assert LIMITS.max_record_chars == 10_000_000
     assert (LIMITS.max_id_chars, LIMITS.max_time_chars) == (256, 64)
-    section = (ROOT / "README.md").read_text("utf-8").split("### Input limits\n")[1].split("\n#")[0]
+    section = (ROOT / "docs" / "conversations.md").read_text("utf-8").split("## Input limits\n")[1].split("\n#")[0]
     for value in (
         "| 64 |",
         "| 40 |",

@@ -241,14 +241,14 @@ def test_the_rubric_modules_import_only_downwards() -> None:
         assert siblings <= allowed, (name, siblings - allowed)
 
 
-def test_the_readme_rubric_example_passes_the_linter(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_documented_rubric_example_passes_the_linter(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import re
     from pathlib import Path
 
     from llm_grader.rubric import check_rubric
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    example = re.search(r"## Rubrics.*?```yaml\n(.*?)```", readme, re.S)
+    page = (Path(__file__).resolve().parent.parent / "docs" / "rubrics.md").read_text(encoding="utf-8")
+    example = re.search(r"# Rubric format.*?```yaml\n(.*?)```", page, re.S)
     assert example is not None
     path = tmp_path / "example.yaml"
     path.write_text(example.group(1), encoding="utf-8")

@@ -595,15 +595,15 @@ def test_re2_finds_what_pythons_re_finds(source: str, texts: list[str]) -> None:
             assert pattern._find(text, None) == expected, (source, text)
 
 
-# --------------------------------------------------------------------------- 5. the README
+# --------------------------------------------------------------------------- 5. the docs
 
 
-def test_the_readme_states_the_limits_the_code_applies() -> None:
+def test_the_docs_state_the_limits_the_code_applies() -> None:
     from llm_grader.patterns import TIME_LIMIT
     from llm_grader.rubric import _yaml
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Rubric limits")[1].split("\n## ")[0]
+    page = (Path(__file__).resolve().parent.parent / "docs" / "rubrics.md").read_text(encoding="utf-8")
+    section = page.split("## Rubric limits")[1].split("\n## ")[0]
     for number in (_yaml.MAX_SIZE, _yaml.MAX_VALUES, _yaml.MAX_EXPANDED_CHARACTERS):
         assert f"{number:,}" in section
     assert f"nested at most {_yaml.MAX_DEPTH} levels" in section

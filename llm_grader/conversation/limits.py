@@ -2,7 +2,7 @@
 
 The readers and the record builder enforce :data:`LIMITS`; a record past one is skipped with
 a :class:`~llm_grader.errors.ConversationError` that names the limit, and the other
-conversations load. The README section "Input limits" lists the same values.
+conversations load. The docs (docs/conversations.md, "Input limits") list the same values.
 
 - :func:`parse_json` parses one JSONL record within the limits (depth, number size) and
   refuses what ``json`` would accept but nothing after it could use: ``NaN``, duplicate keys;
@@ -26,7 +26,7 @@ __all__ = ["LIMITS", "InputLimits", "field_path", "parse_json", "shown", "struct
 
 @dataclass(frozen=True)
 class InputLimits:
-    """Every size limit on conversation input, in one place (README: "Input limits").
+    """Every size limit on conversation input, in one place (docs/conversations.md: "Input limits").
 
     Each value is far above what real calls and chats need, and far below what would crash
     or stall the loader, the grader or the writing of the results.

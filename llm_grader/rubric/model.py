@@ -9,7 +9,7 @@ Overrides (fatal error, zero score, cap) fire on the facts items report — a fl
 count. Scale presets (``scale: compliance``) become explicit tiers on validation.
 
 Loading YAML with line numbers is :mod:`.load`; the checks across fields are :mod:`.lint`;
-the README describes the format.
+docs/rubrics.md describes the format.
 """
 
 from __future__ import annotations
