@@ -15,28 +15,31 @@ from .errors import InputError
 __all__ = ["decode_utf8", "read_utf8"]
 
 
-def decode_utf8(data: bytes, file: str, *, what: str) -> str:
-    """``data`` as text (a leading byte-order mark dropped); InputError at the first bad byte's line."""
+def decode_utf8(data: bytes, file: str, *, what: str, fix: str = "") -> str:
+    """``data`` as text (a leading byte-order mark dropped); InputError at the first bad byte's line.
+
+    The message ends with how to fix it: ``fix``, by default "save the <what> as UTF-8".
+    """
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         byte = data[exc.start]
-        message = (
-            f"not UTF-8 text (byte 0x{byte:02x} at column {column}: {exc.reason}); save the {what} as UTF-8"
-        )
+        fix = fix or f"save the {what} as UTF-8"
+        message = f"not UTF-8 text (byte 0x{byte:02x} at column {column}: {exc.reason}); {fix}"
         raise InputError.at(file, line, "", message) from None
 
 
-def read_utf8(path: str | Path, *, what: str) -> str:
+def read_utf8(path: str | Path, *, what: str, fix: str = "") -> str:
     """The text of the file at ``path``; InputError when it cannot be read or is not UTF-8.
 
-    ``what`` names the file in messages (``"results file"``, ``"price file"``).
+    ``what`` names the file in messages (``"results file"``, ``"price file"``); ``fix`` is as
+    for :func:`decode_utf8`.
     """
     file = str(path)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InputError.at(file, None, "", f"cannot read the {what}: {exc.strerror or exc}") from None
-    return decode_utf8(data, file, what=what)
+    return decode_utf8(data, file, what=what, fix=fix)

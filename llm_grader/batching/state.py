@@ -157,14 +157,17 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
+_FIX = "delete it to submit anew"
+
+
 def _refused(path: Path, line: int | None, why: str) -> InputError:
-    message = f"not a batch state file of this version ({why}); delete it to submit anew"
+    message = f"not a batch state file of this version ({why}); {_FIX}"
     return InputError.at(str(path), line, "", message)
 
 
 def _decoded(path: Path) -> Any:
     """The JSON value of the state file at ``path``."""
-    text = read_utf8(path, what="batch state file")
+    text = read_utf8(path, what="batch state file", fix=_FIX)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
