@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from .errors import InputError, LLMGraderError, OutputLockedError
 from .scoring import Scorecard
-from .textfiles import decode_utf8
+from .textfiles import decode_utf8, shown_key
 
 try:  # POSIX; elsewhere the results file is not locked (said in the README)
     import fcntl
@@ -110,7 +110,7 @@ def _not_a_scorecard(path: str | Path, number: int, data: Any, exc: Exception) -
         return InputError.at(file, number, "", message)
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(line)"
+        where = shown_key(".".join(str(p) for p in first["loc"])) or "(line)"
         return InputError.at(file, number, where, f"not a scorecard: {first['msg']}")
     if isinstance(exc, RecursionError):
         return InputError.at(file, number, "", "not a scorecard: nested too deeply")

@@ -12,7 +12,18 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["decode_utf8", "read_utf8"]
+__all__ = ["decode_utf8", "read_utf8", "shown_key"]
+
+
+def shown_key(part: object) -> str:
+    """A key or field path as a message shows it: itself when short printable text, else quoted and cut.
+
+    A key comes from the file, so it may be a megabyte long or hold line breaks; a message
+    stays one short line.
+    """
+    if isinstance(part, str) and part.isprintable() and len(part) <= 80:
+        return part
+    return repr(part)[:80] + ("…" if len(repr(part)) > 80 else "")
 
 
 def decode_utf8(data: bytes, file: str, *, what: str, fix: str = "") -> str:

@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import InputError, LLMGraderError
 from ..rubric._yaml import MAX_SIZE, YamlInputError, load_yaml_with_lines, path_to_str
-from ..textfiles import read_utf8
+from ..textfiles import read_utf8, shown_key
 from ..types import Usage
 from .settings import PROVIDERS
 
@@ -308,13 +308,6 @@ def _parse(path: Path) -> Any:
         raise InputError.at(file, exc.line, path_to_str(exc.path), exc.message) from None
 
 
-def _shown(part: object) -> str:
-    """A key as a message shows it: itself when it is short printable text, else quoted and cut."""
-    if isinstance(part, str) and part.isprintable() and len(part) <= 80:
-        return part
-    return repr(part)[:80]
-
-
 def _overrides(path: Path) -> dict[str, ProviderPrices]:
     data = _parse(path)
     if not isinstance(data, dict):
@@ -323,12 +316,13 @@ def _overrides(path: Path) -> dict[str, ProviderPrices]:
     out: dict[str, ProviderPrices] = {}
     for name, entry in data.items():
         if name not in known:
-            raise LLMGraderError(f"{path}: {_shown(name)}: not a provider profile; valid: {', '.join(known)}")
+            valid = ", ".join(known)
+            raise LLMGraderError(f"{path}: {shown_key(name)}: not a provider profile; valid: {valid}")
         try:
             checked = _Provider.model_validate(entry)
         except ValidationError as exc:
             error = exc.errors()[0]
-            where = ".".join(_shown(part) for part in (name, *error["loc"]))
+            where = ".".join(shown_key(part) for part in (name, *error["loc"]))
             more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
             raise LLMGraderError(f"{path}: {where}: {error['msg']}{more}") from None
         models = {
