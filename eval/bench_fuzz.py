@@ -1,12 +1,16 @@
-"""Fuzz benchmark: mutated conversation and rubric files through the loaders, each with a time bound.
+"""Fuzz benchmark: mutated input files through the loaders, each with a time bound.
 
-    python eval/bench_fuzz.py [--seed 8] [--conversations 2000] [--rubrics 200] [--timeout 2]
+    python eval/bench_fuzz.py [--seed 8] [--conversations 2000] [--rubrics 200] [--data 300] [--timeout 2]
 
 Writes seeded mutations of the shipped examples and rubrics (see ``eval/fuzz_cases.py``) and
 sends each file through ``load_conversations`` (then serialises every loaded conversation and
 checks that no turn keeps a line break other than ``\\n``) or ``load_rubric`` + ``check_rubric``
-(then judges every rule item on a long hostile conversation), in a worker process that is
-killed when a case takes longer than ``--timeout`` seconds and is limited to 3 GiB.
+(then judges every rule item on a long hostile conversation); and ``--data`` mutations each
+of a results JSONL (``load_results``), human scores in CSV and JSONL (``load_human_scores``),
+price tables in YAML and TOML (``load_prices``), a batch state file (``BatchState.load``, then
+what a rerun reads of it) and downloaded batch results (``BatchResults``, every line read) —
+each in a worker process that is killed when a case takes longer than ``--timeout`` seconds
+and is limited to 3 GiB. An error of those five kinds must also be one short line.
 
 Prints, per corpus, the files that gave clean errors (only llm-grader's own errors), that
 loaded, that raised anything else (unexpected) or ran over time, with the seed, and the first
@@ -16,6 +20,7 @@ failing cases. Exits 1 when any case is unexpected or over time.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import resource
@@ -30,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fuzz_cases import ROOT, Case, make_cases
+from fuzz_cases import DATA_KINDS, ROOT, Case, make_cases, make_data_cases
 
 OTHER_LINE_BREAKS = re.compile(r"[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 """What str.splitlines breaks at besides \\n: the loaders store none of it."""
@@ -123,21 +128,92 @@ def check_rubric_file(path: str) -> dict[str, Any]:
     return {"outcome": "loaded", "problems": len(problems)}
 
 
+def _one_line(error: Exception) -> str | None:
+    """Why an error's message (each problem's, when it has several) breaks the one-line rule, or None."""
+    if hasattr(error, "problems"):
+        return _problem_lines([error])
+    text = str(error)
+    if "\n" in text or "\r" in text or len(text) > 2_000:
+        return f"message is not one short line: {text[:200]!r}"
+    return None
+
+
+def check_results_file(path: str) -> dict[str, Any]:
+    from llm_grader.results import load_results
+
+    return {"outcome": "loaded", "loaded": len(load_results(path))}
+
+
+def check_human_file(path: str) -> dict[str, Any]:
+    from llm_grader.calibration import load_human_scores
+
+    return {"outcome": "loaded", "loaded": len(load_human_scores(path))}
+
+
+def check_price_file(path: str) -> dict[str, Any]:
+    from llm_grader.model import load_prices, priced
+    from llm_grader.types import Usage
+
+    table = load_prices(path)
+    priced(Usage(calls=1, prompt_tokens=10, completion_tokens=5), "gpt-4o-mini", prices=table)
+    return {"outcome": "loaded"}
+
+
+def check_state_file(path: str) -> dict[str, Any]:
+    from llm_grader.batching import BatchState
+
+    state = BatchState.load(path)
+    # What a rerun reads next: the summary line and the downloaded files.
+    shown = f"{state.status} {state.total} {state.completed} {state.failed} {', '.join(state.batch_ids)}"
+    return {"outcome": "loaded", "ended": state.ended, "files": len(state.downloads()), "shown": len(shown)}
+
+
+def check_batch_file(path: str) -> dict[str, Any]:
+    from llm_grader.model.batch import BatchResults
+
+    results = BatchResults([Path(path)])
+    ids = set()
+    for raw in Path(path).read_bytes().split(b"\n"):
+        try:
+            found = json.loads(raw).get("custom_id")
+        except (ValueError, AttributeError, RecursionError):
+            continue
+        if isinstance(found, str):
+            ids.add(found)
+    lines = [results.get(cid) for cid in sorted(ids)]
+    return {"outcome": "loaded", "loaded": len(lines)}
+
+
+CHECKS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "conversation": check_conversation_file,
+    "rubric": check_rubric_file,
+    "results": check_results_file,
+    "human": check_human_file,
+    "prices": check_price_file,
+    "state": check_state_file,
+    "batch": check_batch_file,
+}
+"""The check of each kind of file."""
+
+
 def worker() -> None:
     """Answer one JSON line per request line: ``{"kind": ..., "path": ...}``."""
+    # The slowest imports, before the clock runs for a case.
+    importlib.import_module("llm_grader.model.batch")
     from llm_grader.errors import LLMGraderError
 
     # A bomb that slips through must fail here with MemoryError, not take the machine down.
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     for line in sys.stdin:
         request = json.loads(line)
-        check: Callable[[str], dict[str, Any]] = (
-            check_conversation_file if request["kind"] == "conversation" else check_rubric_file
-        )
+        check = CHECKS[request["kind"]]
         try:
             answer = check(request["path"])
         except LLMGraderError as exc:
-            answer = {"outcome": "error", "detail": str(exc)[:200]}
+            bad = _one_line(exc) if request["kind"] not in ("conversation", "rubric") else None
+            answer = {"outcome": "unexpected" if bad else "error", "detail": bad or str(exc)[:200]}
         except BaseException as exc:  # every other exception is what the fuzzing looks for
             where = traceback.extract_tb(exc.__traceback__)[-1]
             at = f"{Path(where.filename).name}:{where.lineno}"
@@ -166,6 +242,8 @@ class Runner:
                 encoding="utf-8",
                 cwd=ROOT,
             )
+            assert self.proc.stdout is not None
+            self.proc.stdout.readline()  # "ready": imports done, so they do not count against a case
         return self.proc
 
     def run(self, case: Case) -> dict[str, Any]:
@@ -208,6 +286,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--conversations", type=int, default=2_000)
     parser.add_argument("--rubrics", type=int, default=200)
+    parser.add_argument("--data", type=int, default=300, help="files of each other kind")
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds per case")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -217,10 +296,13 @@ def main() -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         cases = make_cases(args.seed, args.conversations, args.rubrics, Path(tmp))
+        cases += make_data_cases(args.seed, args.data, Path(tmp))
         results = run_cases(cases, args.timeout)
     print(f"seed {args.seed}, {args.timeout:g} s per case, {time.perf_counter() - started:.0f} s in all")
     failed = []
-    for kind, label in (("conversation", "conversation files"), ("rubric", "rubric files")):
+    labels = [("conversation", "conversation files"), ("rubric", "rubric files")]
+    labels += [(kind, f"{kind} files") for kind in DATA_KINDS]
+    for kind, label in labels:
         mine = [(c, r) for c, r in results if c.kind == kind]
         counts = Counter(r["outcome"] for _, r in mine)
         print(

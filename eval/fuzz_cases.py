@@ -437,3 +437,137 @@ def make_cases(seed: int, conversations: int, rubrics: int, out: Path, big: bool
         path.write_bytes(data)
         cases.append(Case("rubric", str(path), ops))
     return cases
+
+
+# --------------------------------------------------------------------------- other inputs
+
+DATA_KINDS = ("results", "human", "prices", "state", "batch")
+"""The other files users (or a provider) hand the package: results JSONL, human scores,
+price tables, batch state files and downloaded batch results."""
+
+
+def _data_bases() -> Bases:
+    """One or two valid files of each kind, made from the examples (rule items only: no model)."""
+    from llm_grader import Grader, load_conversations, load_rubric
+
+    cards = Grader(load_rubric("internet_cs_qa")).grade_many(load_conversations(EXAMPLES["jsonl"]))
+    results = "".join(card.model_dump_json() + "\n" for card in cards[:4]).encode()
+    human = (
+        "conversation_id,rater,item_id,value\n"
+        "c001,qa1,politeness,good\nc002,'=qa2,total,85\nc003,qa1,fatal,1\n"
+    )
+    human_jsonl = "".join(
+        json.dumps({"conversation_id": c, "rater": "qa1", "item_id": "politeness", "value": "good"}) + "\n"
+        for c in ("c001", "c002")
+    )
+    prices_yaml = (
+        "openai:\n  batch_discount: 0.5\n  models:\n"
+        "    gpt-4o-mini: {input: 0.15, cached_input: 0.075, output: 0.6}\n"
+    )
+    prices_toml = '[openai]\nbatch_discount = 0.5\n[openai.models."gpt-4o-mini"]\ninput = 1\noutput = 2\n'
+    state = {
+        "version": 1,
+        "rubric": {"id": "internet_cs_qa", "version": "1.1"},
+        "judge": {
+            "model": "m",
+            "endpoint": "127.0.0.1:1/v1",
+            "mode": "tools",
+            "params": {"temperature": 0.0},
+        },
+        "options": {"strategy": "item", "samples": 1},
+        "conversations": ["c001", "c002"],
+        "parts": [
+            {
+                "custom_ids": ["a", "b"],
+                "input_file_id": "file-1",
+                "id": "batch_1",
+                "status": "completed",
+                "total": 2,
+                "completed": 1,
+                "failed": 1,
+                "output_file_id": "file-2",
+                "error_file_id": "file-3",
+                "problem": None,
+            }
+        ],
+        "created_at": "2026-01-01T00:00:00+0000",
+    }
+    ok = {
+        "id": "r1",
+        "custom_id": "a",
+        "response": {
+            "status_code": 200,
+            "request_id": "q",
+            "body": {
+                "id": "c",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "m",
+                "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "{}"}}
+                ],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+            },
+        },
+        "error": None,
+    }
+    failed = {"id": "r2", "custom_id": "b", "response": None, "error": {"code": "expired", "message": "x"}}
+    batch = "".join(json.dumps(line) + "\n" for line in (ok, failed)).encode()
+    return {
+        "results": [("jsonl", results)],
+        "human": [("csv", human.encode()), ("jsonl", human_jsonl.encode())],
+        "prices": [("yaml", prices_yaml.encode()), ("toml", prices_toml.encode())],
+        "state": [("json", json.dumps(state, indent=1).encode())],
+        "batch": [("jsonl", batch)],
+    }
+
+
+def _document_mutation(data: bytes, rng: random.Random) -> tuple[bytes, str]:
+    """A value anywhere in a JSON document set to a wrong or hostile one (raw JSON included)."""
+    document = json.loads(data)
+    document = _set(document, rng.choice(_paths(document)), _json_value(rng))
+    text = json.dumps(document, ensure_ascii=rng.random() < 0.5).replace(json.dumps(_RAW), _raw_value(rng))
+    return text.encode("utf-8", "surrogatepass"), "json-set"
+
+
+def _generic_jsonl_mutation(data: bytes, rng: random.Random) -> tuple[bytes, str]:
+    lines = data.split(b"\n")
+    index = rng.choice([i for i, line in enumerate(lines) if line.strip()])
+    lines[index], op = _document_mutation(lines[index], rng)
+    return b"\n".join(lines), f"jsonl-{op}"
+
+
+Bases = dict[str, list[tuple[str, bytes]]]
+
+
+def data_case(rng: random.Random, kind: str, bases: Bases) -> tuple[bytes, str, str]:
+    """A mutated file of ``kind``: structure first (while it still parses), then bytes."""
+    ext, data = rng.choice(bases[kind])
+    ops = []
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        try:
+            if rng.random() < 0.5 and ext in ("json", "jsonl"):
+                data, op = (_document_mutation if ext == "json" else _generic_jsonl_mutation)(data, rng)
+            elif rng.random() < 0.3 and ext in ("yaml", "toml"):
+                text, op = rubric_text_mutation(data.decode("utf-8"), rng)
+                data = text.encode("utf-8", "surrogatepass")
+            else:
+                data, op = byte_mutation(data, rng, big=False)
+        except (ValueError, IndexError, KeyError, TypeError, RecursionError):  # already mangled
+            data, op = byte_mutation(data, rng, big=False)
+        ops.append(op)
+    return data, ext, "+".join(ops)
+
+
+def make_data_cases(seed: int, count: int, out: Path) -> list[Case]:
+    """``count`` mutated files of each of :data:`DATA_KINDS`; the same seed writes the same files."""
+    rng = random.Random(seed)
+    bases = _data_bases()
+    cases = []
+    for kind in DATA_KINDS:
+        for i in range(count):
+            data, ext, ops = data_case(rng, kind, bases)
+            path = out / f"{kind}{i:05d}.{ext}"
+            path.write_bytes(data)
+            cases.append(Case(kind, str(path), ops))
+    return cases

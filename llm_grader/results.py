@@ -16,8 +16,9 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from .errors import LLMGraderError, OutputLockedError
+from .errors import InputError, LLMGraderError, OutputLockedError
 from .scoring import Scorecard
+from .textfiles import decode_utf8, shown_key
 
 try:  # POSIX; elsewhere the results file is not locked (said in docs/cli.md)
     import fcntl
@@ -100,34 +101,52 @@ class ResultsWriter:
         self._unlock()
 
 
-def _not_a_scorecard(path: str | Path, number: int, data: Any, exc: Exception) -> LLMGraderError:
+def _not_a_scorecard(path: str | Path, number: int, data: Any, exc: Exception) -> InputError:
+    file = str(path)
     if isinstance(data, dict) and "turns" in data:
-        return LLMGraderError(
-            f"{path}:{number}: this is a conversation, not a scorecard: give the results file "
-            "that `llm-grader grade -o` wrote"
+        message = (
+            "this is a conversation, not a scorecard: give the results file that `llm-grader grade -o` wrote"
         )
+        return InputError.at(file, number, "", message)
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(line)"
-        return LLMGraderError(f"{path}:{number}: {where}: not a scorecard: {first['msg']}")
-    return LLMGraderError(f"{path}:{number}: not a scorecard: {exc}")
+        where = shown_key(".".join(str(p) for p in first["loc"])) or "(line)"
+        return InputError.at(file, number, where, f"not a scorecard: {first['msg']}")
+    if isinstance(exc, RecursionError):
+        return InputError.at(file, number, "", "not a scorecard: nested too deeply")
+    return InputError.at(file, number, "", f"not a scorecard: {exc}")
 
 
 def read_results(path: str | Path) -> Iterator[Scorecard]:
-    """Read scorecards from a results JSONL file; a torn last line is ignored."""
-    with Path(path).open(encoding="utf-8") as f:
-        lines = f.read().split("\n")
+    """Read scorecards from a results JSONL file; a torn last line is ignored.
+
+    A line that is not a scorecard (or not UTF-8) raises :class:`~llm_grader.errors.InputError`
+    naming the file, the line and the field.
+    """
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError.at(file, None, "", f"cannot read the results file: {exc.strerror or exc}") from None
+    # A last line without its newline is one a run was writing when it died: bytes cut
+    # anywhere, even inside a character.
+    whole = data.rfind(b"\n") + 1
+    lines = decode_utf8(data[:whole], file, what="results file").split("\n")
+    try:
+        lines[-1] = data[whole:].decode("utf-8")
+    except UnicodeDecodeError:
+        lines[-1] = ""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        data: Any = None
+        value: Any = None
         try:
-            data = json.loads(line)
-            yield Scorecard.model_validate(data)
+            value = json.loads(line)
+            yield Scorecard.model_validate(value)
         except (ValueError, RecursionError) as exc:
             if number == len(lines):  # no newline yet: a line being written when a run died
                 return
-            raise _not_a_scorecard(path, number, data, exc) from None
+            raise _not_a_scorecard(path, number, value, exc) from None
 
 
 def load_results(path: str | Path) -> list[Scorecard]:

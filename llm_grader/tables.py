@@ -3,7 +3,8 @@
 Two levels:
 
 - ``"item"`` — one row per conversation × item: the tier, points, N/A, review and error
-  flags, the evidence (count and first quote), the rationale;
+  flags, the evidence (count, first quote, and every quote as ``turn 3: … / turn 5: …``),
+  the rationale;
 - ``"conversation"`` — one row per scorecard: every field of the scorecard but its items
   (the total, maximum, fatal and zero-score flags, completeness, overrides as ``kind:id; …``,
   errors), counts of graded, unscored and to-review items, category subtotals
@@ -17,7 +18,6 @@ datasets and pyarrow are imported only by the functions that need them.
 
 from __future__ import annotations
 
-import csv
 import importlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +27,7 @@ from typing import Any, Literal, get_args
 from .errors import LLMGraderError
 from .results import read_results
 from .scoring import ItemResult, Scorecard
+from .spreadsheet import evidence_cell, write_csv
 from .types import Usage
 
 __all__ = [
@@ -63,6 +64,7 @@ _ITEM_COLUMNS = (
     "flags",
     "evidence_count",
     "evidence_quote",
+    "evidence",
     "rationale",
     "review",
 )
@@ -131,6 +133,7 @@ def _item_row(card: Scorecard, item: ItemResult) -> dict[str, Any]:
         "flags": ",".join(sorted(flag for flag, raised in item.flags.items() if raised)),
         "evidence_count": len(quotes),
         "evidence_quote": quotes[0].quote if quotes else None,
+        "evidence": evidence_cell(quotes) or None,
         "rationale": item.rationale,
         "review": review.decision if review else None,
     }
@@ -242,19 +245,6 @@ def results_to_dataset(cards: Cards, level: Level = "item") -> Any:
 # --------------------------------------------------------------------------- files
 
 
-def _csv_cell(value: Any) -> Any:
-    return "" if value is None else value
-
-
-def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    # UTF-8 with a byte-order mark: Excel then reads Chinese text correctly; pandas and
-    # Python's ``utf-8-sig`` read it as plain UTF-8.
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        writer.writerows([_csv_cell(row[c]) for c in columns] for row in rows)
-
-
 def _write_parquet(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
     pyarrow = _require("pyarrow", "parquet")
     parquet = importlib.import_module("pyarrow.parquet")
@@ -263,7 +253,7 @@ def _write_parquet(path: Path, columns: list[str], rows: list[dict[str, Any]]) -
 
 
 _WRITERS: Mapping[str, Callable[[Path, list[str], list[dict[str, Any]]], None]] = {
-    ".csv": _write_csv,
+    ".csv": write_csv,
     ".parquet": _write_parquet,
 }
 
@@ -272,7 +262,9 @@ def export_results(cards: Cards, path: str | Path, level: Level = "item") -> int
     """Write scorecards as a table to ``path``: ``.csv`` or ``.parquet``; the rows written.
 
     CSV is UTF-8 with a byte-order mark (so Excel shows Chinese correctly), a missing value
-    an empty cell. Parquet needs pyarrow (``pip install "llm-grader[parquet]"``).
+    an empty cell, and every text cell that a spreadsheet would run as a formula (starting
+    with ``=``, ``+``, ``-``, ``@``, tab or CR) prefixed with ``'``; numbers stay numbers.
+    Parquet needs pyarrow (``pip install "llm-grader[parquet]"``).
     """
     target = Path(path)
     writer = _WRITERS.get(target.suffix.lower())

@@ -350,7 +350,7 @@ def test_batch_answers_are_priced_at_the_batch_rate(by_id: dict[str, Conversatio
 def test_state_file_round_trips_and_rejects_garbage(tmp_path: Path) -> None:
     path = tmp_path / "x.batch.json"
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(LLMGraderError, match=r"x.batch.json: not a batch state file of this version .*delete it"):
+    with pytest.raises(LLMGraderError, match=r"x.batch.json:1: not a batch state file of this version .*delete it"):
         BatchState.load(path)
     assert state_path(tmp_path / "cards.jsonl") == tmp_path / "cards.jsonl.batch.json"
 

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "llm_grader"
 LAYERS = [
     ["errors"],
     ["types", "agreement"],
-    ["messages", "_data", "patterns"],
+    ["messages", "_data", "patterns", "spreadsheet", "textfiles"],
     ["rubric"],
     ["conversation"],
     ["evidence", "rules", "sampling"],

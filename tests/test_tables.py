@@ -321,7 +321,7 @@ def results_path(cards: list[Scorecard], tmp_path_factory: pytest.TempPathFactor
 ITEM_COLUMNS = [
     "conversation_id", "rubric_id", "rubric_version", "model", "item_id", "name", "category_id", "judge",
     "tier", "tier_label", "points", "max_points", "not_applicable", "needs_review", "error", "measured",
-    "occurrences", "flags", "evidence_count", "evidence_quote", "rationale", "review",
+    "occurrences", "flags", "evidence_count", "evidence_quote", "evidence", "rationale", "review",
     "metadata.channel", "metadata.business", "metadata.agent_id", "metadata.queue", "metadata.language",
 ]
 CONVERSATION_COLUMNS = [
@@ -349,6 +349,7 @@ def test_item_records(cards: list[Scorecard]) -> None:
         "judge": "rule", "tier": "good", "tier_label": "好", "points": 5.0, "max_points": 5.0,
         "not_applicable": False, "needs_review": False, "error": None, "measured": 8.0, "occurrences": None,
         "flags": "", "evidence_count": 1, "evidence_quote": first_response.evidence[0].quote,
+        "evidence": f"turn {first_response.evidence[0].turn}: {first_response.evidence[0].quote}",
         "rationale": first_response.rationale, "review": None,
         "metadata.channel": "chat", "metadata.business": "宽带", "metadata.agent_id": "A1023",
         "metadata.queue": "在线客服", "metadata.language": None,
@@ -359,7 +360,7 @@ def test_item_records(cards: list[Scorecard]) -> None:
         "model", None, None, True
     )
     assert politeness["error"] == text("grader.not_graded", "zh")
-    assert politeness["evidence_count"] == 0 and politeness["evidence_quote"] is None
+    assert politeness["evidence_count"] == 0 and politeness["evidence_quote"] is None is politeness["evidence"]
     not_applicable = [r for r in rows if r["not_applicable"]]
     assert not_applicable and all(r["tier"] is None and r["points"] is None for r in not_applicable)
     assert {r["metadata.language"] for r in rows if r["conversation_id"] == "c014"} == {"en"}

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LLMGraderError
+from ..errors import InputError, LLMGraderError
+from ..textfiles import read_utf8
 
 if TYPE_CHECKING:
     from ..model.batch import BatchInfo
@@ -138,20 +139,43 @@ class BatchState:
 
     @classmethod
     def load(cls, path: str | Path) -> BatchState:
-        """The state saved at ``path``."""
+        """The state saved at ``path``; one ``file:line: message`` error when it cannot be used."""
         path = Path(path)
+        data = _decoded(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             if data.pop("version", None) != STATE_VERSION:
                 raise ValueError(f"version is not {STATE_VERSION}")
             parts = [BatchPart(**part) for part in data.pop("parts")]
             return cls(path=path, parts=parts, **data)
-        except OSError as exc:
-            raise LLMGraderError(f"cannot read the batch state {str(path)!r}: {exc.strerror}") from None
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise LLMGraderError(
-                f"{path}: not a batch state file of this version ({exc}); delete it to submit anew"
-            ) from None
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            raise _refused(path, None, _one_line(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one short line (a tampered file may put line breaks in its keys)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+_FIX = "delete it to submit anew"
+
+
+def _refused(path: Path, line: int | None, why: str) -> InputError:
+    message = f"not a batch state file of this version ({why}); {_FIX}"
+    return InputError.at(str(path), line, "", message)
+
+
+def _decoded(path: Path) -> Any:
+    """The JSON value of the state file at ``path``."""
+    text = read_utf8(path, what="batch state file", fix=_FIX)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _refused(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise _refused(path, None, "nested too deeply") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise _refused(path, None, _one_line(exc)) from None
 
 
 class BatchPending(LLMGraderError):

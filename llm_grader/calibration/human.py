@@ -3,15 +3,15 @@
 The long format is ``conversation_id, rater, item_id, value``, where ``value`` is a tier id
 or tier label, ``not_applicable``, a number for ``item_id = total`` and 0/1 (or a boolean)
 for ``item_id = fatal``. Besides files, a pandas DataFrame, a ``datasets.Dataset`` or a list
-of dicts with those columns is read; problems there name the row, counted from 0.
+of dicts with those columns is read; problems there name the row, counted from 0. CSV cells
+neutralised against spreadsheet formulas (``'=x``, as llm-grader writes them) are read back
+as written (``=x``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ..conversation import RowProblem, table_records
 from ..errors import InputError, LLMGraderError, Problem
+from ..spreadsheet import read_csv, restore
+from ..textfiles import read_utf8
 
 __all__ = ["HumanScore", "load_human_scores"]
 
@@ -48,11 +50,19 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def _row(data: Mapping[str, Any], *, file: str, line: int | None) -> HumanScore:
+def _csv_text(value: object) -> str:
+    """A CSV cell as text, neutralised cells restored (``'=x`` as ``=x``)."""
+    return restore(_text(value))
+
+
+def _row(data: Any, *, file: str, line: int | None, cell: Callable[[object], str] = _text) -> HumanScore:
+    if not isinstance(data, Mapping):
+        message = f"expected an object with {', '.join(_COLUMNS)}, got {type(data).__name__}"
+        raise InputError.at(file, line, "", message)
     missing = [c for c in _COLUMNS if data.get(c) in (None, "")]
     if missing:
         raise InputError.at(file, line, missing[0], f"is missing; each row needs {', '.join(_COLUMNS)}")
-    return HumanScore(**{c: _text(data[c]) for c in _COLUMNS})
+    return HumanScore(**{c: cell(data[c]) for c in _COLUMNS})
 
 
 def _jsonl_rows(text: str, file: str) -> tuple[list[_Row], list[Problem]]:
@@ -65,25 +75,29 @@ def _jsonl_rows(text: str, file: str) -> tuple[list[_Row], list[Problem]]:
             rows.append((json.loads(line), file, number))
         except json.JSONDecodeError as exc:
             problems.append(Problem(file=file, line=number, field="", message=f"invalid JSON: {exc.msg}"))
+        except (ValueError, RecursionError) as exc:  # a number of thousands of digits; deep nesting
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            problems.append(Problem(file=file, line=number, field="", message=f"invalid JSON: {reason}"))
     return rows, problems
 
 
 def _csv_rows(text: str, file: str) -> list[_Row]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    absent = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
+    header, rows = read_csv(text, file)
+    absent = [c for c in _COLUMNS if c not in header]
     if absent:
         raise InputError.at(file, 1, "", f"header lacks {', '.join(absent)}; expected {','.join(_COLUMNS)}")
-    return [(row, file, reader.line_num) for row in reader]
+    return [(row, file, line) for line, row in rows]
 
 
-def _file_rows(source: str | Path) -> tuple[list[_Row], list[Problem]]:
+def _file_rows(source: str | Path) -> tuple[list[_Row], list[Problem], Callable[[object], str]]:
+    """The rows and problems of a file, and how its cells become text."""
     path = Path(source)
     if not path.is_file():
         raise LLMGraderError(f"human scores file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_utf8(path, what="human scores file")
     if path.suffix.lower() == ".jsonl":
-        return _jsonl_rows(text, str(path))
-    return _csv_rows(text, str(path)), []
+        return (*_jsonl_rows(text, str(path)), _text)
+    return _csv_rows(text, str(path)), [], _csv_text
 
 
 def _columns(source: object, records: list[dict[str, Any]]) -> set[str]:
@@ -113,13 +127,13 @@ def load_human_scores(source: str | Path | Iterable[Mapping[str, Any]] | Any) ->
     ``<DataFrame>:row 3: field: message``, rows counted from 0).
     """
     if isinstance(source, (str, Path)):
-        rows, problems = _file_rows(source)
+        rows, problems, cell = _file_rows(source)
     else:
-        rows, problems = _table_rows(source), []
+        rows, problems, cell = _table_rows(source), [], _text
     scores = []
     for data, where, at in rows:
         try:
-            scores.append(_row(data, file=where, line=at))
+            scores.append(_row(data, file=where, line=at, cell=cell))
         except InputError as exc:
             located = exc.problems if isinstance(source, (str, Path)) else map(RowProblem.of, exc.problems)
             problems = [*problems, *located]

@@ -19,8 +19,11 @@ statistics, the report renderers) when it runs.
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 import warnings
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -74,12 +77,42 @@ def _warning_line(message: Warning | str, category: type[Warning], *args: object
     err.print(f"warning: {message}", markup=False)
 
 
+def _command(argv: Sequence[str]) -> str:
+    """The command being run, as typed (``llm-grader review apply``), for the bug line."""
+    command: object = typer.main.get_command(app)
+    names = ["llm-grader"]
+    for arg in argv:
+        commands = getattr(command, "commands", None)  # a group's sub-commands by name
+        if not isinstance(commands, dict) or arg not in commands:
+            break
+        command = commands[arg]
+        names.append(arg)
+    return " ".join(names)
+
+
+def _bug_line(exc: Exception) -> str:
+    """An unexpected exception as one short line, with any API key hidden."""
+    from ..model import redact  # only on this path: the model package is not needed at start-up
+
+    shown = " ".join(f"{type(exc).__name__}: {exc}".split())
+    shown = shown if len(shown) <= 300 else shown[:299] + "…"
+    key = os.environ.get("OPENAI_API_KEY", "")
+    shown = redact(shown, secrets=[key] if key else [])
+    # English, as every error message of the library is; "error: " comes from the catalog.
+    message = (
+        f"{_command(sys.argv[1:])} failed unexpectedly ({shown}); this is a bug in llm-grader: please "
+        "report it with the command you ran and this line (LLM_GRADER_TRACEBACK=1 shows the traceback)"
+    )
+    return text("cli.error", "zh", message=message)
+
+
 def main() -> None:
     """Entry point of the console script: errors as messages, never tracebacks.
 
-    Exit codes: 0 done; 1 bad input (or conversations skipped); 2 bad command-line usage;
-    3 items or conversations could not be graded; 4 the model endpoint refused the
-    configuration (key, model, URL) or the results file is locked by another run;
+    Exit codes: 0 done; 1 bad input (or conversations skipped), or an unexpected error (a bug:
+    one line naming the command; ``LLM_GRADER_TRACEBACK=1`` shows the traceback); 2 bad
+    command-line usage; 3 items or conversations could not be graded; 4 the model endpoint
+    refused the configuration (key, model, URL) or the results file is locked by another run;
     5 ``calibrate --min-kappa``: agreement below the minimum.
     """
     warnings.showwarning = _warning_line
@@ -94,6 +127,11 @@ def main() -> None:
         sys.exit(1)
     except LLMGraderError as exc:
         err.print(text("cli.error", "zh", message=exc), markup=False)
+        sys.exit(1)
+    except Exception as exc:  # a bug: one line asking for a report (KeyboardInterrupt is not an Exception)
+        if os.environ.get("LLM_GRADER_TRACEBACK"):
+            traceback.print_exc()
+        err.print(_bug_line(exc), markup=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print(text("cli.interrupted", "zh"), markup=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Judge, JudgeRequest, ModelResult, prompt_size, redact
+from .base import Judge, JudgeRequest, ModelResult, prompt_size, redact, without_userinfo
 from .cache import CachedJudge, ResultCache, default_cache_path
 from .pacing import Pacer
 from .prices import PRICES, Price, PriceTable, cost_text, load_prices, priced
@@ -42,6 +42,7 @@ __all__ = [
     "priced",
     "prompt_size",
     "redact",
+    "without_userinfo",
 ]
 
 

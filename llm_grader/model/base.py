@@ -15,27 +15,54 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
+from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel
 
 from ..types import Usage
 
-__all__ = ["Judge", "JudgeRequest", "JudgeWrapper", "ModelResult", "prompt_size", "redact"]
+__all__ = [
+    "Judge",
+    "JudgeRequest",
+    "JudgeWrapper",
+    "ModelResult",
+    "prompt_size",
+    "redact",
+    "without_userinfo",
+]
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
+"""``user:password@`` after a URL's scheme."""
 
 _TOKENS = (
     (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer ***"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), "sk-***"),
+    (_USERINFO, r"\1"),
 )
 
 
-def redact(text: str, *, secrets: Iterable[str] = ()) -> str:
-    """``text`` with each secret, and anything shaped like a bearer token or ``sk-`` key, hidden.
+def without_userinfo(url: str) -> str:
+    """``url`` without the ``user:password@`` before its host: the form a URL is shown or stored in.
 
-    Applied to every error text that is stored or printed: a server may echo the key back.
+    ``http://user:pass@host:8000/v1`` gives ``http://host:8000/v1``; any other text is unchanged.
+    Every place that shows or stores an endpoint (messages, the judge's identity, the batch
+    state file, ``repr``) goes through it.
+    """
+    return _USERINFO.sub(r"\1", url)
+
+
+def redact(text: str, *, secrets: Iterable[str] = ()) -> str:
+    """``text`` with each secret and anything shaped like a bearer token, key or URL credentials hidden.
+
+    A secret is matched whatever its case and also URL-encoded (``urllib.parse.quote``, as a
+    server may echo it in a query string). Applied to every error text that is stored or
+    printed: a server may echo the key back.
     """
     for secret in secrets:
         if len(secret) >= 4:
-            text = text.replace(secret, "***")
+            forms = {secret, quote(secret), quote(secret, safe=""), quote_plus(secret)}
+            longest_first = sorted(forms, key=len, reverse=True)
+            text = re.sub("|".join(map(re.escape, longest_first)), "***", text, flags=re.IGNORECASE)
     for pattern, mask in _TOKENS:
         text = pattern.sub(mask, text)
     return text

@@ -112,7 +112,7 @@ class InstructorJudge:
     def identity(self) -> Mapping[str, Any]:
         """Model, endpoint (host and path, no key), mode and output-changing parameters."""
         if self._identity is None:  # settings are frozen: computed once (it is read on every call)
-            url = urlparse(self.settings.base_url or "https://api.openai.com/v1")
+            url = urlparse(self.settings.shown_url)
             self._identity = {
                 "model": self.settings.model,
                 "endpoint": f"{url.netloc}{url.path}".rstrip("/"),

@@ -40,7 +40,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import LLMGraderError
+from ..errors import InputError, LLMGraderError
+from ..rubric._yaml import MAX_SIZE, YamlInputError, load_yaml_with_lines, path_to_str
+from ..textfiles import read_utf8, shown_key
 from ..types import Usage
 from .settings import PROVIDERS
 
@@ -273,8 +275,15 @@ class _Provider(BaseModel):
 
 
 def _parse(path: Path) -> Any:
-    raw = path.read_text(encoding="utf-8")
+    file = str(path)
     suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        message = f"a price file is .toml, .yaml or .yml (got {suffix or 'no suffix'!r})"
+        raise InputError.at(file, None, "", message)
+    raw = read_utf8(path, what="price file")
+    if len(raw) > MAX_SIZE:
+        message = f"has {len(raw):,} characters; a price file may have at most {MAX_SIZE:,}"
+        raise InputError.at(file, None, "", message)
     if suffix == ".toml":
         try:
             toml: Any = importlib.import_module("tomllib")
@@ -288,13 +297,15 @@ def _parse(path: Path) -> Any:
         try:
             return toml.loads(raw)
         except ValueError as exc:  # tomllib.TOMLDecodeError
-            raise LLMGraderError(f"{path}: not valid TOML: {exc}") from None
-    if suffix in (".yaml", ".yml"):
-        try:
-            return yaml.safe_load(raw) or {}
-        except yaml.YAMLError as exc:
-            raise LLMGraderError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
-    raise LLMGraderError(f"{path}: a price file is .toml, .yaml or .yml (got {suffix or 'no suffix'!r})")
+            raise InputError.at(file, None, "", f"not valid TOML: {exc}") from None
+        except RecursionError:
+            raise InputError.at(file, None, "", "not valid TOML: nested too deeply") from None
+    try:
+        return load_yaml_with_lines(raw)[0] or {}
+    except yaml.YAMLError as exc:
+        raise InputError.at(file, None, "", f"not valid YAML: {' '.join(str(exc).split())}") from None
+    except YamlInputError as exc:  # too deep, an alias bomb, a value that cannot be read
+        raise InputError.at(file, exc.line, path_to_str(exc.path), exc.message) from None
 
 
 def _overrides(path: Path) -> dict[str, ProviderPrices]:
@@ -305,12 +316,13 @@ def _overrides(path: Path) -> dict[str, ProviderPrices]:
     out: dict[str, ProviderPrices] = {}
     for name, entry in data.items():
         if name not in known:
-            raise LLMGraderError(f"{path}: {name}: not a provider profile; valid: {', '.join(known)}")
+            valid = ", ".join(known)
+            raise LLMGraderError(f"{path}: {shown_key(name)}: not a provider profile; valid: {valid}")
         try:
             checked = _Provider.model_validate(entry)
         except ValidationError as exc:
             error = exc.errors()[0]
-            where = ".".join(str(part) for part in (name, *error["loc"]))
+            where = ".".join(shown_key(part) for part in (name, *error["loc"]))
             more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
             raise LLMGraderError(f"{path}: {where}: {error['msg']}{more}") from None
         models = {

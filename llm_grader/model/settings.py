@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from pydantic import SecretStr
 
 from ..errors import LLMGraderError, ModelConfigurationError
+from .base import without_userinfo
 
 __all__ = ["MODES", "PROVIDERS", "Mode", "ModelSettings", "Profile", "check_mode"]
 
@@ -116,7 +117,7 @@ def _profile(name: str | None, base_url: str | None) -> Profile:
         raise LLMGraderError(
             f"unknown provider {name!r}; valid providers: {', '.join(p.name for p in PROVIDERS)}"
         )
-    url = (base_url or "https://api.openai.com/v1").lower()
+    url = without_userinfo(base_url or "https://api.openai.com/v1").lower()
     return next((p for p in PROVIDERS if any(h in url for h in p.hosts)), PROVIDERS[-1])
 
 
@@ -156,9 +157,14 @@ class ModelSettings:
         return self.max_prompt_chars or self.profile.prompt_budget
 
     @property
+    def shown_url(self) -> str:
+        """The base URL as shown and stored: without the credentials a ``user:pass@`` would give."""
+        return without_userinfo(self.base_url or "https://api.openai.com/v1")
+
+    @property
     def host(self) -> str:
-        """The endpoint's host (and port), for messages; never the key."""
-        return urlparse(self.base_url or "https://api.openai.com/v1").netloc or "?"
+        """The endpoint's host (and port), for messages; never the key or URL credentials."""
+        return urlparse(self.shown_url).netloc or "?"
 
     def check_transport(self) -> None:
         """Refuse to send a key in clear text: plain HTTP only to loopback or private addresses.
@@ -171,9 +177,9 @@ class ModelSettings:
         if _is_local(url.hostname or ""):
             return
         raise ModelConfigurationError(
-            f"refusing to send the API key over plain HTTP to {url.netloc!r}: use an https:// base URL, "
+            f"refusing to send the API key over plain HTTP to {self.host!r}: use an https:// base URL, "
             "or pass --allow-insecure (ModelSettings(allow_insecure=True)) for a trusted network",
-            host=url.netloc,
+            host=self.host,
         )
 
     @classmethod
@@ -220,5 +226,6 @@ class ModelSettings:
 
     def __repr__(self) -> str:  # never show the key
         return (
-            f"ModelSettings(model={self.model!r}, base_url={self.base_url!r}, mode={self.effective_mode!r})"
+            f"ModelSettings(model={self.model!r}, base_url={self.base_url and self.shown_url!r}, "
+            f"mode={self.effective_mode!r})"
         )

@@ -7,19 +7,22 @@
 - :func:`write_sheet`: one row per flagged item with a transcript excerpt, the current tier,
   the tiers allowed and empty verdict columns; :func:`read_sheet` reads it back, every bad
   row reported at once by its spreadsheet row number (the header is row 1).
+
+Every cell is written neutralised against spreadsheet formulas (:mod:`llm_grader.spreadsheet`)
+and read back restored, so ids that start with ``=`` or ``-`` round-trip.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..conversation import Conversation
 from ..errors import InputError, Problem
 from ..report import _id_key
 from ..scoring import ItemResult, Scorecard
+from ..spreadsheet import csv_text, evidence_cell, read_csv, restore, write_csv
+from ..textfiles import read_utf8
 from ..types import NOT_APPLICABLE, Evidence, ReviewVerdict
 from .batch import ReviewBatch, ReviewError, current_tier, tier_choices
 from .queue import flag_reasons
@@ -79,31 +82,11 @@ def human_score_rows(latest: Mapping[tuple[str, str], StoredVerdict]) -> list[di
     return rows
 
 
-def csv_text(columns: Iterable[str], rows: Iterable[Mapping[str, str]]) -> str:
-    """Rows as CSV text (CRLF line ends, as spreadsheets write them)."""
-    buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def _write_csv(path: str | Path, columns: Iterable[str], rows: Iterable[Mapping[str, str]]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(csv_text(columns, rows), encoding="utf-8-sig", newline="")
-
-
 def write_human_scores(latest: Mapping[tuple[str, str], StoredVerdict], path: str | Path) -> int:
     """Write the human-scores CSV; returns the rows written."""
     rows = human_score_rows(latest)
-    _write_csv(path, HUMAN_COLUMNS, rows)
+    write_csv(path, HUMAN_COLUMNS, rows)
     return len(rows)
-
-
-def _safe(text: str) -> str:
-    """Text a spreadsheet shows as text, never runs as a formula (transcripts are untrusted)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _excerpt(conversation: Conversation | None, evidence: list[Evidence]) -> str:
@@ -139,14 +122,14 @@ def _sheet_row(
     return {
         "conversation_id": card.conversation_id,
         "item_id": result.item_id,
-        "item": _safe(result.name),
-        "metadata": _safe(metadata),
+        "item": result.name,
+        "metadata": metadata,
         "flags": " ".join(reasons),
         "current_tier": current_tier(result) or "",
         "tiers": " | ".join(f"{i}={label}" for i, label in tier_choices(item)),
-        "evidence": _safe(" / ".join(f"turn {e.turn}: {e.quote}" for e in result.evidence)),
-        "rationale": _safe(result.error or result.rationale),
-        "excerpt": _safe(_excerpt(batch.conversations.get(card.conversation_id), list(result.evidence))),
+        "evidence": evidence_cell(result.evidence),
+        "rationale": result.error or result.rationale,
+        "excerpt": _excerpt(batch.conversations.get(card.conversation_id), list(result.evidence)),
         "latest_verdict": _latest_text(latest),
         **dict.fromkeys(("decision", "tier", "reason", "reviewer", "kind"), ""),
     }
@@ -180,7 +163,7 @@ def write_sheet(
 ) -> int:
     """Write the review sheet (UTF-8 with BOM, for spreadsheets); returns the rows written."""
     rows = sheet_rows(batch, latest, low_agreement=low_agreement, all_items=all_items)
-    _write_csv(path, SHEET_COLUMNS, rows)
+    write_csv(path, SHEET_COLUMNS, rows)
     return len(rows)
 
 
@@ -196,7 +179,7 @@ def _verdict(
     batch: ReviewBatch, row: Mapping[str, str], reviewer: str
 ) -> tuple[str, str, ReviewVerdict] | None:
     """The verdict a filled-in row gives, None for a row left empty (ReviewError when wrong)."""
-    cell = {k: (row.get(k) or "").strip() for k in _NEEDED}
+    cell = {k: restore((row.get(k) or "").strip()) for k in _NEEDED}
     if not cell["decision"]:
         if cell["tier"] or cell["reason"]:
             message = "is empty but a tier or reason is filled in: write accept or override"
@@ -236,17 +219,13 @@ def read_sheet(
     returned unless every row is good.
     """
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError.at(file, None, "", f"cannot read the review sheet: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    absent = [c for c in _NEEDED if c not in (reader.fieldnames or [])]
+    header, rows = read_csv(read_utf8(path, what="review sheet"), file)
+    absent = [c for c in _NEEDED if c not in header]
     if absent:
         message = f"header lacks {', '.join(absent)}; export a sheet with `review export --csv`"
         raise InputError.at(file, 1, "", message)
     verdicts, problems = [], []
-    for number, row in enumerate(reader, start=2):
+    for number, (_, row) in enumerate(rows, start=2):
         try:
             found = _verdict(batch, row, reviewer)
         except ReviewError as exc:
