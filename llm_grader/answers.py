@@ -1,10 +1,14 @@
 """The structured answers the model gives: one shared answer schema, checked per item.
 
 Every model-judged item of a rubric is answered in the **same** schema (:func:`answer_model`):
-``evidence`` (turn + verbatim quote), ``occurrences`` (deduction items), ``rationale``,
+``evidence`` (turn + verbatim quote), ``occurrences`` (deduction items), ``checks`` (only in
+a rubric with decomposed items: per check its evidence, then ``passed``), ``rationale``,
 ``tier`` and ``flags`` — evidence before the verdict on purpose. Because tools /
 response_format are byte-identical for every item, a conversation's requests share their
 prefix up to the item block, which providers' prompt caches reuse (see ``prompting``).
+What the schema holds is decided once per rubric (:func:`answer_shape`): when every model
+item has the same tier ids, ``tier`` is an enum of them, so constrained decoding cannot
+produce another; ``tier`` is required unless the rubric has model-judged deduction items.
 
 What differs per item is checked on our side, by the item's *checked* model
 (:func:`checked_model`, built once per item): the tier must be one of the item's tiers, the
@@ -25,7 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol, cast
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, cast
 
 from pydantic import (
     BaseModel,
@@ -42,16 +47,20 @@ from .conversation import Conversation
 from .errors import LLMGraderError
 from .evidence import MIN_QUOTE_CHARS, QuoteNotFound, verify_quote
 from .prompting import Prompts
-from .rubric import Item
+from .rubric import Item, Rubric
 from .types import NOT_APPLICABLE, Evidence
 
 __all__ = [
+    "EXTRA_TIERS",
     "Answer",
+    "AnswerShape",
     "answer_model",
+    "answer_shape",
     "check_entry",
     "checked_model",
     "group_model",
     "located",
+    "located_checks",
     "quote_problems",
     "response_model",
     "tier_choices",
@@ -85,13 +94,15 @@ class Answer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     _located: tuple[Evidence, ...] | None = PrivateAttr(default=None)
+    _located_checks: dict[str, tuple[Evidence, ...]] | None = PrivateAttr(default=None)
 
 
 def located(answer: BaseModel) -> tuple[Evidence, ...]:
     """The evidence a checked answer's validator located: one per quote, in the answer's order.
 
-    The quotes of ``answer.evidence`` (or of ``answer.occurrences``, for a deduction item), each
-    with the turn it was found in, its speaker and its offsets. Raises ``LLMGraderError`` for an
+    The quotes of ``answer.evidence`` (or of ``answer.occurrences``, for a deduction item), then
+    those of its checks (a decomposed item; by check: :func:`located_checks`), each with the
+    turn it was found in, its speaker and its offsets. Raises ``LLMGraderError`` for an
     answer that no item's checked model validated (its quotes were never verified).
     """
     found = getattr(answer, "_located", None)
@@ -103,17 +114,66 @@ def located(answer: BaseModel) -> tuple[Evidence, ...]:
     return cast("tuple[Evidence, ...]", found)
 
 
+def located_checks(answer: BaseModel) -> dict[str, tuple[Evidence, ...]]:
+    """The verified evidence of each check of a decomposed item's checked answer, by check id.
+
+    Empty for an item without checks (or a not-applicable answer). Raises ``LLMGraderError``
+    for an answer that no item's checked model validated, like :func:`located`.
+    """
+    located(answer)
+    return dict(getattr(answer, "_located_checks", None) or {})
+
+
 class _Cited(Protocol):
     turn: int
     quote: str
 
 
+EXTRA_TIERS: Final[tuple[str, ...]] = ()
+"""Answers every tiered item may give besides its tiers and ``not_applicable``; they join the
+``tier`` enum of :func:`answer_shape` and the choices of :func:`tier_choices`. The hook for the
+abstention answer (``cannot_determine``, issue 18.4), which is not part of the answer yet."""
+
+
 def tier_choices(item: Item) -> list[str]:
     """The tier ids a model may answer for ``item`` (``not_applicable`` where allowed)."""
-    return [t.id for t in item.tiers] + ([NOT_APPLICABLE] if item.not_applicable else [])
+    return [t.id for t in item.tiers] + ([NOT_APPLICABLE] if item.not_applicable else []) + list(EXTRA_TIERS)
 
 
-def _fields(prompts: Prompts) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AnswerShape:
+    """What a rubric's shared answer schema holds; the same for every item of the rubric.
+
+    The default is the plain schema: ``tier`` a free string (checked per item), optional.
+    """
+
+    tiers: tuple[str, ...] | None = None
+    """The ``tier`` enum, when every model item has the same tier ids (None: a checked string)."""
+    tier_required: bool = False
+    """Whether ``tier`` is required (every model item is tiered: none is a deduction)."""
+    checks: bool = False
+    """Whether the schema has ``checks`` (some item is decomposed into checks)."""
+
+
+def answer_shape(rubric: Rubric) -> AnswerShape:
+    """The shape of ``rubric``'s shared answer schema, from its model-judged items.
+
+    When they all have the same tier ids (the flagship: good/fair/poor), ``tier`` is their enum,
+    with ``not_applicable`` when some item allows it (and :data:`EXTRA_TIERS`): providers with
+    constrained decoding cannot answer another, and the schema stays one for every item.
+    """
+    items = [item for _, item in rubric.items() if item.judge == "model"]
+    tiered = bool(items) and all(item.deduction is None for item in items)
+    tier_ids = {tuple(t.id for t in item.tiers) for item in items}
+    enum = None
+    if tiered and len(tier_ids) == 1:
+        (shared,) = tier_ids
+        na = (NOT_APPLICABLE,) if any(item.not_applicable for item in items) else ()
+        enum = (*shared, *na, *EXTRA_TIERS)
+    return AnswerShape(tiers=enum, tier_required=tiered, checks=any(item.checks for item in items))
+
+
+def _fields(prompts: Prompts, shape: AnswerShape) -> dict[str, Any]:
     d = prompts.text["fields"]
     quote = create_model(
         "Quote",
@@ -124,28 +184,47 @@ def _fields(prompts: Prompts) -> dict[str, Any]:
     occurrence = create_model(
         "Occurrence", __base__=quote, severe=(bool, Field(default=False, description=d["severe"]))
     )
-    return {
-        "evidence": (list[quote], Field(default_factory=list, description=d["evidence"])),
+    evidence: tuple[Any, Any] = (list[quote], Field(default_factory=list, description=d["evidence"]))
+    fields: dict[str, Any] = {
+        "evidence": evidence,
         "occurrences": (list[occurrence], Field(default_factory=list, description=d["occurrences"])),
+    }
+    if shape.checks:
+        check = create_model(
+            "CheckAnswer", __base__=Answer, evidence=evidence, passed=(bool, Field(description=d["passed"]))
+        )
+        fields["checks"] = (dict[str, check], Field(default_factory=dict, description=d["checks"]))
+    # The enum is in the schema only: the value is checked per item (_tier_problem), so a wrong
+    # tier is re-asked in the prompt's language by providers that do not constrain decoding.
+    tier: dict[str, Any] = {"description": d["tier"]}
+    if shape.tiers is not None:
+        tier["json_schema_extra"] = {"enum": list(shape.tiers)}
+    if not shape.tier_required:
+        tier["default"] = ""
+    return {
+        **fields,
         "rationale": (str, Field(description=d["rationale"])),
-        "tier": (str, Field(default="", description=d["tier"])),
+        "tier": (str, Field(**tier)),
         "flags": (dict[str, bool], Field(default_factory=dict, description=d["flags"])),
     }
 
 
-def answer_model(prompts: Prompts) -> type[Answer]:
-    """The answer schema shared by every item (structure only; see :func:`checked_model`)."""
-    return create_model("ItemAnswer", __base__=Answer, **_fields(prompts))
+def answer_model(prompts: Prompts, shape: AnswerShape | None = None) -> type[Answer]:
+    """The answer schema shared by every item (structure only; see :func:`checked_model`).
+
+    ``shape``: the rubric's :func:`answer_shape` (default: the plain schema).
+    """
+    return create_model("ItemAnswer", __base__=Answer, **_fields(prompts, shape or AnswerShape()))
 
 
-def group_model(prompts: Prompts) -> type[Answer]:
+def group_model(prompts: Prompts, shape: AnswerShape | None = None) -> type[Answer]:
     """The answer to several items in one call: ``answers``, one entry per item id."""
     d = prompts.text["fields"]
     entry = create_model(
         "ItemAnswerEntry",
         __base__=Answer,
         item_id=(str, Field(description=d["item_id"])),
-        **_fields(prompts),
+        **_fields(prompts, shape or AnswerShape()),
     )
     return create_model(
         "ItemAnswers", __base__=Answer, answers=(list[entry], Field(description=d["answers"]))
@@ -210,10 +289,34 @@ def _tier_problem(answer: Any, item: Item, prompts: Prompts) -> str | None:
         if not wanted:
             return prompts.word("reask", "no_flags", item_id=item.id)
         return prompts.word("reask", "flags", item_id=item.id, flags=", ".join(sorted(wanted)))
+    given = getattr(answer, "checks", None) or {}
+    if item.checks or given:
+        return _checks_problem(answer.tier, given, item, prompts)
     top = max(item.tiers, key=item.tier_points).id
     if not answer.evidence and (answer.tier not in (top, NOT_APPLICABLE) or any(answer.flags.values())):
         return prompts.word("reask", "empty")
     return None
+
+
+def _checks_problem(tier: str, given: Mapping[str, Any], item: Item, prompts: Prompts) -> str | None:
+    """A decomposed item's checks: exactly its own answered, each failed one with evidence."""
+    if not item.checks:
+        return prompts.word("reask", "no_checks", item_id=item.id)
+    if tier == NOT_APPLICABLE and not given:
+        return None
+    wanted = [check.id for check in item.checks]
+    if set(given) != set(wanted):
+        return prompts.word("reask", "checks", item_id=item.id, checks=", ".join(wanted))
+    for check_id in wanted:
+        if not given[check_id].passed and not given[check_id].evidence:
+            return prompts.word("reask", "check_evidence", item_id=item.id, check=check_id)
+    return None
+
+
+def _check_quotes(answer: Any, item: Item) -> list[tuple[str, Sequence[_Cited]]]:
+    """The quotes of each check answered (in the item's order); none for an item without checks."""
+    given = getattr(answer, "checks", None) or {}
+    return [(check.id, given[check.id].evidence) for check in item.checks if check.id in given]
 
 
 def _checker(item: Item, prompts: Prompts) -> Callable[..., Any]:
@@ -230,10 +333,17 @@ def _checker(item: Item, prompts: Prompts) -> Callable[..., Any]:
         if problem:
             raise ValueError(problem)
         cited = answer.occurrences if deduction else answer.evidence
-        evidence, problem = _verify(cited, conversation, prompts, item.evidence_from)
+        per_check = [] if deduction else _check_quotes(answer, item)
+        every = [*cited, *(quote for _, quotes in per_check for quote in quotes)]
+        evidence, problem = _verify(every, conversation, prompts, item.evidence_from)
         if problem:
             raise ValueError(problem)
         answer._located = tuple(evidence)  # verified once, here; judging reads it (located())
+        at = len(cited)
+        answer._located_checks = {}
+        for check_id, quotes in per_check:
+            answer._located_checks[check_id] = tuple(evidence[at : at + len(quotes)])
+            at += len(quotes)
         return answer
 
     return check

@@ -95,6 +95,8 @@ _TEXT_KEYS = {
         "flags_field",
         "severe",
         "group",
+        "checks",
+        "checks_na",
     },
     "fields": {
         "turn",
@@ -107,8 +109,20 @@ _TEXT_KEYS = {
         "severe",
         "item_id",
         "answers",
+        "checks",
+        "passed",
     },
-    "reask": {"bad_quotes", "empty", "quote", "tier", "flags", "no_flags"},
+    "reask": {
+        "bad_quotes",
+        "empty",
+        "quote",
+        "tier",
+        "flags",
+        "no_flags",
+        "checks",
+        "no_checks",
+        "check_evidence",
+    },
     "quote_reasons": {"empty", "bad_turn", "no_content", "too_short", "missing", "wrong_speaker"},
 }
 
@@ -279,7 +293,16 @@ def _item_block(item: Item, prompts: Prompts) -> str:
         flags=flags,
         output=output,
     )
-    return block.rstrip() + "\n"
+    return block.rstrip() + "\n" + _checks_block(item, prompts)
+
+
+def _checks_block(item: Item, prompts: Prompts) -> str:
+    """A decomposed item's checks, each ``- id: question`` (empty for an item without checks)."""
+    if not item.checks:
+        return ""
+    lines = "\n".join(f"- {check.id}: {check.question}" for check in item.checks)
+    na = prompts.word("item", "checks_na") if item.not_applicable is not None else ""
+    return prompts.word("item", "checks", lines=lines, na=na).rstrip() + "\n"
 
 
 def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prompts) -> list[dict[str, str]]:

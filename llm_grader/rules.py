@@ -33,6 +33,7 @@ from .rubric import (
     SpeakingRateRule,
     Threshold,
     Window,
+    first_threshold,
 )
 from .types import Audit, Judgement, Occurrence
 
@@ -340,10 +341,10 @@ def judge_rule(item: Item, conversation: Conversation, *, language: str = "zh") 
             measured=measure.value,
         )
     assert measure.value is not None
-    for threshold in item.rule.thresholds:
-        if threshold.holds(measure.value):
-            flags = {flag.id: flag.id in threshold.flags for flag in item.flags}
-            return _decided(item, item.rule, threshold, measure, flags=flags)
+    threshold = first_threshold(item.rule.thresholds, measure.value)
+    if threshold is not None:
+        flags = {flag.id: flag.id in threshold.flags for flag in item.flags}
+        return _decided(item, item.rule, threshold, measure, flags=flags)
     return Judgement(
         item_id=item.id,
         error=_t(language, "no_threshold", v=measure.value),
@@ -370,7 +371,7 @@ def judge_hybrid(
     for rule in item.decide_by_rule:
         measure = _measure(rule, conversation, language)
         value = measure.value
-        threshold = None if value is None else next((t for t in rule.thresholds if t.holds(value)), None)
+        threshold = None if value is None else first_threshold(rule.thresholds, value)
         if threshold is None:
             found.append(measure.missing or measure.rationale)
         else:

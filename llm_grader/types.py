@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 __all__ = [
     "NOT_APPLICABLE",
     "Audit",
+    "CheckResult",
     "Evidence",
     "FailureKind",
     "Judgement",
@@ -126,6 +127,17 @@ class ReviewVerdict(Record):
     """When, as an ISO-8601 timestamp."""
 
 
+class CheckResult(Record):
+    """The model's answer to one check of a decomposed item (``checks``), kept for audit."""
+
+    id: str
+    """The check's id."""
+    passed: bool
+    """Whether the model found the check passed."""
+    evidence: list[Evidence] = []
+    """The verified quotes it gave for this check."""
+
+
 class Audit(Record):
     """How an item's grade came about: enough to reproduce, rescore or question it."""
 
@@ -158,6 +170,9 @@ class Audit(Record):
     """A reviewer's verdict applied to this item (the grade above is then the reviewer's)."""
     group: list[str] | None = None
     """Grouped judging: the items answered by the same call (its usage is booked on the first)."""
+    checks: list[CheckResult] | None = None
+    """A decomposed item: each check as the model answered it (of the sample kept); the tier
+    was computed from the failed ones by the item's thresholds."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,6 +26,7 @@ from .model import (
     Deduction,
     Flag,
     Item,
+    ItemCheck,
     LevelScale,
     NotApplicable,
     Override,
@@ -37,6 +38,7 @@ from .rule_model import (
     BasicRule,
     Bounds,
     Check,
+    CheckThreshold,
     CombinedRule,
     FirstResponseRule,
     ForbiddenWordsRule,
@@ -48,6 +50,7 @@ from .rule_model import (
     SpeakingRateRule,
     Threshold,
     Window,
+    first_threshold,
 )
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "Bounds",
     "Category",
     "Check",
+    "CheckThreshold",
     "CombinedRule",
     "Condition",
     "DataKind",
@@ -66,6 +70,7 @@ __all__ = [
     "ForbiddenWordsRule",
     "InterruptionRule",
     "Item",
+    "ItemCheck",
     "LevelScale",
     "LongestGapRule",
     "NotApplicable",
@@ -80,6 +85,7 @@ __all__ = [
     "Window",
     "builtin_rubrics",
     "check_rubric",
+    "first_threshold",
     "item_fingerprint",
     "lint_rubric",
     "load_rubric",

@@ -12,7 +12,7 @@ threshold covers) do not.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal, NamedTuple
 
 from ..errors import Problem
@@ -280,19 +280,69 @@ def _regex_patterns(rule: Rule, path: FieldPath) -> list[tuple[FieldPath, str]]:
 
 
 def _thresholds_known(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    for site in _sites(item, path, scored=False):
+        yield from _known_targets(item, site.rule.thresholds, (*site.path, "thresholds"))
+
+
+def _known_targets(item: Item, thresholds: Sequence[Threshold], path: FieldPath) -> Iterator[_Finding]:
+    """Thresholds naming a tier or a flag the item does not have."""
     tier_ids = [t.id for t in item.tiers]
     flag_ids = {f.id for f in item.flags}
-    for site in _sites(item, path, scored=False):
-        for hi, threshold in enumerate(site.rule.thresholds):
-            threshold_path: FieldPath = (*site.path, "thresholds", hi)
-            if threshold.tier not in tier_ids:
-                yield _Finding(
-                    (*threshold_path, "tier"),
-                    f"unknown tier {threshold.tier!r}; the item's tiers: {', '.join(tier_ids) or 'none'}",
-                )
-            for flag in threshold.flags:
-                if flag not in flag_ids:
-                    yield _Finding((*threshold_path, "flags"), f"item declares no flag {flag!r}")
+    for hi, threshold in enumerate(thresholds):
+        threshold_path: FieldPath = (*path, hi)
+        if threshold.tier not in tier_ids:
+            yield _Finding(
+                (*threshold_path, "tier"),
+                f"unknown tier {threshold.tier!r}; the item's tiers: {', '.join(tier_ids) or 'none'}",
+            )
+        for flag in threshold.flags:
+            if flag not in flag_ids:
+                yield _Finding((*threshold_path, "flags"), f"item declares no flag {flag!r}")
+
+
+def _checks_structure(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    # A decomposed item: checks the model answers, thresholds mapping the failed ones to a tier.
+    where: FieldPath = (*path, "thresholds")
+    if item.checks and (item.judge == "rule" or item.is_deduction):
+        yield _Finding(
+            (*path, "checks"),
+            "only a scored model-judged item can have checks (its tier is computed from the failed ones)",
+        )
+    if item.checks and not item.thresholds:
+        needs = "an item with checks needs thresholds: the tier for the number (or set) of failed checks"
+        yield _Finding(where, needs)
+    if item.thresholds and not item.checks:
+        yield _Finding(
+            where, "thresholds map failed checks to a tier: give the item checks (a rule's go in the rule)"
+        )
+    ids = [check.id for check in item.checks]
+    for ci, check_id in enumerate(ids):
+        if check_id in ids[:ci]:
+            yield _Finding((*path, "checks", ci, "id"), f"duplicate check id {check_id!r}")
+
+
+def _checks_thresholds(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+    if not (item.checks and item.thresholds):
+        return
+    where: FieldPath = (*path, "thresholds")
+    ids = [check.id for check in item.checks]
+    yield from _known_targets(item, item.thresholds, where)
+    for hi, threshold in enumerate(item.thresholds):
+        for fi, check_id in enumerate(threshold.failed):
+            if check_id not in ids:
+                known = f"unknown check {check_id!r}; the item's checks: {', '.join(ids)}"
+                yield _Finding((*where, hi, "failed", fi), known)
+    # Only thresholds without ``failed`` hold for every set of failed checks of their count.
+    covered = [b for b in (t.bounds for t in item.thresholds if not t.failed) if b[0] <= b[1]]
+    covered.append((len(ids) + 1, math.inf))  # no more checks can fail than there are
+    gaps = _gaps(covered, counts=True)
+    if gaps:
+        yield _Finding(
+            where,
+            f"no threshold covers the counts {' and '.join(gaps)} of failed checks (0 to {len(ids)}): "
+            "the tier could not be computed (close the gap, or end with a threshold without min/max)",
+        )
+    yield from _ordered(item.thresholds, where)
 
 
 def _thresholds_complete(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
@@ -332,7 +382,7 @@ def _thresholds_ordered(item: Item, path: FieldPath, siblings: frozenset[str]) -
         yield from _ordered(site.rule.thresholds, (*site.path, "thresholds"))
 
 
-def _ordered(thresholds: list[Threshold], path: FieldPath) -> Iterator[_Finding]:
+def _ordered(thresholds: Sequence[Threshold], path: FieldPath) -> Iterator[_Finding]:
     # The first threshold that holds wins: later ones must not be impossible, shadowed, or
     # have a min or max that an earlier threshold makes meaningless.
     earlier: list[tuple[int, _Interval]] = []
@@ -343,13 +393,15 @@ def _ordered(thresholds: list[Threshold], path: FieldPath) -> Iterator[_Finding]
             yield _Finding(where, f"min {low:g} is above max {high:g}: no value can match")
             continue
         takers = [f"thresholds[{j}]" for j, (a, b) in earlier if a <= high and low <= b]
+        conditional = bool(getattr(threshold, "failed", None))  # holds for some failed checks only
         if any(a <= low and high <= b for a, b in _merged([interval for _, interval in earlier])):
             first = "which come first" if len(takers) > 1 else "which comes first"
             taken = f"{_span(low, high)} is already taken by {' and '.join(takers)}, {first}"
             yield _Finding(where, f"never matches: {taken}")
-        else:
+        elif not conditional:
             yield from _overlaps(threshold, where, earlier)
-        earlier.append((index, (low, high)))
+        if not conditional:
+            earlier.append((index, (low, high)))
 
 
 def _overlaps(
@@ -399,6 +451,8 @@ _ITEM_CHECKS: tuple[_ItemCheck, ...] = (
     _thresholds_complete,
     _thresholds_ordered,
     _flags_unique,
+    _checks_structure,
+    _checks_thresholds,
 )
 """The checks of one item, in the order their problems are reported; ``siblings`` are the
 ids of the items of its category."""

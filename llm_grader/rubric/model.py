@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from ..errors import NotFoundError
 from ._strict import IDENTIFIER, Strict
-from .rule_model import Rule
+from .rule_model import CheckThreshold, Rule
 
 __all__ = [
     "Applicability",
@@ -31,6 +31,7 @@ __all__ = [
     "Deduction",
     "Flag",
     "Item",
+    "ItemCheck",
     "LevelScale",
     "NotApplicable",
     "Override",
@@ -107,6 +108,26 @@ class Flag(Strict):
     """Flag id, used by overrides."""
     description: str
     """The question the grader answers, in the rubric's language."""
+
+
+class ItemCheck(Strict):
+    """One yes/no question of a decomposed model item (``checks``), answered with its own evidence.
+
+    The model says whether the check passed and quotes what shows it; the item's tier is then
+    computed by rule from the checks that failed (the item's ``thresholds``), not asked.
+    """
+
+    id: str = Field(pattern=IDENTIFIER)
+    """Stable id of the check, used in answers, thresholds (``failed``) and the audit."""
+    question: str = Field(min_length=1)
+    """The yes/no question, phrased so that *yes* means the check passed (客服是否没有推诿?)."""
+    name: str = ""
+    """A short name (推诿); shown in rationales and ``rubric show`` (default: the id)."""
+
+    @property
+    def label(self) -> str:
+        """The name, or the id when there is none."""
+        return self.name or self.id
 
 
 _Policy = Literal["full", "exclude"]
@@ -189,6 +210,12 @@ class Item(Strict):
     value no threshold holds leaves the item to the model (their gaps are meant). Flags a
     firing threshold does not raise stay undetermined, so an item with flags is still asked of
     the model when there is one."""
+    checks: list[ItemCheck] = Field(default_factory=list)
+    """Makes a model-judged item *decomposed*: yes/no questions the model answers, each with its
+    own evidence; the tier is computed from the failed checks by ``thresholds``."""
+    thresholds: list[CheckThreshold] = Field(default_factory=list)
+    """For an item with ``checks``: the number of failed checks (and, with ``failed``, which
+    ones) → tier, first match wins — the shape of a ``combined`` rule's thresholds."""
     notes: list[str] = Field(default_factory=list)
     """The card's remarks (备注), kept verbatim; they reach the prompt."""
     examples: list[str] = Field(default_factory=list)

@@ -9,6 +9,7 @@ passes — and measures how many failed (开头语、结束语: one wrong 1 poin
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from typing import Annotated, Literal, get_args
 
 from pydantic import Field, model_validator
@@ -20,6 +21,7 @@ __all__ = [
     "BasicRule",
     "Bounds",
     "Check",
+    "CheckThreshold",
     "CombinedRule",
     "FirstResponseRule",
     "ForbiddenWordsRule",
@@ -33,6 +35,7 @@ __all__ = [
     "Threshold",
     "Window",
     "describe_interval",
+    "first_threshold",
     "merged_intervals",
     "uncovered_intervals",
 ]
@@ -78,6 +81,34 @@ class Threshold(Bounds):
     """Tier given when the bounds hold."""
     flags: list[str] = Field(default_factory=list)
     """Flags of the item raised when this threshold is the one that matched."""
+
+
+class CheckThreshold(Threshold):
+    """A threshold on a model item's ``checks``: the number that failed, and which.
+
+    The bounds are on the number of failed checks (as a ``combined`` rule's); ``failed``
+    further requires that each of these checks failed (``{failed: [no_shirking], tier: poor}``).
+    """
+
+    failed: list[str] = Field(default_factory=list)
+    """Check ids that must all have failed for the threshold to hold (none: any)."""
+
+    def matches(self, count: float, failed: Collection[str]) -> bool:
+        """Whether ``count`` failed checks, ``failed`` among them, meet this threshold."""
+        return self.holds(count) and all(check in failed for check in self.failed)
+
+
+def first_threshold(
+    thresholds: Sequence[Threshold], value: float, failed: Collection[str] = ()
+) -> Threshold | None:
+    """The first threshold that holds for ``value`` (and, for a check threshold, ``failed``)."""
+    for threshold in thresholds:
+        if isinstance(threshold, CheckThreshold):
+            if threshold.matches(value, failed):
+                return threshold
+        elif threshold.holds(value):
+            return threshold
+    return None
 
 
 class _RuleBase(Strict):
