@@ -150,6 +150,8 @@ MESSAGES: Final[dict[str, Message]] = {
     ),
     "cli.rule": Message("rule: {rule}", "rule: {rule}"),
     "cli.decide_by_rule": Message("decide_by_rule: {rule}", "decide_by_rule: {rule}"),
+    "cli.check": Message("检查项 {id}({name}):{question}", "check {id} ({name}): {question}"),
+    "cli.check_threshold": Message("不符合的检查项 → 等级:{threshold}", "failed checks → tier: {threshold}"),
     "cli.no_conversation": Message(
         "no conversation {id!r} in {path!r}; ids: {ids}", "no conversation {id!r} in {path!r}; ids: {ids}"
     ),

@@ -333,14 +333,14 @@ def _checks_thresholds(item: Item, path: FieldPath, siblings: frozenset[str]) ->
                 known = f"unknown check {check_id!r}; the item's checks: {', '.join(ids)}"
                 yield _Finding((*where, hi, "failed", fi), known)
     # Only thresholds without ``failed`` hold for every set of failed checks of their count.
-    covered = [b for b in (t.bounds for t in item.thresholds if not t.failed) if b[0] <= b[1]]
-    covered.append((len(ids) + 1, math.inf))  # no more checks can fail than there are
-    gaps = _gaps(covered, counts=True)
+    covered = [t.bounds for t in item.thresholds if not t.failed]
+    gaps = [n for n in range(len(ids) + 1) if not any(low <= n <= high for low, high in covered)]
     if gaps:
+        counts = ", ".join(map(str, gaps))
         yield _Finding(
             where,
-            f"no threshold covers the counts {' and '.join(gaps)} of failed checks (0 to {len(ids)}): "
-            "the tier could not be computed (close the gap, or end with a threshold without min/max)",
+            f"no threshold covers {counts} failed check(s) (of 0 to {len(ids)}): the tier could not be "
+            "computed (close the gap, or end with a threshold without min/max)",
         )
     yield from _ordered(item.thresholds, where)
 

@@ -23,7 +23,7 @@ def _context(request: JudgeRequest) -> dict[str, Any] | None:
 
 
 def top_tier_answer(item: Item) -> dict[str, Any]:
-    """The answer that gives ``item`` its top tier with no evidence and no flag raised."""
+    """The answer that gives ``item`` its top tier with no evidence, no flag raised, every check passed."""
     if item.deduction is not None:
         return {"occurrences": [], "rationale": "未发现"}
     answer: dict[str, Any] = {
@@ -33,6 +33,8 @@ def top_tier_answer(item: Item) -> dict[str, Any]:
     }
     if item.flags:
         answer["flags"] = {f.id: False for f in item.flags}
+    if item.checks:
+        answer["checks"] = {c.id: {"evidence": [], "passed": True} for c in item.checks}
     return answer
 
 

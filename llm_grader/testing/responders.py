@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from .judge import top_tier_answer
 from .server import Reply, Responder, answer
 
 __all__ = [
@@ -43,24 +44,15 @@ def item_of(request: dict[str, Any]) -> str:
     return items_of(request)[-1]
 
 
-def _top(item: Any) -> dict[str, Any]:
-    if item.deduction is not None:
-        return {"occurrences": [], "rationale": "未发现"}
-    obj = {"evidence": [], "rationale": "符合标准", "tier": max(item.tiers, key=item.tier_points).id}
-    if item.flags:
-        obj["flags"] = {f.id: False for f in item.flags}
-    return obj
-
-
 def top_tier_responder(rubric: Any, *, delay: float = 0.0) -> Responder:
     """Answer every item of ``rubric`` with its top tier, no evidence, no flag raised."""
 
     def respond(request: dict[str, Any]) -> Reply:
         ids = items_of(request)
         if not is_grouped(request):
-            obj = _top(rubric.item(ids[0]))
+            obj = top_tier_answer(rubric.item(ids[0]))
         else:
-            obj = {"answers": [{"item_id": i, **_top(rubric.item(i))} for i in ids]}
+            obj = {"answers": [{"item_id": i, **top_tier_answer(rubric.item(i))} for i in ids]}
         reply = answer(request, obj)
         reply.delay = delay
         return reply
