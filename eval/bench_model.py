@@ -206,7 +206,7 @@ def strategy_table(rows: list[Row]) -> list[str]:
             (r.server["prefix_ratio"], r.conversations) for r in group if r.server["prefix_ratio"] is not None
         ]
         ratio = (
-            f"{sum(x * w for x, w in ratios) / sum(w for _, w in ratios):.0%}" if ratios else "n/a (1 call)"
+            f"{sum(x * w for x, w in ratios) / sum(w for _, w in ratios):.1%}" if ratios else "n/a (1 call)"
         )
         costs = [r.cost for r in group]
         cost = "n/a" if None in costs else f"{sum(c for c in costs if c is not None) / n:.6f}"

@@ -97,6 +97,7 @@ _TEXT_KEYS = {
         "group",
         "checks",
         "checks_na",
+        "checks_rule",
     },
     "fields": {
         "turn",
@@ -331,6 +332,8 @@ def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prom
         transcript=transcript,
         notes_block=notes,
     )
+    if any(item.checks for _, item in rubric.items()):  # how checks are answered: shared, cached
+        system = system.rstrip() + "\n" + prompts.word("item", "checks_rule")
     return [
         {"role": "system", "content": system.rstrip() + "\n"},
         {"role": "user", "content": shown.rstrip() + "\n"},
