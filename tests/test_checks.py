@@ -192,7 +192,7 @@ def test_a_decomposed_item_may_still_not_apply() -> None:
 def test_the_prompt_lists_the_checks() -> None:
     grader = Grader(RUBRIC, model=FakeJudge.top_tier(RUBRIC))
     block = grader.messages(RUBRIC.item("efficiency"), chat())[-1]["content"]
-    assert "- no_shirking: 客服是否没有推诿?" in block and "checks" in block
+    assert "规则计算:\n- no_shirking: 客服是否没有推诿?\n- proficient:" in block
     assert "no_shirking" not in grader.messages(RUBRIC.item("clarity"), chat())[-1]["content"]
 
 
