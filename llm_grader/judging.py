@@ -21,25 +21,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .answers import (
-    Answer,
-    answer_model,
-    answer_shape,
-    check_entry,
-    checked_model,
-    group_model,
-    located,
-    located_checks,
-)
+from .answers import Answer, answer_model, answer_shape, check_entry, checked_model, group_model, located
 from .conversation import Conversation
+from .decomposed import by_checks
 from .errors import LLMGraderError
 from .messages import text
 from .model import Judge, JudgeRequest, ModelResult, Pacer, prompt_size
 from .progress import traced_call
 from .prompting import Prompts, compile_group_messages, compile_messages, prompt_hash, shared_messages
-from .rubric import Item, Rubric, first_threshold
+from .rubric import Item, Rubric
 from .sampling import Vote, majority_occurrences, majority_verdict
-from .types import NOT_APPLICABLE, Audit, CheckResult, Judgement, Occurrence, Usage
+from .types import NOT_APPLICABLE, Audit, Judgement, Occurrence, Usage
 
 __all__ = ["STRATEGIES", "ItemJudging", "Strategy", "merge_flags", "open_flags"]
 
@@ -320,11 +312,9 @@ class ItemJudging:
 
         A flag the samples disagree on lowers the agreement and sends the item to review.
         """
-        decided = [_by_checks(item, a) for a in answers] if item.checks else None
-        if decided is not None and any(d is None for d in decided):
-            failed = next(len(_failed(item, a)) for a, d in zip(answers, decided, strict=True) if d is None)
-            error = text("rule.no_threshold", self.rubric.language, v=failed)
-            return Judgement(item_id=item.id, error=error, needs_review=True, usage=usage, audit=audit)
+        decided = [by_checks(item, a, self.rubric.language) if item.checks else None for a in answers]
+        if bad := next((d for d in decided if d and d.error), None):
+            return Judgement(item_id=item.id, error=bad.error, needs_review=True, usage=usage, audit=audit)
         votes = [
             Vote(
                 tier=d.tier if d else a.tier,
@@ -332,18 +322,16 @@ class ItemJudging:
                 evidence=located(a),
                 key=a.model_dump_json(),
             )
-            for a, d in zip(answers, decided or [None] * len(answers), strict=True)
+            for a, d in zip(answers, decided, strict=True)
         ]
         verdict = majority_verdict(votes, {t.id: item.tier_points(t) for t in item.tiers})
         tier, needs_review = verdict.tier, False
         rationale = answers[verdict.chosen].rationale
-        measured = None
-        chosen = decided[verdict.chosen] if decided else None
+        measured, chosen = None, decided[verdict.chosen]
         if chosen is not None and chosen.results is not None:
             audit = audit.model_copy(update={"checks": chosen.results})
-            failed_ids = [r.id for r in chosen.results if not r.passed]
-            measured = float(len(failed_ids))
-            rationale += "\n" + _checks_line(item, failed_ids, self.rubric.language)
+            measured = float(len(chosen.failed))
+            rationale += "\n" + chosen.line
         if self.samples > 1:
             share = verdict.agreeing / self.samples
             audit = audit.model_copy(
@@ -376,48 +364,6 @@ class ItemJudging:
             usage=usage,
             audit=audit.model_copy(update={"na_source": "model"}) if tier == NOT_APPLICABLE else audit,
         )
-
-
-@dataclass(frozen=True)
-class _Decided:
-    """A decomposed item's tier computed from one answer's checks (by the item's thresholds)."""
-
-    tier: str
-    flags: tuple[str, ...] = ()
-    """Flags the threshold that held raises."""
-    results: list[CheckResult] | None = None
-    """Each check as answered; None for a not-applicable answer (its checks are not asked)."""
-
-
-def _failed(item: Item, answer: Any) -> list[str]:
-    given = getattr(answer, "checks", None) or {}
-    return [check.id for check in item.checks if not given[check.id].passed]
-
-
-def _by_checks(item: Item, answer: Any) -> _Decided | None:
-    """The tier the item's thresholds give for the checks ``answer`` failed; None: none holds."""
-    if answer.tier == NOT_APPLICABLE:
-        return _Decided(tier=NOT_APPLICABLE)
-    found = located_checks(answer)
-    given = answer.checks
-    results = [
-        CheckResult(id=check.id, passed=given[check.id].passed, evidence=list(found.get(check.id, ())))
-        for check in item.checks
-    ]
-    failed = _failed(item, answer)
-    threshold = first_threshold(item.thresholds, len(failed), failed)
-    if threshold is None:
-        return None
-    return _Decided(tier=threshold.tier, flags=tuple(threshold.flags), results=results)
-
-
-def _checks_line(item: Item, failed: list[str], language: str) -> str:
-    """The rationale's line on the checks: which failed, and that the tier follows from them."""
-    if not failed:
-        return text("grader.checks_passed", language, total=len(item.checks))
-    labels = {check.id: check.label for check in item.checks}
-    names = ("、" if language == "zh" else ", ").join(labels[i] for i in failed)
-    return text("grader.checks_failed", language, failed=len(failed), total=len(item.checks), names=names)
 
 
 def _check_budget(request: JudgeRequest, judge: Judge, conversation_id: str) -> None:

@@ -35,13 +35,6 @@ MESSAGES: Final[dict[str, Message]] = {
         "{k} 次采样中只有 {n} 次给出 {tier},一致率 {share:.0%} 低于 {threshold:.0%}",
         "only {n} of {k} samples gave {tier}: agreement {share:.0%} below {threshold:.0%}",
     ),
-    "grader.checks_passed": Message(
-        "检查项全部符合(共 {total} 项),等级按规则计算", "all {total} checks passed; the tier follows by rule"
-    ),
-    "grader.checks_failed": Message(
-        "{failed}/{total} 项检查不符合:{names};等级按规则计算",
-        "{failed} of {total} checks failed: {names}; the tier follows by rule",
-    ),
     "grader.flag_split": Message("{n}/{k} 次采样判定 {flag} 成立", "{n} of {k} samples raised {flag}"),
     # ---------------------------------------------------------------- applicability
     "na.channel": Message(
@@ -151,7 +144,6 @@ MESSAGES: Final[dict[str, Message]] = {
     "cli.rule": Message("rule: {rule}", "rule: {rule}"),
     "cli.decide_by_rule": Message("decide_by_rule: {rule}", "decide_by_rule: {rule}"),
     "cli.check": Message("检查项 {id}({name}):{question}", "check {id} ({name}): {question}"),
-    "cli.check_threshold": Message("不符合的检查项 → 等级:{threshold}", "failed checks → tier: {threshold}"),
     "cli.no_conversation": Message(
         "no conversation {id!r} in {path!r}; ids: {ids}", "no conversation {id!r} in {path!r}; ids: {ids}"
     ),

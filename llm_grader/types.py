@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "NOT_APPLICABLE",
@@ -170,7 +170,7 @@ class Audit(Record):
     """A reviewer's verdict applied to this item (the grade above is then the reviewer's)."""
     group: list[str] | None = None
     """Grouped judging: the items answered by the same call (its usage is booked on the first)."""
-    checks: list[CheckResult] | None = None
+    checks: list[CheckResult] | None = Field(default=None, exclude_if=lambda v: v is None)
     """A decomposed item: each check as the model answered it (of the sample kept); the tier
     was computed from the failed ones by the item's thresholds."""
 

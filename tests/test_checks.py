@@ -122,6 +122,9 @@ def test_the_tier_is_computed_from_the_failed_checks_not_asked() -> None:
     assert (found.turn, found.quote, found.verified) == (2, SHIRK, True)
     assert "1/3 项检查不符合:未推诿" in item.rationale
     assert item.evidence[0].quote == SHIRK
+    again = type(card).model_validate_json(card.model_dump_json())  # the results file keeps them
+    assert again.item("efficiency").audit.checks == item.audit.checks
+    assert "checks" not in card.item("clarity").audit.model_dump()  # none: not written at all
 
 
 def test_the_count_of_failed_checks_maps_to_a_tier() -> None:

@@ -20,7 +20,7 @@ LAYERS = [
     ["evidence", "rules", "sampling"],
     ["prompting"],
     ["answers", "scoring"],
-    ["model", "results"],
+    ["model", "results", "decomposed"],
     ["config"],
     ["progress"],
     ["judging"],

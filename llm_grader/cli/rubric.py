@@ -87,10 +87,9 @@ def _item_lines(item: Item, language: str) -> list[str]:
     lines += [text("cli.note", language, note=note) for note in item.notes]
     lines += [text("cli.flag", language, id=f.id, description=f.description) for f in item.flags]
     lines += [text("cli.check", language, id=c.id, name=c.label, question=c.question) for c in item.checks]
-    lines += [
-        text("cli.check_threshold", language, threshold=t.model_dump_json(exclude_defaults=True))
-        for t in item.thresholds
-    ]
+    if item.thresholds:  # failed checks → tier
+        shown = ", ".join(t.model_dump_json(exclude_defaults=True) for t in item.thresholds)
+        lines.append(text("cli.rule", language, rule=f"[{shown}]"))
     if item.not_applicable:
         na = item.not_applicable
         lines.append(text("cli.not_applicable_when", language, when=na.when, policy=na.policy))
