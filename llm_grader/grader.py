@@ -251,6 +251,9 @@ class Grader:
                 reporter.advance(card)
             except BaseException as exc:
                 stopped.append(exc)
+                if not isinstance(exc, asyncio.CancelledError):  # stop the others before they call again
+                    for task in running - {asyncio.current_task()}:
+                        task.cancel()
                 raise
             finally:
                 slots.release()

@@ -7,6 +7,7 @@ once instead of grading everything again and writing duplicates.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -118,7 +119,8 @@ class ResultsWriter:
         code = errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno is not None else ""
         try:
             os.ftruncate(self._fd, self._good)
-            os.fsync(self._fd)
+            with contextlib.suppress(OSError):  # what readers see is cut back already; syncing it is a bonus
+                os.fsync(self._fd)
             kept = "it keeps every scorecard written before, as whole lines"
         except OSError as cut:
             kept = (

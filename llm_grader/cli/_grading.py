@@ -8,6 +8,7 @@ client are imported when a grader is made, not when the command line starts.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -294,7 +295,7 @@ def run_batch(
             )
     except OutputWriteError as exc:
         _close(grader, batch, summary, output, time.monotonic() - started, resume=resume,
-               not_written=not_written, unwritten=len(exc.unwritten))  # fmt: skip
+               not_written=not_written, unwritten=exc.unwritten)  # fmt: skip
         raise
     except KeyboardInterrupt:
         in_input = batch.total() if isinstance(batch, ConversationStream) else len(batch)
@@ -315,16 +316,19 @@ def _close(
     *,
     resume: bool,
     not_written: list[str],
-    unwritten: int = 0,
+    unwritten: Sequence[Scorecard] = (),
     cards: list[Scorecard] | None = None,
 ) -> BatchRun:
-    """Print the summary table, the closing line and the failed ids; what the run came to."""
+    """Print the summary table, the closing line and the failed ids; what the run came to.
+
+    ``unwritten``: scorecards graded but not written (a full disk); their calls are counted.
+    """
     from ..model.prices import cost_text
     from ..results import count_results
 
     language = grader.rubric.language
     out.print(summary.table(language))
-    usage = summary.usage
+    usage = sum((card.usage for card in unwritten), summary.usage)
     unreadable = batch.skipped if isinstance(batch, ConversationStream) else len(batch.errors)
     before = count_results(output) - summary.graded if resume else 0
     closing = text(
@@ -332,7 +336,7 @@ def _close(
         language,
         graded=summary.graded,
         before=text("cli.graded_before", language, n=before) if before > 0 else "",
-        unwritten=text("cli.graded_unwritten", language, n=unwritten) if unwritten else "",
+        unwritten=text("cli.graded_unwritten", language, n=len(unwritten)) if unwritten else "",
         skipped=unreadable + len(not_written),
         unscored=summary.unscored,
         calls=usage.calls,
