@@ -15,14 +15,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._batch_output import cancel_all, written
 from .answers import Answer
 from .config import GraderConfig, grader_config
 from .conversation import Conversation, mask_conversation
-from .errors import LLMGraderError, ModelConfigurationError, OutputWriteError
+from .errors import LLMGraderError, ModelConfigurationError
 from .judging import ItemJudging, merge_flags, open_flags
 from .messages import text
 from .model import Judge, JudgeRequest, ModelSettings, Pacer, build_judge
-from .progress import ProgressCallback, ProgressReporter, progress_reporter, traced_grade
+from .progress import ProgressCallback, progress_reporter, traced_grade
 from .prompting import Prompts, compile_messages
 from .results import ResultsWriter
 from .rubric import Item, Rubric, item_fingerprint, load_rubric
@@ -242,7 +243,7 @@ class Grader:
         async def one(index: int, conversation: Conversation) -> None:
             try:
                 card = await self._guarded(conversation, pacer)
-                if writer and not _written(writer, card, reporter, on_error):
+                if writer and not written(writer, card, reporter, on_error):
                     return
                 if on_scorecard:
                     on_scorecard(card)
@@ -270,11 +271,11 @@ class Grader:
                 running.add(future)
                 future.add_done_callback(running.discard)
             if stopped:  # the run stopped (a full disk, a rejected key): no more calls for the rest
-                await _cancel_all(running)
+                await cancel_all(running)
             else:
                 await asyncio.gather(*running)
         except BaseException:
-            await _cancel_all(running)
+            await cancel_all(running)
             raise
         finally:
             reporter.close()
@@ -313,11 +314,9 @@ class Grader:
         that fails is recorded with its error and the batch goes on; one whose scorecard
         cannot be serialised is reported to ``on_error(conversation_id, message)``. A
         :class:`~llm_grader.errors.ModelConfigurationError` (rejected key, unknown model,
-        unreachable endpoint) stops the run at once, and so does an
-        :class:`~llm_grader.errors.OutputWriteError` (the output cannot be written: a full
-        disk): conversations in flight are cancelled, no model call is made after it, the file
-        keeps its whole lines and the error's ``unwritten`` holds the scorecards graded but not
-        written. ``progress``: True (a bar) or a callback of Progress.
+        unreachable endpoint) or :class:`~llm_grader.errors.OutputWriteError` (a full disk:
+        see :mod:`._batch_output`) stops the run at once, with no model call after it.
+        ``progress``: True (a bar) or a callback of Progress.
 
         ``conversations`` may be any iterable, read lazily: at most ``concurrency`` are held
         at once. With ``collect=False`` nothing is kept (scorecards go to ``output`` and
@@ -390,38 +389,6 @@ def _failed_card(grader: Grader, conversation: Conversation, exc: BaseException)
     """The scorecard of a conversation that could not be graded: every item unscored, the reason kept."""
     reason = str(exc) if isinstance(exc, LLMGraderError) else f"{type(exc).__name__}: {exc}"
     return score(grader.rubric, [], conversation_id=conversation.id, model=grader.model, errors=[reason])
-
-
-def _written(
-    writer: ResultsWriter,
-    card: Scorecard,
-    reporter: ProgressReporter,
-    on_error: Callable[[str, str], None] | None,
-) -> bool:
-    """Append ``card`` to the output; False (reported) when it cannot be serialised.
-
-    A full disk (:class:`~llm_grader.errors.OutputWriteError`) is raised, to stop the run,
-    with the card among the error's ``unwritten``.
-    """
-    try:
-        writer.write(card)
-    except OutputWriteError as exc:
-        exc.unwritten.append(card)
-        reporter.advance(card, written=False)
-        raise
-    except Exception as exc:  # e.g. a value that cannot be serialised
-        if on_error:
-            on_error(card.conversation_id, f"not written: {type(exc).__name__}: {exc}")
-        reporter.advance(card, written=False)
-        return False
-    return True
-
-
-async def _cancel_all(running: set[asyncio.Future[None]]) -> None:
-    """Cancel the conversations in flight and wait until they have stopped."""
-    for task in running:
-        task.cancel()
-    await asyncio.gather(*running, return_exceptions=True)
 
 
 def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:

@@ -132,8 +132,8 @@ def test_cli_grade_on_a_full_disk_stops_with_one_line_and_resume_and_report_acce
         assert "Traceback" not in full.stderr
         written = ids(out)
         assert 0 < len(written) < 14 and out.read_bytes().endswith(b"\n")
-        assert (f"{len(written)} conversation(s) graded, 1 graded but not written (the file could not be "
-                "written), 0 skipped") in full.stdout
+        assert (f"{len(written)} conversation(s) graded, 1 graded but not written, "
+                "0 skipped") in full.stdout
         # Every request made is counted on the closing line: none after the error.
         assert f"; {requests} call(s), 0 cached" in full.stdout
         assert requests < 14 * 8
@@ -146,3 +146,141 @@ def test_cli_grade_on_a_full_disk_stops_with_one_line_and_resume_and_report_acce
     assert final[: len(written)] == written and sorted(final) == sorted(set(final)) and len(final) == 14
     report = cli("report", out, "-o", tmp_path / "report.html")
     assert report.returncode == 0, report.stderr
+
+
+# --------------------------------------------------------------------------- 17.5 a busy answer cache
+
+HOLD = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+db.execute("pragma journal_mode=wal")
+db.execute("begin exclusive")
+db.execute("insert into answers values ('theirs', '{}')")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("commit")
+print("committed", flush=True)
+"""
+
+OPEN = """
+import sys
+from llm_grader.model import ResultCache
+cache = ResultCache(sys.argv[1])
+cache.get("k1")
+print("open", flush=True)
+sys.stdin.readline()
+cache.close()
+"""
+
+
+def holding(script: str, path: Path) -> subprocess.Popen[str]:
+    """A second process running ``script`` on ``path``, once it has printed its first line."""
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT, env=ENV)
+    assert proc.stdout is not None and proc.stdout.readline().strip() in ("locked", "open")
+    return proc
+
+
+def release(proc: subprocess.Popen[str]) -> str:
+    stdout, _ = proc.communicate("\n", timeout=30)
+    assert proc.returncode == 0
+    return stdout
+
+
+def filled(path: Path) -> None:
+    from llm_grader.model import ResultCache
+
+    cache = ResultCache(path)
+    for n in range(50):
+        cache.put(f"k{n}", f'{{"n": {n}}}')
+    cache.close()
+
+
+def test_a_cache_another_process_is_writing_is_waited_for_never_set_aside(tmp_path: Path) -> None:
+    from llm_grader.model import ResultCache
+    from llm_grader.model.cache import CacheWarning
+
+    path = tmp_path / "answers.sqlite"
+    filled(path)
+    other = holding(HOLD, path)  # BEGIN EXCLUSIVE, held until told
+    try:
+        cache = ResultCache(path, busy_timeout=0.2)
+        assert cache.get("k7") == '{"n": 7}'  # readers go on beside a writer (WAL)
+        with pytest.warns(CacheWarning, match=r"could not be used \(database is locked; another process may be "
+                                              r"writing it\): an answer was not read or stored"):
+            cache.put("mine", "{}")  # waits 0.2 s for the lock, then does without
+        cache.put("mine too", "{}")  # warned once
+        assert not list(tmp_path.glob("*.corrupt-*"))
+        assert path.with_name("answers.sqlite-wal").exists() and path.with_name("answers.sqlite-shm").exists()
+    finally:
+        assert release(other).strip() == "committed"  # its write lands: nothing moved under it
+    cache.put("mine", "{}")
+    assert cache.get("theirs") == "{}" and cache.get("mine") == "{}" and cache.get("k49") == '{"n": 49}'
+    cache.close()
+
+
+def test_a_cache_locked_for_a_moment_is_waited_for(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    from llm_grader.model import ResultCache
+
+    path = tmp_path / "answers.sqlite"
+    filled(path)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("begin immediate")
+    other.execute("insert into answers values ('theirs', '{}')")
+    timer = threading.Timer(0.3, lambda: other.execute("commit"))
+    timer.start()
+    cache = ResultCache(path)  # the default busy timeout: seconds
+    cache.put("mine", "{}")  # no warning (warnings are errors here): it waited for the commit
+    timer.join()
+    other.close()
+    assert cache.get("mine") == "{}" and cache.get("theirs") == "{}"
+    cache.close()
+
+
+def test_a_damaged_cache_another_process_has_open_is_not_moved(tmp_path: Path) -> None:
+    from llm_grader.model import ResultCache
+    from llm_grader.model.cache import CacheWarning
+
+    path = tmp_path / "answers.sqlite"
+    filled(path)
+    other = holding(OPEN, path)
+    try:
+        path.write_bytes(b"\xff" * 9000)  # damaged in place, under the other process
+        cache = ResultCache(path)
+        with pytest.warns(CacheWarning, match="is damaged .* but another llm-grader process has it open: "
+                                              "not moved; this run goes on without the cache"):
+            assert cache.get("k1") is None
+        cache.put("k1", "{}")
+        assert cache.get("k1") is None  # off for this run
+        assert not list(tmp_path.glob("*.corrupt-*")) and path.exists()
+        cache.close()
+    finally:
+        release(other)
+    again = ResultCache(path)
+    with pytest.warns(CacheWarning, match="is damaged .* moved to 'answers.sqlite.corrupt-"):
+        again.put("k1", "{}")
+    assert again.get("k1") == "{}" and list(tmp_path.glob("answers.sqlite.corrupt-*"))
+    again.close()
+
+
+def test_a_verdict_store_another_process_is_writing_is_busy_not_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_grader.errors import LLMGraderError
+    from llm_grader.review import store
+
+    path = tmp_path / "verdicts.sqlite"
+    store.VerdictStore(path).close()
+    script = HOLD.replace("insert into answers values ('theirs', '{}')", "select 1")
+    other = holding(script, path)
+    monkeypatch.setattr(store, "BUSY_TIMEOUT", 0.1)
+    try:
+        with pytest.raises(LLMGraderError, match=r"cannot open the verdict database: database is locked \(another "
+                                                 "process may be writing it: try again"):
+            store.VerdictStore(path)
+    finally:
+        release(other)
+    store.VerdictStore(path).close()
