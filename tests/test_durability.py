@@ -284,3 +284,68 @@ def test_a_verdict_store_another_process_is_writing_is_busy_not_damaged(
     finally:
         release(other)
     store.VerdictStore(path).close()
+
+
+# --------------------------------------------------------------------------- 17.11 Ctrl-C
+
+
+def test_ctrl_c_during_grade_says_how_far_it_got_and_resume_counts_what_was_there(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from llm_grader import load_rubric
+
+    out = tmp_path / "cards.jsonl"
+    with FakeOpenAIServer(top_tier_responder(load_rubric("internet_cs_qa"), delay=0.02)) as server:
+        env = {**ENV, "OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": server.base_url, "LLM_GRADER_MODEL": "m"}
+        args = [sys.executable, "-m", "llm_grader", "grade", "examples/conversations.jsonl", "-r", "internet_cs_qa",
+                "-o", str(out), "--no-cache", "--concurrency", "1"]
+        first = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, encoding="utf-8")
+        deadline = time.monotonic() + 120
+        while not (out.exists() and out.read_bytes().count(b"\n") >= 1) and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling for the first card, not waiting a guessed time
+        first.send_signal(signal.SIGINT)
+        _, stderr = first.communicate(timeout=60)
+        assert first.returncode == 130, stderr
+        done = len(ids(out))
+        assert 1 <= done < 14 and "Traceback" not in stderr
+        assert stderr.strip().splitlines()[-1] == f"已中断:14 个对话中已完成 {done} 个;加 --resume 重新运行以继续"
+        resumed = subprocess.run([*args, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True,
+                                 encoding="utf-8", timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{14 - done} conversation(s) graded ({done} already in the file), 0 skipped" in resumed.stdout
+    assert sorted(ids(out)) == sorted(set(ids(out))) and len(ids(out)) == 14
+
+
+def test_ctrl_c_in_process_stops_the_batch_and_reports_n_of_m(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+
+    from llm_grader import load_rubric
+    from llm_grader.cli._console import stream_batch
+    from llm_grader.cli._grading import run_batch
+    from llm_grader.testing.judge import top_tier_answers
+
+    rubric = load_rubric("internet_cs_qa_en")
+    judge: FakeJudge
+
+    def script(request: object) -> object:
+        if len(judge.requests) == 31:  # a call in the fourth or fifth conversation
+            signal.raise_signal(signal.SIGINT)  # as Ctrl-C: asyncio cancels the run
+        return top_tier_answers(rubric, request)  # type: ignore[arg-type]
+
+    judge = FakeJudge(script)
+    out = tmp_path / "cards.jsonl"
+    batch = stream_batch([EXAMPLES / "conversations.jsonl"], None, "en", format="auto", channel_map=None,
+                         time_unit=None, channel=None)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(Grader(rubric, model=judge, concurrency=1), batch, out, resume=False)
+    # FakeJudge answers without yielding: the conversation in progress runs on to its next await.
+    assert 31 <= len(judge.requests) < 31 + 8
+    done = len(ids(out))
+    assert 1 <= done < 14
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"interrupted after {done} of 14 conversations; rerun with --resume"
+    )
