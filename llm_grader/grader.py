@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._batch_output import cancel_all, written
 from .answers import Answer
 from .config import GraderConfig, grader_config
 from .conversation import Conversation, mask_conversation
@@ -242,14 +243,8 @@ class Grader:
         async def one(index: int, conversation: Conversation) -> None:
             try:
                 card = await self._guarded(conversation, pacer)
-                if writer:
-                    try:
-                        writer.write(card)
-                    except Exception as exc:  # e.g. a value that cannot be serialised
-                        if on_error:
-                            on_error(conversation.id, f"not written: {type(exc).__name__}: {exc}")
-                        reporter.advance(card, written=False)
-                        return
+                if writer and not written(writer, card, reporter, on_error):
+                    return
                 if on_scorecard:
                     on_scorecard(card)
                 if collect:
@@ -257,6 +252,9 @@ class Grader:
                 reporter.advance(card)
             except BaseException as exc:
                 stopped.append(exc)
+                if not isinstance(exc, asyncio.CancelledError):  # stop the others before they call again
+                    for task in running - {asyncio.current_task()}:
+                        task.cancel()
                 raise
             finally:
                 slots.release()
@@ -272,11 +270,12 @@ class Grader:
                 future = asyncio.ensure_future(one(index, conversation))
                 running.add(future)
                 future.add_done_callback(running.discard)
-            await asyncio.gather(*running)
+            if stopped:  # the run stopped (a full disk, a rejected key): no more calls for the rest
+                await cancel_all(running)
+            else:
+                await asyncio.gather(*running)
         except BaseException:
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await cancel_all(running)
             raise
         finally:
             reporter.close()
@@ -313,9 +312,11 @@ class Grader:
         to back. With ``resume``, ids already in ``output`` are skipped; an ``output`` that
         already holds scorecards is otherwise refused unless ``overwrite``. A conversation
         that fails is recorded with its error and the batch goes on; one whose scorecard
-        cannot be written is reported to ``on_error(conversation_id, message)``. A
+        cannot be serialised is reported to ``on_error(conversation_id, message)``. A
         :class:`~llm_grader.errors.ModelConfigurationError` (rejected key, unknown model,
-        unreachable endpoint) stops the run at once. ``progress``: True (a bar) or a callback of Progress.
+        unreachable endpoint) or :class:`~llm_grader.errors.OutputWriteError` (a full disk:
+        see :mod:`._batch_output`) stops the run at once, with no model call after it.
+        ``progress``: True (a bar) or a callback of Progress.
 
         ``conversations`` may be any iterable, read lazily: at most ``concurrency`` are held
         at once. With ``collect=False`` nothing is kept (scorecards go to ``output`` and

@@ -24,6 +24,11 @@ class Message(NamedTuple):
 LANGUAGES: Final = ("zh", "en")
 """The languages every message has."""
 
+_GRADED: Final = (
+    "{graded} conversation(s) graded{before}{unwritten}, {skipped} skipped, {unscored} item(s) unscored; "
+    "{calls} call(s), {cached_calls} cached, {prompt_tokens} prompt + {completion_tokens} completion tokens "
+    "({cached_tokens} cached); {cost}; {seconds:.1f} s; scorecards in {output}"
+)
 MESSAGES: Final[dict[str, Message]] = {
     # ---------------------------------------------------------------- grader
     "grader.not_graded": Message(
@@ -208,15 +213,12 @@ MESSAGES: Final[dict[str, Message]] = {
         "no model configured: pass --model or set LLM_GRADER_MODEL, "
         "or grade the rule items only with --rules-only",
     ),
-    "cli.graded": Message(
-        "{graded} conversation(s) graded, {skipped} skipped, {unscored} item(s) unscored; "
-        "{calls} call(s), {cached_calls} cached, {prompt_tokens} prompt + "
-        "{completion_tokens} completion tokens ({cached_tokens} cached); {cost}; "
-        "{seconds:.1f} s; scorecards in {output}",
-        "{graded} conversation(s) graded, {skipped} skipped, {unscored} item(s) unscored; "
-        "{calls} call(s), {cached_calls} cached, {prompt_tokens} prompt + "
-        "{completion_tokens} completion tokens ({cached_tokens} cached); {cost}; "
-        "{seconds:.1f} s; scorecards in {output}",
+    "cli.graded": Message(_GRADED, _GRADED),  # the same in both, for now
+    "cli.graded_before": Message(" ({n} already in the file)", " ({n} already in the file)"),
+    "cli.graded_unwritten": Message(", {n} graded but not written", ", {n} graded but not written"),
+    "cli.interrupted_after": Message(
+        "已中断:{total} 个对话中已完成 {done} 个;加 --resume 重新运行以继续",
+        "interrupted after {done} of {total} conversations; rerun with --resume",
     ),
     "cli.reusing": Message("reusing {n} scorecard(s) from {path}", "reusing {n} scorecard(s) from {path}"),
     "cli.agreement_title": Message(

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "llm_grader"
 LAYERS = [
     ["errors"],
     ["types", "agreement"],
-    ["messages", "_data", "patterns", "spreadsheet", "textfiles"],
+    ["messages", "_data", "patterns", "spreadsheet", "textfiles", "_sqlite"],
     ["rubric"],
     ["conversation"],
     ["evidence", "rules", "sampling"],
@@ -23,7 +23,7 @@ LAYERS = [
     ["model", "results"],
     ["config"],
     ["progress"],
-    ["judging"],
+    ["judging", "_batch_output"],
     ["batching"],
     ["grader", "calibration", "tables", "estimate"],
     ["report"],

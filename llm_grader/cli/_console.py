@@ -7,6 +7,7 @@ command starts fast; the package modules a helper needs are imported when it run
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,10 @@ class ConversationStream:
         self.language = language
         self.skipped = 0
         """Conversations that could not be read, so far."""
+        self.read = 0
+        """Conversations read (handed on to grading), so far."""
+        self.exhausted = False
+        """Whether every input file has been read to its end."""
         self._items = stream_conversations(
             *paths, encoding=encoding, on_warning=self._warn, **_parsed(options)
         )
@@ -97,7 +102,31 @@ class ConversationStream:
                 self.skipped += 1
                 err.print(text("cli.skipped", self.language, problem=item), markup=False)
             else:
+                self.read += 1
                 yield item
+        self.exhausted = True
+
+    def total(self, budget: float = 2.0) -> int | None:
+        """All the conversations of the input: the ones read, and the rest read quietly now.
+
+        For a run that stopped early (Ctrl-C) to say ``N of M``; the rest is read for at most
+        ``budget`` seconds (and not reported), None when that was not enough or the reading is
+        interrupted again.
+        """
+        from ..errors import ConversationError
+
+        if not self.exhausted:
+            deadline = time.monotonic() + budget
+            try:
+                for item in self._items:
+                    if not isinstance(item, ConversationError):
+                        self.read += 1
+                    if time.monotonic() > deadline:
+                        return None
+            except (KeyboardInterrupt, LLMGraderError):
+                return None
+            self.exhausted = True
+        return self.read
 
 
 def stream_batch(

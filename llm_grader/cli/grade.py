@@ -106,7 +106,9 @@ def grade(
     """Grade conversations and write scorecards as JSONL, with a summary table.
 
     Exit codes: 0 all graded; 1 some conversations skipped (bad input); 3 some items or
-    conversations could not be graded; 4 the endpoint refused the configuration.
+    conversations could not be graded; 4 the endpoint refused the configuration; 6 the
+    output could not be written (disk full): the run stopped, what it holds is whole;
+    130 interrupted (Ctrl-C): rerun with --resume.
     """
     from ..rubric import load_rubric
 

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 
+from .._sqlite import BUSY_TIMEOUT, is_corrupt
 from ..errors import LLMGraderError
 from ..types import ReviewVerdict
 
@@ -83,10 +84,12 @@ class VerdictStore:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")  # before anything waits
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > _SCHEMA_VERSION:
                 raise LLMGraderError(
@@ -96,7 +99,12 @@ class VerdictStore:
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
-            raise LLMGraderError(f"{self.path}: not a verdict database: {exc}") from None
+            if is_corrupt(exc):
+                raise LLMGraderError(f"{self.path}: not a verdict database: {exc}") from None
+            raise LLMGraderError(
+                f"{self.path}: cannot open the verdict database: {exc} (another process may be writing "
+                "it: try again when it has finished)"
+            ) from None
 
     def __enter__(self) -> VerdictStore:
         return self
