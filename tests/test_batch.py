@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, load_rubric
-from llm_grader.batching import BatchPending, BatchState, state_path
+from llm_grader.batching import BatchPending, BatchState, collect_batch, state_path, submit_batch
 from llm_grader.errors import LLMGraderError, ModelConfigurationError
 from llm_grader.model import ModelSettings
 from llm_grader.model.batch import BatchFormat, custom_id
@@ -149,10 +149,10 @@ def test_batch_grades_exactly_like_ordinary_calls(conversations: list[Conversati
         server.batches.script = BatchScript(polls=3)
         grader = make(server)
         path = tmp_path / "cards.jsonl.batch.json"
-        state = grader.submit_batch(everyone, state=path, max_lines=10)
+        state = submit_batch(grader, everyone, state=path, max_lines=10)
         saved = json.loads(path.read_text(encoding="utf-8"))
         seen: list[tuple[str, int, int]] = []
-        cards = grader.collect_batch(everyone, state=path, output=tmp_path / "cards.jsonl", poll_interval=FAST,
+        cards = collect_batch(grader, everyone, state=path, output=tmp_path / "cards.jsonl", poll_interval=FAST,
                                      progress=lambda s: seen.append((s.status, s.completed, s.total)))
         batch_lines = len(server.batches.lines)
     unique = calls - 9  # the twin's nine requests are the same lines as c006's
@@ -183,8 +183,8 @@ def test_every_mode_reads_batch_answers_as_instructor_does(mode: str, by_id: dic
         ordinary = make(server, mode).grade_many(conversations)
         calls = len(server.requests)
         grader = make(server, mode)
-        grader.submit_batch(conversations, state=tmp_path / "deep" / "s.json")
-        cards = grader.collect_batch(conversations, state=tmp_path / "deep" / "s.json", poll_interval=FAST)
+        submit_batch(grader, conversations, state=tmp_path / "deep" / "s.json")
+        cards = collect_batch(grader, conversations, state=tmp_path / "deep" / "s.json", poll_interval=FAST)
     assert len(server.requests) == calls  # every batch answer was read and verified: none asked again
     assert [stripped(c) for c in cards] == [stripped(c) for c in ordinary]
     assert cards[0].item("focus").evidence[0].quote == "初步判断是入户光缆或者楼道分光箱的问题"
@@ -210,8 +210,8 @@ def test_expired_batch_failed_and_invalid_lines_are_asked_again(conversations: l
             fail=lambda line: "the model is overloaded" if item_of(line["body"]) == "focus" else None)
         grader = make(server)
         path = tmp_path / "state.json"
-        grader.submit_batch(conversations, state=path)
-        cards = grader.collect_batch(conversations, state=path, poll_interval=FAST)
+        submit_batch(grader, conversations, state=path)
+        cards = collect_batch(grader, conversations, state=path, poll_interval=FAST)
         again = server.requests[calls:]
     batches = server.batches
     (batch,) = batches.batches.values()
@@ -242,16 +242,16 @@ def test_a_killed_run_picks_its_batch_up_by_id(conversations: list[Conversation]
     with FakeOpenAIServer(keyed(conversations, SCRIPTED)) as server:
         assert server.batches is not None
         server.batches.script = BatchScript(polls=10_000)
-        first = make(server).submit_batch(conversations, state=path)
+        first = submit_batch(make(server), conversations, state=path)
         with pytest.raises(BatchPending, match=r"is in_progress \(\d+ of 33 requests answered, 0 failed\)"):
-            make(server).collect_batch(conversations, state=path, wait=False)
+            collect_batch(make(server), conversations, state=path, wait=False)
         assert json.loads(path.read_text(encoding="utf-8"))["parts"][0]["status"] == "in_progress"
         # A new process: the same command picks the batch up; nothing is uploaded or created again.
         grader = make(server)
-        again = grader.submit_batch(conversations, state=path)
+        again = submit_batch(grader, conversations, state=path)
         assert again.batch_ids == first.batch_ids
         server.batches.script.polls = 1
-        cards = grader.collect_batch(conversations, state=path, poll_interval=FAST)
+        cards = collect_batch(grader, conversations, state=path, poll_interval=FAST)
         uploads = [c for c in server.batches.calls if c == ("POST", "/v1/files")]
     assert len(server.batches.created) == len(uploads) == 1
     assert len(cards) == 4 and not server.requests and cards[0].total_score == 98
@@ -262,13 +262,13 @@ def test_killed_between_create_and_save_finds_the_batch_instead_of_creating_anot
     path = tmp_path / "s.json"
     with FakeOpenAIServer(keyed(conversations, {})) as server:
         assert server.batches is not None
-        make(server).submit_batch(conversations, state=path)
+        submit_batch(make(server), conversations, state=path)
         data = json.loads(path.read_text(encoding="utf-8"))
         data["parts"][0].update(id=None, status="uploaded")  # as saved just before the batch was created
         path.write_text(json.dumps(data), encoding="utf-8")
-        state = make(server).submit_batch(conversations, state=path)
+        state = submit_batch(make(server), conversations, state=path)
         assert len(server.batches.created) == 1 and state.batch_ids == [next(iter(server.batches.batches))]
-        cards = make(server).collect_batch(conversations, state=path, poll_interval=FAST)
+        cards = collect_batch(make(server), conversations, state=path, poll_interval=FAST)
     assert len(cards) == 4 and all(c.complete for c in cards)
 
 
@@ -279,29 +279,29 @@ def test_a_batch_that_failed_as_a_whole_stops_instead_of_paying_full_price(
         assert server.batches is not None
         server.batches.script = BatchScript(status="failed")
         grader = make(server)
-        grader.submit_batch(conversations, state=path)
+        submit_batch(grader, conversations, state=path)
         with pytest.raises(LLMGraderError, match=r"^batch batch_\d+ failed at 127.0.0.1:\d+: the input file failed "
                                                  r"validation \(scripted\); none of its 33 request\(s\) was answered. "
                                                  r"Delete .*s.json to submit anew, or grade without --batch$"):
-            grader.collect_batch(conversations, state=path, poll_interval=FAST)
+            collect_batch(grader, conversations, state=path, poll_interval=FAST)
     assert not server.requests and path.exists()
 
 
 def test_a_state_file_for_other_options_is_refused(conversations: list[Conversation], tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     with FakeOpenAIServer(keyed(conversations, {})) as server:
-        make(server).submit_batch(conversations, state=path)
+        submit_batch(make(server), conversations, state=path)
         with pytest.raises(LLMGraderError, match=r"s.json holds batch batch_\d+ made with judge .*'mode': 'tools'.*"
                                                  r"but this run has .*'mode': 'json_schema'.*delete the file"):
-            make(server, "json_schema").submit_batch(conversations, state=path)
+            submit_batch(make(server, "json_schema"), conversations, state=path)
         with pytest.raises(LLMGraderError, match=re.escape("made with options {'strategy': 'item', 'samples': 1}")):
-            make(server, strategy="category").collect_batch(conversations, state=path)
+            collect_batch(make(server, strategy="category"), conversations, state=path)
 
 
 def test_an_endpoint_without_a_batch_api_is_a_clear_error(conversations: list[Conversation], tmp_path: Path) -> None:
     with FakeOpenAIServer(keyed(conversations, {}), batches=False) as server, \
             pytest.raises(ModelConfigurationError) as caught:
-        make(server).submit_batch(conversations, state=tmp_path / "s.json")
+        submit_batch(make(server), conversations, state=tmp_path / "s.json")
     assert str(caught.value) == (
         f"127.0.0.1:{server.base_url.split(':')[2].split('/')[0]} has no Batch API (upload the batch input file "
         "(POST /files): 404 Not Found); the Batch API is offered by OpenAI, Azure OpenAI (global batch deployments) "
@@ -313,9 +313,9 @@ def test_rules_only_and_in_process_judges_cannot_batch(conversations: list[Conve
     from llm_grader.testing import FakeJudge
 
     with pytest.raises(LLMGraderError, match=r"^the Batch API needs a model: this grader grades rule items only$"):
-        Grader(FLAGSHIP).submit_batch(conversations, state=tmp_path / "s.json")
+        submit_batch(Grader(FLAGSHIP), conversations, state=tmp_path / "s.json")
     with pytest.raises(LLMGraderError, match=r"needs a model endpoint .*not a FakeJudge"):
-        Grader(FLAGSHIP, model=FakeJudge.top_tier(FLAGSHIP)).submit_batch(conversations, state=tmp_path / "s.json")
+        submit_batch(Grader(FLAGSHIP, model=FakeJudge.top_tier(FLAGSHIP)), conversations, state=tmp_path / "s.json")
 
 
 def test_cached_answers_are_not_sent_and_batch_answers_are_cached(conversations: list[Conversation],
@@ -324,10 +324,10 @@ def test_cached_answers_are_not_sent_and_batch_answers_are_cached(conversations:
     with FakeOpenAIServer(keyed(conversations, SCRIPTED)) as server:
         assert server.batches is not None
         make(server, cache=cache).grade_many(conversations[:1])  # c006's nine answers cached
-        state = make(server, cache=cache).submit_batch(conversations, state=tmp_path / "a.json")
+        state = submit_batch(make(server, cache=cache), conversations, state=tmp_path / "a.json")
         assert state.total == 33 - 9
-        make(server, cache=cache).collect_batch(conversations, state=tmp_path / "a.json", poll_interval=FAST)
-        again = make(server, cache=cache).submit_batch(conversations, state=tmp_path / "b.json")
+        collect_batch(make(server, cache=cache), conversations, state=tmp_path / "a.json", poll_interval=FAST)
+        again = submit_batch(make(server, cache=cache), conversations, state=tmp_path / "b.json")
     assert again.total == 0 and again.parts == [] and again.status == "empty"
     assert len(server.batches.created) == 1 and len(server.requests) == 9
 
@@ -339,8 +339,8 @@ def test_batch_answers_are_priced_at_the_batch_rate(by_id: dict[str, Conversatio
                                api_key=SecretStr(KEY))
         (ordinary,) = Grader(FLAGSHIP, model=priced, cache=None).grade_many([conversation])
         grader = Grader(FLAGSHIP, model=priced, cache=None)
-        grader.submit_batch([conversation], state=tmp_path / "s.json")
-        (batched,) = grader.collect_batch([conversation], state=tmp_path / "s.json", poll_interval=FAST)
+        submit_batch(grader, [conversation], state=tmp_path / "s.json")
+        (batched,) = collect_batch(grader, [conversation], state=tmp_path / "s.json", poll_interval=FAST)
     # 9 calls of 100 prompt + 20 completion tokens at $0.15 / $0.60 per million; the batch at half.
     assert ordinary.usage.cost == pytest.approx(9 * (100 * 0.15 + 20 * 0.60) / 1e6)
     assert batched.usage.cost == pytest.approx(ordinary.usage.cost / 2)

@@ -23,7 +23,6 @@ With :mod:`.instructor_judge`, the only module that imports openai and instructo
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -81,10 +80,8 @@ _MESSAGES_KEPT = (instructor.Mode.TOOLS, instructor.Mode.JSON_SCHEMA)
 
 
 def custom_id(request: JudgeRequest) -> str:
-    """The request's id in a batch: a short hash of its messages, answer schema and sample."""
-    canonical = {"messages": request.messages, "schema": request.schema, "sample": request.sample}
-    text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return "llmg-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+    """The request's id in a batch: ``llmg-`` and the first 32 of its :attr:`~JudgeRequest.digest`."""
+    return "llmg-" + request.digest[:32]
 
 
 def _priced(usage: Usage, settings: ModelSettings, prices: PriceTable) -> Usage:

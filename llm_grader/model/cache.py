@@ -10,7 +10,6 @@ default location is the per-user cache directory (``platformdirs``), or
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import threading
@@ -23,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..types import Usage
-from .base import Judge, JudgeRequest, JudgeWrapper, ModelResult
+from .base import Judge, JudgeRequest, JudgeWrapper, ModelResult, canonical_json, canonical_object
 
 __all__ = ["CacheWarning", "CachedJudge", "ResultCache", "default_cache_path"]
 
@@ -101,13 +100,15 @@ class ResultCache:
                 return self._connection().execute(sql, args).fetchall()
 
     @staticmethod
-    def key(
-        identity: Mapping[str, Any], messages: list[dict[str, str]], schema: dict[str, Any], sample: int
-    ) -> str:
-        """sha256 of the canonical request: the judge's identity, messages, schema, sample."""
-        canonical = {"v": 1, **identity, "messages": messages, "schema": schema, "sample": sample}
-        text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+    def key(identity: Mapping[str, Any], request: JudgeRequest) -> str:
+        """sha256 of the canonical request: the judge's identity, messages, schema, sample.
+
+        The same key as ever (``{"v": 1, **identity, "messages", "schema", "sample"}`` as
+        canonical JSON), assembled from the request's parts serialised once
+        (:attr:`JudgeRequest.canonical`), so caches written before stay valid.
+        """
+        parts = {"v": "1", **{k: canonical_json(v) for k, v in identity.items()}, **request.canonical}
+        return hashlib.sha256(canonical_object(parts).encode()).hexdigest()
 
     def get(self, key: str) -> str | None:
         """The stored answer JSON, or None."""
@@ -135,7 +136,7 @@ class CachedJudge(JudgeWrapper):
 
     async def judge(self, request: JudgeRequest) -> ModelResult:
         """The stored answer if it still validates, else the wrapped judge's (stored when valid)."""
-        key = ResultCache.key(self.inner.identity, request.messages, request.schema, request.sample)
+        key = ResultCache.key(self.inner.identity, request)
         stored = self.cache.get(key)
         if stored is not None:
             try:

@@ -29,13 +29,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
-if TYPE_CHECKING:
-    from .server import Responder
-
 __all__ = ["BatchScript", "FakeBatches"]
+
+
+class _Reply(Protocol):
+    """What a responder's reply gives a batch line (:class:`~llm_grader.testing.Reply` has it)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def body(self) -> dict[str, Any] | None: ...
+
+
+Responder = Callable[[dict[str, Any]], _Reply]
+"""Answers one request body (the server's :data:`~llm_grader.testing.Responder` is one)."""
 
 Response = tuple[int, bytes, str]
 """An HTTP status, a body and its content type."""
