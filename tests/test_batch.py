@@ -355,6 +355,137 @@ def test_state_file_round_trips_and_rejects_garbage(tmp_path: Path) -> None:
     assert state_path(tmp_path / "cards.jsonl") == tmp_path / "cards.jsonl.batch.json"
 
 
+# ----------------------------------------------------------------------------- never twice, never lost (issue 17.4)
+
+
+def _crashed_after_create(path: Path) -> None:
+    """The state as saved just before ``batches.create`` returned (the batch exists, its id was never saved)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["parts"][0].update(id=None, status="uploaded")
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_a_rerun_refuses_to_create_a_batch_when_the_list_cannot_be_read(conversations: list[Conversation],
+                                                                        tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with FakeOpenAIServer(keyed(conversations, {})) as server:
+        assert server.batches is not None
+        submit_batch(make(server), conversations, state=path)
+        _crashed_after_create(path)
+        server.batches.script.list_error = 400
+        with pytest.raises(LLMGraderError, match=r"^cannot list the batches at 127.0.0.1:\d+ \(BadRequestError 400 "
+                                                 r"after retries: listing failed \(scripted\)\) to see whether a batch "
+                                                 r"was created from file 'file-\d+' .*not creating another"):
+            submit_batch(make(server), conversations, state=path)
+        assert len(server.batches.created) == 1 and path.exists()
+        server.batches.script.list_error = None  # listing works again: the batch is found, not made anew
+        state = submit_batch(make(server), conversations, state=path)
+        cards = collect_batch(make(server), conversations, state=path, poll_interval=FAST)
+    assert len(server.batches.created) == 1 and state.batch_ids == [next(iter(server.batches.batches))]
+    assert len(cards) == 4 and all(c.complete for c in cards) and not server.requests
+
+
+def test_the_batch_is_found_past_the_first_page_of_the_list(conversations: list[Conversation],
+                                                             tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with FakeOpenAIServer(keyed(conversations, {})) as server:
+        assert server.batches is not None
+        first = submit_batch(make(server), conversations, state=path)
+        _crashed_after_create(path)
+        server.batches.files["file-other"] = b""
+        for _ in range(130):  # the account's later batches push ours to the second page of 100
+            server.batches.post("/v1/batches", json.dumps({"input_file_id": "file-other"}).encode(), "")
+        state = submit_batch(make(server), conversations, state=path)
+        listed = [c for c in server.batches.calls if c[1].startswith("/v1/batches?")]
+    assert len(server.batches.created) == 131 and state.batch_ids == first.batch_ids
+    assert len(listed) == 2
+
+
+def test_malformed_results_lines_are_failed_lines_asked_again(conversations: list[Conversation],
+                                                               tmp_path: Path) -> None:
+    def mangle(line: dict[str, Any]) -> Any:
+        sent = next(i for b in batches.batches.values() for i in b.lines if i["custom_id"] == line["custom_id"])
+        item = item_of(sent["body"])
+        if item == "politeness":
+            return {**line, "response": "oops"}
+        if item == "focus":
+            return {**line, "error": "boom"}
+        if item == "proactiveness":
+            body = line["response"]["body"]
+            return {**line, "response": {**line["response"], "body": {**body, "usage": {"prompt_tokens": "many"}}}}
+        if item == "answer_rigor":
+            return {**line, "response": {**line["response"], "body": {**line["response"]["body"], "choices": 7}}}
+        return line
+
+    respond = keyed(conversations, SCRIPTED)
+    path = tmp_path / "s.json"
+    with FakeOpenAIServer(respond) as server:
+        ordinary = make(server).grade_many(conversations)
+        calls = len(server.requests)
+        assert server.batches is not None
+        batches = server.batches
+        batches.script = BatchScript(mangle=mangle)
+        grader = make(server)
+        submit_batch(grader, conversations, state=path)
+        current, answers = await_and_answer(grader, path)
+        cards = answers.grade_many(conversations)
+        again = server.requests[calls:]
+    mangled = [i for b in batches.batches.values() for i in b.lines
+               if item_of(i["body"]) in ("politeness", "focus", "proactiveness", "answer_rigor")]
+    assert len(mangled) >= 4 and len(again) == len(mangled)  # one ordinary call each, nothing else lost
+    assert [stripped(c) for c in cards] == [stripped(c) for c in ordinary]
+    assert not any(c.errors or any(i.audit.failure for i in c.items) for c in cards)
+    assert current.path.exists()  # kept until the caller finishes the batch
+
+
+def await_and_answer(grader: Grader, path: Path) -> tuple[BatchState, Grader]:
+    """The batch awaited and downloaded, and the grader answering from it."""
+    from llm_grader.batching import await_batch, batch_grader
+    from llm_grader.running import run_sync
+
+    state = run_sync(await_batch(grader, path, poll_interval=FAST))
+    return state, batch_grader(grader, state)[0]
+
+
+GOOD_PART = {"custom_ids": ["llmg-1"], "input_file_id": "file-1", "id": "batch_1", "status": "in_progress",
+             "total": 1, "completed": 0, "failed": 0, "output_file_id": None, "error_file_id": None, "problem": None}
+GOOD_STATE = {"version": 1, "rubric": {"id": "r", "version": "1"}, "judge": {"model": "m"}, "options": {},
+              "conversations": ["c1"], "parts": [GOOD_PART], "created_at": "2025-01-01T00:00:00+0000"}
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("parts.0.output_file_id", "../../../home/x", "parts[0].output_file_id: '../../../home/x' is not a plain id (letters, digits, '-', '_')"),
+    ("parts.0.input_file_id", "file 1", "parts[0].input_file_id: 'file 1' is not a plain id (letters, digits, '-', '_')"),
+    ("parts.0.id", 7, 'parts[0].id: a string expected, got 7'),
+    ("parts.0.total", "5", 'parts[0].total: a whole number of at least 0 expected, got "5"'),
+    ("parts.0.failed", -1, "parts[0].failed: a whole number of at least 0 expected, got -1"),
+    ("parts.0.custom_ids", [["x"]], 'parts[0].custom_ids[0]: a string expected, got ["x"]'),
+    ("parts.0", [1], "parts[0]: an object expected, got list"),
+    ("conversations", "c1", 'conversations: a list expected, got "c1"'),
+    ("rubric", {"id": 1, "version": "1"}, "rubric.id: a string expected, got 1"),
+    ("judge", None, "judge: an object expected, got null"),
+    ("extra", 1, "extra: unknown field"),
+])
+def test_a_tampered_state_file_is_refused_field_by_field(field: str, value: Any, message: str,
+                                                          tmp_path: Path) -> None:
+    data: Any = json.loads(json.dumps(GOOD_STATE))
+    *where, last = field.split(".")
+    target = data
+    for key in where:
+        target = target[int(key)] if key.isdigit() else target[key]
+    target[int(last) if last.isdigit() else last] = value
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(LLMGraderError) as caught:
+        BatchState.load(path)
+    assert str(caught.value) == f"{path}: {message}; delete it to submit anew"
+    path.write_text(json.dumps(GOOD_STATE), encoding="utf-8")
+    assert BatchState.load(path).parts[0].id == "batch_1"  # the untampered file loads
+    path.write_text("[" * 100_000, encoding="utf-8")
+    with pytest.raises(LLMGraderError, match="nested too deep"):
+        BatchState.load(path)
+
+
 # ----------------------------------------------------------------------------- the command line
 
 
