@@ -25,9 +25,9 @@ from .answers import Answer, answer_model, check_entry, checked_model, group_mod
 from .conversation import Conversation
 from .errors import LLMGraderError
 from .messages import text
-from .model import Judge, JudgeRequest, ModelResult, Pacer, prompt_size
+from .model import Judge, JudgeRequest, ModelResult, Pacer
 from .progress import traced_call
-from .prompting import Prompts, compile_group_messages, compile_messages, prompt_hash, shared_messages
+from .prompting import Prompts, compile_group_messages, compile_messages, shared_messages
 from .rubric import Item, Rubric
 from .sampling import Vote, majority_occurrences, majority_verdict
 from .types import NOT_APPLICABLE, Audit, Judgement, Occurrence, Usage
@@ -187,7 +187,7 @@ class ItemJudging:
             kind=result.kind,
             usage=result.usage,
             attempts=result.attempts,
-            prompt_hash=prompt_hash(request.messages, request.schema),
+            prompt_hash=request.prompt_hash,
         )
 
     async def _group(
@@ -201,7 +201,7 @@ class ItemJudging:
     ) -> dict[str, _Sampled]:
         request = self.group_request(items, shown, sample, shared)
         result = await self._call(judge, request, pacer, shown.id)
-        hashed = prompt_hash(request.messages, request.schema)
+        hashed = request.prompt_hash
         entries = {e.item_id: e for e in getattr(result.answer, "answers", [])}
         out: dict[str, _Sampled] = {}
         ids = tuple(item.id for item in items)
@@ -357,8 +357,7 @@ class ItemJudging:
 
 def _check_budget(request: JudgeRequest, judge: Judge, conversation_id: str) -> None:
     """Refuse a request over the judge's prompt budget: an over-long input is never sent blindly."""
-    budget = getattr(judge, "prompt_budget", None)
-    size = prompt_size(request)
+    budget, size = judge.prompt_budget, request.size
     if budget is not None and size > budget:
         raise LLMGraderError(
             f"{conversation_id}: the prompt is {size:,} characters, over the budget of {budget:,} "

@@ -10,7 +10,6 @@ default location is the per-user cache directory (``platformdirs``), or
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import threading
@@ -24,7 +23,7 @@ from pydantic import ValidationError
 
 from .._sqlite import BUSY_TIMEOUT, is_corrupt
 from ..types import Usage
-from .base import Judge, JudgeRequest, JudgeWrapper, ModelResult
+from .base import Judge, JudgeRequest, JudgeWrapper, ModelResult, canonical_json, canonical_object
 
 try:  # POSIX; elsewhere a damaged cache is moved aside without asking who has it open
     import fcntl
@@ -184,13 +183,15 @@ class ResultCache:
                 return []
 
     @staticmethod
-    def key(
-        identity: Mapping[str, Any], messages: list[dict[str, str]], schema: dict[str, Any], sample: int
-    ) -> str:
-        """sha256 of the canonical request: the judge's identity, messages, schema, sample."""
-        canonical = {"v": 1, **identity, "messages": messages, "schema": schema, "sample": sample}
-        text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+    def key(identity: Mapping[str, Any], request: JudgeRequest) -> str:
+        """sha256 of the canonical request: the judge's identity, messages, schema, sample.
+
+        The same key as ever (``{"v": 1, **identity, "messages", "schema", "sample"}`` as
+        canonical JSON), assembled from the request's parts serialised once
+        (:attr:`JudgeRequest.canonical`), so caches written before stay valid.
+        """
+        parts = {"v": "1", **{k: canonical_json(v) for k, v in identity.items()}, **request.canonical}
+        return hashlib.sha256(canonical_object(parts).encode()).hexdigest()
 
     def get(self, key: str) -> str | None:
         """The stored answer JSON, or None."""
@@ -245,7 +246,7 @@ class CachedJudge(JudgeWrapper):
 
     async def judge(self, request: JudgeRequest) -> ModelResult:
         """The stored answer if it still validates, else the wrapped judge's (stored when valid)."""
-        key = ResultCache.key(self.inner.identity, request.messages, request.schema, request.sample)
+        key = ResultCache.key(self.inner.identity, request)
         stored = self.cache.get(key)
         if stored is not None:
             try:

@@ -109,6 +109,11 @@ class InstructorJudge:
         return self.settings.prompt_budget
 
     @property
+    def endpoint(self) -> ModelSettings:
+        """The settings this judge calls (the Batch API sends its batches to the same endpoint)."""
+        return self.settings
+
+    @property
     def identity(self) -> Mapping[str, Any]:
         """Model, endpoint (host and path, no key), mode and output-changing parameters."""
         if self._identity is None:  # settings are frozen: computed once (it is read on every call)

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 from pydantic import SecretStr
 
 from ..errors import LLMGraderError, ModelConfigurationError
-from .base import without_userinfo
+from .urls import without_userinfo
 
 __all__ = ["MODES", "PROVIDERS", "Mode", "ModelSettings", "Profile", "check_mode"]
 

@@ -57,10 +57,18 @@ class FakeJudge:
     """
 
     def __init__(
-        self, script: Script, *, model: str = "fake-judge", mode: str = "fake", reasks: int = 2
+        self,
+        script: Script,
+        *,
+        model: str = "fake-judge",
+        mode: str = "fake",
+        reasks: int = 2,
+        prompt_budget: int | None = None,
     ) -> None:
         self.script = script
         self.reasks = reasks
+        self.prompt_budget = prompt_budget
+        """Most characters a request may carry (None: no limit)."""
         self.requests: list[JudgeRequest] = []
         self._identity = {"model": model, "mode": mode}
         self.closed = 0
@@ -74,6 +82,11 @@ class FakeJudge:
     def identity(self) -> Mapping[str, Any]:
         """The fake model's name and mode."""
         return self._identity
+
+    @property
+    def endpoint(self) -> None:
+        """None: an in-process judge has no model endpoint (it cannot use the Batch API)."""
+        return None
 
     async def judge(self, request: JudgeRequest) -> ModelResult:
         """Validate the script's answers with ``request.response_model``, re-asking when invalid."""
