@@ -21,11 +21,12 @@ from .views import transcript
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from .calibration import CalibrationReport, ItemAgreement
     from .conversation import Conversation
 
-__all__ = ["CJK_FONTS", "plots", "to_html", "to_json", "to_markdown", "write_report"]
+__all__ = ["CJK_FONTS", "figures", "plots", "to_html", "to_json", "to_markdown", "write_report"]
 
 CJK_FONTS = (
     "WenQuanYi Micro Hei",
@@ -143,41 +144,49 @@ def _font_families() -> list[str]:
     return ["DejaVu Sans", *(name for name in CJK_FONTS if name in installed)]
 
 
-def plots(report: CalibrationReport, directory: str | Path) -> list[Path]:
-    """PNG plots: kappa per item with intervals (model–human vs human–human), confusion matrices.
+def figures(report: CalibrationReport) -> dict[str, Figure]:
+    """The plots as matplotlib figures, by file stem: ``kappa_by_item``, ``confusion_matrices``.
 
     Labels are in the report's language, tiers as the rubric calls them; Chinese text is drawn
-    with the first of :data:`CJK_FONTS` installed.
+    with the first of :data:`CJK_FONTS` installed. Close the figures when done.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
     items = report.items
     if not items:
-        return []
+        return {}
     with plt.rc_context({"font.family": _font_families()}):
-        fig, ax = plt.subplots(figsize=(8, 0.5 * len(items) + 1.5))
+        kappa, ax = plt.subplots(figsize=(8, 0.5 * len(items) + 1.5))
         _kappa_plot(ax, report)
-        fig.tight_layout()
-        kappa_path = out / "kappa_by_item.png"
-        fig.savefig(kappa_path, dpi=110)
-        plt.close(fig)
+        kappa.tight_layout()
         cols = min(3, len(items))
         rows = math.ceil(len(items) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False)
+        confusion, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False)
         for ax, item in zip(axes.flat, items, strict=False):
             _confusion_plot(ax, report, item)
         for ax in list(axes.flat)[len(items) :]:
             ax.axis("off")
-        fig.tight_layout()
-        confusion_path = out / "confusion_matrices.png"
-        fig.savefig(confusion_path, dpi=110)
-        plt.close(fig)
-    return [kappa_path, confusion_path]
+        confusion.tight_layout()
+    return {"kappa_by_item": kappa, "confusion_matrices": confusion}
+
+
+def plots(report: CalibrationReport, directory: str | Path) -> list[Path]:
+    """PNG plots: kappa per item with intervals (model–human vs human–human), confusion matrices."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    found = figures(report)  # selects the Agg backend before pyplot is imported here
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for stem, figure in found.items():
+        with plt.rc_context({"font.family": _font_families()}):
+            figure.savefig(out / f"{stem}.png", dpi=110)
+        plt.close(figure)
+        paths.append(out / f"{stem}.png")
+    return paths
 
 
 def _heat(item: ItemAgreement) -> list[list[tuple[int, float]]]:
