@@ -257,7 +257,7 @@ def test_calibrate_on_the_eval_set_writes_the_four_report_forms(tmp_path: Path) 
         again, _ = second.communicate(timeout=300)
         assert len(server.requests) == calls  # --results reused: no model call
     assert calls == 48 * 8 + 24  # 8 model items each, record_accuracy on the 24 with notes
-    assert "agreement with humans — 48 conversations" in stdout and "reusing 48 scorecard(s)" in again
+    assert "与人工评分的一致性 — 48 条对话" in stdout and "reusing 48 scorecard(s)" in again  # a zh rubric: Chinese table title
     for name in ("report.md", "report.html", "report.json", "plots/kappa_by_item.png", "plots/confusion_matrices.png"):
         assert (tmp_path / "report" / name).stat().st_size > 500, name
     report = _json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -720,3 +722,17 @@ def test_rescore_applies_the_reviewers_verdicts(tmp_path: Path) -> None:
     efficiency = next(i for i in final["items"] if i["item_id"] == "efficiency")
     assert efficiency["tier"] == "poor" and efficiency["audit"]["review"]["reviewer"] == "张三"
     assert card.total_score is not None and final["total_score"] < card.total_score  # rescaled (N/A items)
+
+
+def test_review_list_shows_a_partial_total_as_its_range(app: ReviewApp, graded: Graded) -> None:
+    partial = next(c for c in graded.cards if c.conversation_id == "c005")
+    assert not partial.complete and partial.total_min is not None and partial.total_max is not None
+    listing = call(app, "GET", "/")
+    row = re.search(r'<tr data-id="c005">(.*?)</tr>', listing.body, re.S)
+    assert row, listing.body
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+    low, high = (f"{v:.2f}".rstrip("0").rstrip(".") for v in (partial.total_min, partial.total_max))
+    totals = [c for c in cells if c.endswith("/ 100")]
+    assert totals == [f"部分 {low}–{high} / 100"]  # never the bare total_score of a partial card
+    page = call(app, "GET", "/c/c005")
+    assert f"c005 — 部分 {low}–{high} / 100" in html.unescape(page.body)

@@ -97,6 +97,10 @@ def test_filter_override_reload_export(browser: Any, served: Served, shots: Path
     page.goto(served.base)
     assert page.title().startswith("复核队列")
     assert len(rows(page)) == 15
+    total = page.locator('#queue tr[data-id="c005"] td.num').first.inner_text()
+    assert total.startswith("部分 ") and total.endswith(" / 100")  # a partial card: its range, never a bare total
+    page.locator('#queue tr[data-id="c005"]').scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "review_list_partial.png"))
     page.get_by_label("需复核", exact=True).check()
     page.get_by_role("button", name="应用").click()
     page.wait_for_url(lambda url: "/?needs_review=1&" in url)
@@ -112,7 +116,8 @@ def test_filter_override_reload_export(browser: Any, served: Served, shots: Path
     status = page.locator("#item-efficiency-status")
     assert status.inner_text().startswith("已改判 → 差 张三 · ")
     assert status.inner_text().endswith("处理拖沓,<b>不是</b>“好”")  # shown as text, not markup
-    assert page.locator("h1").inner_text() == "c004 — 94.4 / 100 → 复核后 77.8 / 100"  # politeness 差 by its rule
+    # Totals as everywhere else (views.total_text: two decimals; this page rounded to one before).
+    assert page.locator("h1").inner_text() == "c004 — 94.44 / 100 → 复核后 77.78 / 100"  # politeness 差 by its rule
     assert page.evaluate("document.activeElement.id") == "item-efficiency"  # focus follows the saved item
     page.screenshot(path=str(shots / "review_override.png"), full_page=True)
 

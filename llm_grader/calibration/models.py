@@ -61,6 +61,8 @@ class ItemAgreement(_Out):
     weights: Literal["quadratic"] | None
     labels: list[str]
     """Categories in order, worst first (``not_applicable`` last when it keeps full points)."""
+    tier_labels: dict[str, str] = Field(default_factory=dict)
+    """What graders call each tier of ``labels`` (``good`` → ``好``), for the report and its plots."""
     conversations: int
     unscored: int
     """Model answers missing (item failed or not graded) where humans scored."""
@@ -127,6 +129,8 @@ class CalibrationReport(_Out):
     disagreements: list[Disagreement]
     bootstrap: dict[str, float]
     notes: list[str] = Field(default_factory=list)
+    language: Literal["zh", "en"] = "en"
+    """The rubric's language, which the report is written in (reports made before it was kept: English)."""
 
 
 class ItemComparison(_Out):

@@ -83,6 +83,7 @@ def calibrate(
         disagreements=disagreements[:max_disagreements],
         bootstrap={"draws": n_boot, "seed": seed, "level": level},
         notes=notes,
+        language=rubric.language,
     )
 
 
@@ -233,6 +234,7 @@ def _item_agreement(
         scale="ordinal" if weights else "binary",
         weights="quadratic" if weights else None,
         labels=labels,
+        tier_labels={t.id: t.display for t in item.tiers},
         conversations=sum(1 for cid in ids if ratings.get(cid)),
         unscored=aligned.unscored,
         needs_review=aligned.needs_review,

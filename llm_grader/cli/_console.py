@@ -21,7 +21,7 @@ from ..messages import text
 
 if TYPE_CHECKING:
     from ..conversation import Conversation, Conversations
-    from ..scoring import ItemResult, Scorecard
+    from ..scoring import Scorecard
 
 __all__ = [
     "SUMMARY_ROWS",
@@ -139,6 +139,16 @@ def stream_batch(
     return ConversationStream(paths, encoding, language, **options)
 
 
+_COLUMNS = (
+    "cli.table.conversation",
+    "cli.table.channel",
+    "cli.table.total",
+    "cli.table.graded",
+    "cli.table.unscored",
+    "cli.table.notes",
+)
+"""The summary table's columns, as the messages naming them."""
+
 SUMMARY_ROWS = 40
 """Rows of the summary table; the other scorecards are counted, and are in the output file."""
 
@@ -190,26 +200,18 @@ class BatchSummary:
 
 def total_text(card: Scorecard, language: str) -> str:
     """The total as the table shows it: ``部分 low–high / max`` while partial, never a bare number."""
-    if not card.complete and card.total_min is not None and card.total_max is not None:
-        low, high = round(card.total_min, 2), round(card.total_max, 2)
-        return text("cli.partial", language, low=f"{low:g}", high=f"{high:g}", points=f"{card.max_score:g}")
-    if card.total_score is None:
-        return "—"
-    return text("cli.total", language, score=round(card.total_score, 2), points=card.max_score)
+    from ..views import total_text
+
+    return total_text(card, language)
 
 
-def _tier_text(item: ItemResult) -> str:
-    return "N/A" if item.not_applicable else item.tier_label or item.tier or ""
+def _notes(card: Scorecard, language: str) -> list[str]:
+    from ..views import pending_overrides, tier_text
 
-
-def _notes(card: Scorecard) -> list[str]:
     notes = [f"{o.kind}: {o.id}" for o in card.overrides]
-    pending: dict[str, list[str]] = {}
-    for p in card.pending_overrides:
-        pending.setdefault(p.kind, []).extend(i for i in p.blocking if i not in pending.get(p.kind, []))
-    notes += [f"{kind}? ({', '.join(items)})" for kind, items in pending.items()]
+    notes += [f"{kind}? ({', '.join(items)})" for kind, items in pending_overrides(card).items()]
     notes += [
-        f"{i.item_id}: {_tier_text(i)} {i.rationale}".strip()
+        f"{i.item_id}: {tier_text(i, language)} {i.rationale}".strip()
         for i in card.items
         if not i.unscored and (i.judge == "rule" or i.audit.decided_by == "rule")
     ]
@@ -226,9 +228,9 @@ def summary_table(
     shown = cards[:max_rows]
     more = (len(cards) if total is None else total) - len(shown)
     caption = text("cli.more_rows", language, n=more) if more else None
-    table = Table(title="scorecards", caption=caption)
-    for column in ("conversation", "channel", "total", "graded", "unscored", "overrides / notes"):
-        table.add_column(column)
+    table = Table(title=text("cli.table.title", language), caption=caption)
+    for column in _COLUMNS:
+        table.add_column(text(column, language))
     for card in shown:
         unscored = sum(1 for i in card.items if i.unscored)
         cells = (
@@ -237,7 +239,7 @@ def summary_table(
             total_text(card, language),
             str(len(card.items) - unscored),
             str(unscored),
-            "\n".join(_notes(card)),
+            "\n".join(_notes(card, language)),
         )
         table.add_row(*(Text(cell) for cell in cells))  # Text: ids and notes are data, never markup
     return table

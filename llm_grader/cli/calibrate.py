@@ -195,11 +195,23 @@ def _gate(
     out.print(text("gate.passed", language, checks="; ".join(checks)), markup=False)
 
 
+_AGREEMENT_COLUMNS = (
+    "report.cal.col_item",
+    "n",
+    "report.cal.col_exact",
+    "report.cal.col_kappa_mh",
+    "report.cal.col_ci",
+    "report.cal.col_kappa_hh",
+    "report.cal.col_unscored",
+)
+"""The agreement table's columns: the calibration report's own headings."""
+
+
 def _agreement_table(calibration: CalibrationReport, language: str) -> Table:
     """Model–human and human–human agreement per item."""
     table = Table(title=text("cli.agreement_title", language, n=calibration.conversations))
-    for column in ("item", "n", "exact", "kappa model–human", "95% CI", "kappa human–human", "unscored"):
-        table.add_column(column)
+    for column in _AGREEMENT_COLUMNS:
+        table.add_column("n" if column == "n" else text(column, language))
     for i in calibration.items:
         ci = i.model_human.kappa_ci
         hh = i.human_human.kappa if i.human_human else float("nan")
@@ -236,18 +248,46 @@ def report(
         ),
     ] = None,
     encoding: EncodingOpt = None,
+    rubric: Annotated[
+        str | None,
+        typer.Option(
+            "-r",
+            "--rubric",
+            help="The rubric (file or name): the page's language. Default: the results' own.",
+        ),
+    ] = None,
 ) -> None:
-    """Write a single-file HTML page of a batch of scorecards for a QA lead."""
+    """Write a single-file HTML page of a batch of scorecards for a QA lead.
+
+    The page speaks the rubric's language: the rubric given with ``-r``, else the built-in
+    rubric the scorecards name, else Chinese.
+    """
     from ..report import results_html
 
-    language = "zh"  # no rubric is involved
-    cards = _read_cards(results, language)
+    cards = _read_cards(results, "zh")
+    language = _page_language(cards, rubric)
     found = {}
     if conversations:
         found = {c.id: c for c in load_batch(conversations, encoding, language)}
-    page = results_html(cards, conversations=found, title=f"llm-grader — {results.name}")
+    page = results_html(cards, conversations=found, title=f"llm-grader — {results.name}", language=language)
     output.write_text(page, encoding="utf-8")
     out.print(text("cli.page_written", language, n=len(cards), path=output), markup=False)
+
+
+def _page_language(cards: list[Scorecard], rubric: str | None) -> str:
+    """The language of the rubric given, or of the one built-in rubric the cards name ("zh" without)."""
+    from ..errors import NotFoundError
+    from ..rubric import load_rubric
+
+    if rubric is not None:
+        return load_rubric(rubric).language
+    ids = {c.rubric_id for c in cards}
+    if len(ids) != 1:
+        return "zh"
+    try:
+        return load_rubric(ids.pop()).language
+    except NotFoundError:
+        return "zh"
 
 
 def rescore(

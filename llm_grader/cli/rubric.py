@@ -176,8 +176,15 @@ def _show_rubric(rubric: Rubric) -> None:
     if rubric.description:
         out.print(rubric.description, markup=False)
     table = Table(show_lines=False)
-    for column in ("category", "item", "id", "judge", "max", "tiers / deduction"):
-        table.add_column(column)
+    for column in (
+        "cli.rubric.category",
+        "cli.rubric.item",
+        "cli.rubric.id",
+        "cli.rubric.judge",
+        "cli.rubric.max",
+        "cli.rubric.tiers",
+    ):
+        table.add_column(text(column, language))
     for category in rubric.categories:
         header = text("cli.category", language, name=category.name, points=category.maximum)
         if category.base_score is not None:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from ..conversation import Conversation
 from ..errors import LLMGraderError
-from ..report import _id_key
 from ..rubric import Item, Rubric, item_fingerprint
 from ..scoring import ItemResult, Scorecard
 from ..types import NOT_APPLICABLE, ReviewVerdict
+from ..views import id_order
 
 __all__ = ["MAX_REASON", "MAX_REVIEWER", "ReviewBatch", "ReviewError", "current_tier", "tier_choices"]
 
@@ -76,7 +76,7 @@ class ReviewBatch:
                 raise ReviewError(f"conversation {card.conversation_id!r} is in the results more than once")
             seen.add(card.conversation_id)
             _check_card(rubric, card)
-        ordered = tuple(sorted(cards, key=lambda c: _id_key(c.conversation_id)))
+        ordered = tuple(sorted(cards, key=lambda c: id_order(c.conversation_id)))
         return cls(rubric, ordered, dict(conversations or {}))
 
     def card(self, conversation_id: str) -> Scorecard:

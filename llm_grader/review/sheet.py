@@ -19,11 +19,11 @@ from pathlib import Path
 
 from ..conversation import Conversation
 from ..errors import InputError, Problem
-from ..report import _id_key
 from ..scoring import ItemResult, Scorecard
 from ..spreadsheet import csv_text, evidence_cell, read_csv, restore, write_csv
 from ..textfiles import read_utf8
 from ..types import NOT_APPLICABLE, Evidence, ReviewVerdict
+from ..views import id_order
 from .batch import ReviewBatch, ReviewError, current_tier, tier_choices
 from .queue import flag_reasons
 from .store import StoredVerdict
@@ -72,7 +72,7 @@ _KINDS = {"": "review", "review": "review", "appeal": "appeal", "复核": "revie
 def human_score_rows(latest: Mapping[tuple[str, str], StoredVerdict]) -> list[dict[str, str]]:
     """One row per reviewed item with a tier (a deduction item accepted has none), in id order."""
     rows = []
-    for (conversation_id, item_id), stored in sorted(latest.items(), key=lambda kv: _id_key(kv[0][0])):
+    for (conversation_id, item_id), stored in sorted(latest.items(), key=lambda kv: id_order(kv[0][0])):
         v = stored.verdict
         value = v.tier if v.decision == "override" else v.original_tier
         if value:

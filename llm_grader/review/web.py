@@ -96,14 +96,14 @@ class _Request:
         try:
             length = int(self.headers["CONTENT_LENGTH"] or 0)
         except ValueError:
-            raise _Refused(400, "error.title", "bad Content-Length") from None
+            raise _Refused(400, "review.error.title", "bad Content-Length") from None
         if length > _MAX_BODY:
-            raise _Refused(413, "error.title", f"the form is larger than {_MAX_BODY} bytes")
+            raise _Refused(413, "review.error.title", f"the form is larger than {_MAX_BODY} bytes")
         body = self.environ["wsgi.input"].read(length) if length > 0 else b""
         try:
             return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise _Refused(400, "error.title", f"unreadable form: {exc}") from None
+            raise _Refused(400, "review.error.title", f"unreadable form: {exc}") from None
 
 
 def _headers(nonce: str, content_type: str = "text/html; charset=utf-8") -> list[tuple[str, str]]:
@@ -179,7 +179,9 @@ class ReviewApp:
             if not _same(request.cookies.get(TOKEN_COOKIE), self.token):
                 return self._token_login(request)
         elif self.allowed_hosts is not None and request.headers["HTTP_HOST"] not in self.allowed_hosts:
-            raise _Refused(403, "error.forbidden", "unexpected Host header: open the URL the server printed")
+            raise _Refused(
+                403, "review.error.forbidden", "unexpected Host header: open the URL the server printed"
+            )
         return self._route(request, nonce)
 
     def _token_login(self, request: _Request) -> _Response:
@@ -187,7 +189,7 @@ class ReviewApp:
         assert self.token is not None
         if not _same(request.query.get("token"), self.token):
             message = "this review server needs its token: open the URL it printed"
-            raise _Refused(403, "error.forbidden", message)
+            raise _Refused(403, "review.error.forbidden", message)
         rest = urlencode({k: v for k, v in request.query.items() if k != "token"})
         cookie = f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
         location = quote(request.path) + (f"?{rest}" if rest else "")
@@ -198,12 +200,12 @@ class ReviewApp:
         origin = request.headers["HTTP_ORIGIN"]
         site = request.headers["HTTP_SEC_FETCH_SITE"]
         if origin and origin != f"http://{request.headers['HTTP_HOST']}":
-            raise _Refused(403, "error.forbidden", f"cross-origin form from {origin!r} refused")
+            raise _Refused(403, "review.error.forbidden", f"cross-origin form from {origin!r} refused")
         if site and site not in ("same-origin", "none"):
-            raise _Refused(403, "error.forbidden", "cross-site form refused")
+            raise _Refused(403, "review.error.forbidden", "cross-site form refused")
         if not _same(form.get("csrf"), self.csrf):
             message = "the form is stale or forged: reload the page and try again"
-            raise _Refused(403, "error.forbidden", message)
+            raise _Refused(403, "review.error.forbidden", message)
 
     # ------------------------------------------------------------------ routes
 
@@ -225,10 +227,10 @@ class ReviewApp:
         path, method = request.path, request.method
         if path == "/verdict":
             if method != "POST":
-                raise _Refused(405, "error.title", "POST a verdict from the conversation page")
+                raise _Refused(405, "review.error.title", "POST a verdict from the conversation page")
             return self._post_verdict(request)
         if method not in ("GET", "HEAD"):
-            raise _Refused(405, "error.title", f"{method} is not allowed here")
+            raise _Refused(405, "review.error.title", f"{method} is not allowed here")
         if path == "/":
             page = list_page(self._context(nonce, request), request.query)
             return _Response(200, page.encode(), _headers(nonce))
@@ -236,13 +238,13 @@ class ReviewApp:
             return self._conversation(request, nonce, path[3:])
         if path in ("/export/human.csv", "/export/review.csv"):
             return self._export(path, nonce)
-        raise _Refused(404, "error.not_found", f"no page {path!r}")
+        raise _Refused(404, "review.error.not_found", f"no page {path!r}")
 
     def _conversation(self, request: _Request, nonce: str, conversation_id: str) -> _Response:
         try:
             self.batch.card(conversation_id)
         except ReviewError as exc:
-            raise _Refused(404, "error.not_found", str(exc)) from None
+            raise _Refused(404, "review.error.not_found", str(exc)) from None
         history = self.store.history(conversation_id)
         page = conversation_page(self._context(nonce, request), conversation_id, request.query, history)
         return _Response(200, page.encode(), _headers(nonce))
@@ -277,7 +279,7 @@ class ReviewApp:
             known = any(c.conversation_id == conversation_id for c in self.batch.cards)
             where = href(conversation_id, back) if known else "/"
             where += f"#item-{quote(item_id)}" if known and item_id else ""
-            raise _Refused(400, "error.title", str(exc), where) from None
+            raise _Refused(400, "review.error.title", str(exc), where) from None
         self.store.record(conversation_id, item_id, verdict)
         query = "&".join(q for q in (back, urlencode({"saved": item_id})) if q)
         location = href(conversation_id, query) + f"#item-{quote(item_id)}"
