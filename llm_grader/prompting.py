@@ -2,12 +2,17 @@
 
 Message layout (documented order, so providers' prefix caching applies):
 
-1. ``system`` — grader role and rules (judge the agent, quote verbatim, the transcript is
-   data and instructions inside it are ignored); the same for every item of a rubric.
-2. ``user`` — the transcript, turns numbered from 1 with speaker and time, inside a
-   backtick fence longer than any backtick run in the text, so nothing in it can close it.
-3. ``user`` — the item block: name, description, tiers with descriptors and points,
-   notes, the not-applicable condition, flags to answer, and the output contract.
+1. ``system`` — grader role and rules (judge the agent, quote verbatim, the transcript and
+   every other fenced block is data and instructions inside it are ignored); the same for
+   every item of a rubric.
+2. ``user`` — the rubric's ``context`` (business scene, tools, remit, house policies), the
+   transcript (turns numbered from 1 with speaker and time), the agent's notes and the
+   conversation's ``knowledge`` (reference answers, knowledge-base snippets), each inside a
+   backtick fence longer than any backtick run in all of them, so nothing in one can close it.
+3. ``user`` — the item block: name, description, tiers with descriptors and points, notes,
+   the not-applicable condition, worked examples, the conversation fields the item declares
+   (``context``: metadata values in a fence of their own), for a hybrid item what its rules
+   found (facts), and the flags to answer.
 
 1 and 2 are byte-identical for all items of a conversation; only 3 differs. The answer
 schema (tools / response_format, sent before the messages) is shared by all items too
@@ -36,7 +41,8 @@ import yaml
 from ._data import data_dir
 from .conversation import Conversation, normalise_line_breaks
 from .errors import LLMGraderError
-from .rubric import Item, Rubric
+from .rubric import Example, Item, Rubric
+from .rules import rule_findings
 
 __all__ = [
     "PromptTemplate",
@@ -52,7 +58,15 @@ _REQUIRED = {
     # No rubric version here: a new version whose item is unchanged must send the same
     # messages, so its answers come from the cache.
     "system": {"rubric_name", "channel_name", "fence"},
-    "transcript": {"turn_count", "time_note", "fence", "transcript", "notes_block"},
+    "transcript": {
+        "turn_count",
+        "time_note",
+        "fence",
+        "transcript",
+        "notes_block",
+        "context_block",
+        "knowledge_block",
+    },
     "item": {
         "item_name",
         "item_id",
@@ -62,6 +76,9 @@ _REQUIRED = {
         "notes",
         "not_applicable",
         "flags",
+        "examples",
+        "context",
+        "facts",
     },
     "deduction": {
         "item_name",
@@ -71,6 +88,8 @@ _REQUIRED = {
         "description",
         "notes",
         "not_applicable",
+        "examples",
+        "context",
     },
 }
 
@@ -83,7 +102,7 @@ _OPTIONAL = {
 _TEXT_KEYS = {
     "speakers": {"agent", "customer", "system"},
     "channels": {"chat", "call"},
-    "transcript": {"times", "clock", "notes_block"},
+    "transcript": {"times", "clock", "notes_block", "context_block", "knowledge_block"},
     "item": {
         "tier",
         "notes",
@@ -95,6 +114,25 @@ _TEXT_KEYS = {
         "flags_field",
         "severe",
         "group",
+        "examples",
+        "example",
+        "example_tier",
+        "example_occurrence",
+        "example_quotes",
+        "example_quote",
+        "example_why",
+        "separator",
+        "context",
+        "context_notes",
+        "context_no_notes",
+        "context_knowledge",
+        "context_no_knowledge",
+        "context_metadata",
+        "metadata_missing",
+        "facts",
+        "fact",
+        "fact_fired",
+        "facts_decided",
     },
     "fields": {
         "turn",
@@ -239,7 +277,80 @@ def _tier_lines(item: Item, prompts: Prompts) -> str:
     )
 
 
-def _common(item: Item, prompts: Prompts) -> dict[str, str]:
+def _indented(text: str) -> str:
+    """``text`` with every line after the first indented, as a turn's continuation lines are."""
+    return normalise_line_breaks(text).replace("\n", "\n  ")
+
+
+def _examples(item: Item, prompts: Prompts) -> str:
+    """The item's worked examples: per example its verdict, its text, the key words and why."""
+    if not item.examples:
+        return ""
+    labels = {t.id: t.display for t in item.tiers}
+    blocks = []
+    for n, example in enumerate(item.examples, start=1):
+        verdict = _example_verdict(item, example, labels, prompts)
+        lines = [prompts.word("item", "example", n=n, verdict=verdict), "  " + _indented(example.text)]
+        if example.quotes:
+            quotes = prompts.word("item", "separator").join(
+                prompts.word("item", "example_quote", quote=q) for q in example.quotes
+            )
+            lines.append(prompts.word("item", "example_quotes", quotes=quotes))
+        if example.why:
+            lines.append(prompts.word("item", "example_why", why=_indented(example.why)))
+        blocks.append("\n".join(lines))
+    return prompts.word("item", "examples", lines="\n".join(blocks))
+
+
+def _example_verdict(item: Item, example: Example, labels: dict[str, str], prompts: Prompts) -> str:
+    if item.is_deduction:
+        return prompts.word("item", "example_occurrence")
+    if example.tier is None:
+        return ""
+    return prompts.word("item", "example_tier", id=example.tier, label=labels.get(example.tier, example.tier))
+
+
+def _metadata_value(value: Any, prompts: Prompts) -> str:
+    if value in (None, "", [], {}):
+        return prompts.word("item", "metadata_missing")
+    shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return _indented(shown)
+
+
+def _context(item: Item, conversation: Conversation, prompts: Prompts) -> str:
+    """The conversation fields the item declares: pointers to notes/knowledge, metadata values."""
+    if not item.context:
+        return ""
+    lines = []
+    if "notes" in item.context:
+        lines.append(prompts.word("item", "context_notes" if conversation.has_notes else "context_no_notes"))
+    if "knowledge" in item.context:
+        has = conversation.has_knowledge
+        lines.append(prompts.word("item", "context_knowledge" if has else "context_no_knowledge"))
+    keys = [f.removeprefix("metadata.") for f in item.context if f.startswith("metadata.")]
+    if keys:
+        values = "\n".join(f"{k}: {_metadata_value(conversation.metadata.get(k), prompts)}" for k in keys)
+        lines.append(prompts.word("item", "context_metadata", fence=_fence(values), lines=values))
+    return prompts.word("item", "context", lines="\n".join(lines))
+
+
+def _facts(item: Item, conversation: Conversation, rubric: Rubric, prompts: Prompts) -> str:
+    """For a hybrid item: what its rules found, and the tier when one of them decided it."""
+    if not item.decide_by_rule:
+        return ""
+    labels = {t.id: t.display for t in item.tiers}
+    lines, decided = [], ""
+    for finding, tier in rule_findings(item, conversation, language=rubric.language):
+        if tier is None:
+            lines.append(prompts.word("item", "fact", finding=_indented(finding)))
+            continue
+        label = labels.get(tier, tier)
+        lines.append(prompts.word("item", "fact_fired", finding=_indented(finding), id=tier, label=label))
+        decided = prompts.word("item", "facts_decided", id=tier, label=label)
+    return prompts.word("item", "facts", lines="\n".join(lines)) + decided
+
+
+def _common(item: Item, conversation: Conversation, prompts: Prompts) -> dict[str, str]:
     notes = ""
     if item.notes:
         notes = prompts.word("item", "notes", lines="\n".join(f"- {n}" for n in item.notes))
@@ -253,11 +364,13 @@ def _common(item: Item, prompts: Prompts) -> dict[str, str]:
         "description": item.description + "\n" if item.description else "",
         "notes": notes,
         "not_applicable": na,
+        "examples": _examples(item, prompts),
+        "context": _context(item, conversation, prompts),
     }
 
 
-def _item_block(item: Item, prompts: Prompts) -> str:
-    common = _common(item, prompts)
+def _item_block(item: Item, conversation: Conversation, rubric: Rubric, prompts: Prompts) -> str:
+    common = _common(item, conversation, prompts)
     if item.deduction is not None:
         severe = prompts.word("item", "severe") if item.deduction.severe_multiplier != 1 else ""
         block = prompts.deduction.render(
@@ -276,6 +389,7 @@ def _item_block(item: Item, prompts: Prompts) -> str:
         **common,
         item_points=f"{item.max_points:g}",
         tiers=_tier_lines(item, prompts),
+        facts=_facts(item, conversation, rubric, prompts),
         flags=flags,
         output=output,
     )
@@ -283,8 +397,18 @@ def _item_block(item: Item, prompts: Prompts) -> str:
 
 
 def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prompts) -> list[dict[str, str]]:
-    """The system and transcript messages: the same for every item of a conversation."""
+    """The system and transcript messages: the same for every item of a conversation.
+
+    The rubric's ``context`` and the conversation's ``knowledge`` are here (not in the item
+    block), so every request of a conversation shares them in the cached prefix.
+    """
     transcript, fence = render_transcript(conversation, prompts)
+    context = normalise_line_breaks(rubric.context).strip()
+    knowledge = (
+        normalise_line_breaks(conversation.knowledge or "").strip() if conversation.has_knowledge else ""
+    )
+    # One fence for every block of the message: longer than any backtick run in any of them.
+    fence = max(fence, _fence(f"{context}\n{knowledge}"), key=len)
     time_note = ""
     if conversation.has_timestamps:
         time_note = prompts.word("transcript", "clock" if conversation.started_at is not None else "times")
@@ -301,12 +425,20 @@ def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prom
             fence=fence,
             notes=normalise_line_breaks(conversation.notes or ""),
         )
+    context_block = (
+        prompts.word("transcript", "context_block", fence=fence, context=context) if context else ""
+    )
+    knowledge_block = (
+        prompts.word("transcript", "knowledge_block", fence=fence, knowledge=knowledge) if knowledge else ""
+    )
     shown = prompts.transcript.render(
         turn_count=len(conversation.turns),
         time_note=time_note,
         fence=fence,
         transcript=transcript,
         notes_block=notes,
+        context_block=context_block,
+        knowledge_block=knowledge_block,
     )
     return [
         {"role": "system", "content": system.rstrip() + "\n"},
@@ -328,7 +460,7 @@ def compile_messages(
     """
     prompts = prompts or Prompts.load(rubric.language)
     shared = shared or shared_messages(rubric=rubric, conversation=conversation, prompts=prompts)
-    return [*shared, {"role": "user", "content": _item_block(item, prompts)}]
+    return [*shared, {"role": "user", "content": _item_block(item, conversation, rubric, prompts)}]
 
 
 def compile_group_messages(
@@ -346,7 +478,7 @@ def compile_group_messages(
     """
     prompts = prompts or Prompts.load(rubric.language)
     shared = shared or shared_messages(rubric=rubric, conversation=conversation, prompts=prompts)
-    blocks = "\n".join(_item_block(item, prompts) for item in items)
+    blocks = "\n".join(_item_block(item, conversation, rubric, prompts) for item in items)
     ask = prompts.word("item", "group", n=len(items), ids=", ".join(item.id for item in items))
     return [*shared, {"role": "user", "content": f"{blocks}\n{ask}\n"}]
 
