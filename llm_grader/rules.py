@@ -376,7 +376,8 @@ def rule_findings(
     """What a hybrid's rules find on ``conversation``, each in words with the tier it decides.
 
     Per rule tried: its finding and, when it fires, its tier (else None). Rules after the
-    first that fires are not tried. These are the facts the model is given in the item block (:mod:`llm_grader.prompting`).
+    first that fires are not tried. These are the facts the model is given in the item
+    block (:mod:`llm_grader.prompting`).
     """
     return [
         (measure.missing or measure.rationale, None if threshold is None else threshold.tier)
