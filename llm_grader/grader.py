@@ -122,7 +122,11 @@ class Grader:
         return self._masked(conversation)[0]
 
     def _masked(self, conversation: Conversation) -> tuple[Conversation, dict[str, int]]:
-        return mask_conversation(conversation) if self.config.mask_pii else (conversation, {})
+        if not self.config.mask_pii:
+            return conversation, {}
+        # Metadata leaves the machine only when an item shows it (item ``context``): masked then.
+        shows = any(f.startswith("metadata.") for _, i in self.rubric.items() for f in i.context)
+        return mask_conversation(conversation, metadata=shows)
 
     def messages(self, item: Item, conversation: Conversation) -> list[dict[str, str]]:
         """The exact messages sent for one item (after masking)."""
