@@ -53,6 +53,7 @@ def per_turn_rows() -> list[dict[str, Any]]:
             "conversation_id": r["id"],
             "channel": r["channel"],
             **({"notes": r["notes"]} if "notes" in r else {}),
+            **({"knowledge": r["knowledge"]} if "knowledge" in r else {}),
             **{f"metadata.{k}": v for k, v in r["metadata"].items()},
             **turn,
         }
@@ -239,8 +240,8 @@ def test_missing_columns_and_wrong_inputs() -> None:
     loaded = conversations_from_table(pd.DataFrame({"who": ["agent"], "text": ["hi"]}))
     assert messages(loaded) == [
         "<DataFrame>: columns lack 'conversation_id', 'speaker'; expected one row per turn "
-        "(conversation_id, speaker, text[, start, end, channel, notes, metadata.*]) or one row per "
-        "conversation (id, turns[, channel, notes, metadata])"
+        "(conversation_id, speaker, text[, start, end, channel, notes, knowledge, metadata.*]) or one row per "
+        "conversation (id, turns[, channel, notes, knowledge, metadata])"
     ]
     with pytest.raises(TypeError, match="not str; read files with load_conversations"):
         conversations_from_table("examples/conversations.jsonl")
