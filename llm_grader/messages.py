@@ -133,10 +133,8 @@ MESSAGES: Final[dict[str, Message]] = {
     "cli.deduction": Message("deduction: {deduction}", "deduction: {deduction}"),
     "cli.note": Message("备注/note: {note}", "note: {note}"),
     "cli.flag": Message("flag {id}: {description}", "flag {id}: {description}"),
-    "cli.example": Message("示例/example {n}{tier}: {text}", "example {n}{tier}: {text}"),
-    "cli.example_detail": Message("  {what}: {detail}", "  {what}: {detail}"),
-    "cli.context": Message("shows/context: {fields}", "context: {fields}"),
-    "cli.rubric_context": Message("评分背景/context:", "context:"),
+    "cli.example": Message("示例/example {n}{tier}: {text}{detail}", "example {n}{tier}: {text}{detail}"),
+    "cli.context": Message("背景与数据/context: {fields}", "context: {fields}"),
     "cli.not_applicable_when": Message(
         "not applicable when: {when} (policy: {policy})", "not applicable when: {when} (policy: {policy})"
     ),

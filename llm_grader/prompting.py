@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import string
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,8 +40,8 @@ import yaml
 from ._data import data_dir
 from .conversation import Conversation, normalise_line_breaks
 from .errors import LLMGraderError
-from .rubric import Example, Item, Rubric
-from .rules import rule_findings
+from .grounding import context_section, examples_section, facts_section, fence_for
+from .rubric import Item, Rubric
 
 __all__ = [
     "PromptTemplate",
@@ -240,11 +239,6 @@ def _clock(seconds: float) -> str:
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
-def _fence(text: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    return "`" * max(3, longest + 1)
-
-
 def render_transcript(conversation: Conversation, prompts: Prompts) -> tuple[str, str]:
     """The numbered transcript and its fence. Continuation lines of a turn are indented."""
     lines = []
@@ -260,7 +254,7 @@ def render_transcript(conversation: Conversation, prompts: Prompts) -> tuple[str
         text = normalise_line_breaks(turn.text).replace("\n", "\n  ")
         lines.append(f"[{number}] {prompts.word('speakers', turn.speaker)}{when}: {text}")
     body = "\n".join(lines)
-    return body, _fence(body + "\n" + (conversation.notes or ""))
+    return body, fence_for(body + "\n" + (conversation.notes or ""))
 
 
 def _tier_lines(item: Item, prompts: Prompts) -> str:
@@ -277,79 +271,6 @@ def _tier_lines(item: Item, prompts: Prompts) -> str:
     )
 
 
-def _indented(text: str) -> str:
-    """``text`` with every line after the first indented, as a turn's continuation lines are."""
-    return normalise_line_breaks(text).replace("\n", "\n  ")
-
-
-def _examples(item: Item, prompts: Prompts) -> str:
-    """The item's worked examples: per example its verdict, its text, the key words and why."""
-    if not item.examples:
-        return ""
-    labels = {t.id: t.display for t in item.tiers}
-    blocks = []
-    for n, example in enumerate(item.examples, start=1):
-        verdict = _example_verdict(item, example, labels, prompts)
-        lines = [prompts.word("item", "example", n=n, verdict=verdict), "  " + _indented(example.text)]
-        if example.quotes:
-            quotes = prompts.word("item", "separator").join(
-                prompts.word("item", "example_quote", quote=q) for q in example.quotes
-            )
-            lines.append(prompts.word("item", "example_quotes", quotes=quotes))
-        if example.why:
-            lines.append(prompts.word("item", "example_why", why=_indented(example.why)))
-        blocks.append("\n".join(lines))
-    return prompts.word("item", "examples", lines="\n".join(blocks))
-
-
-def _example_verdict(item: Item, example: Example, labels: dict[str, str], prompts: Prompts) -> str:
-    if item.is_deduction:
-        return prompts.word("item", "example_occurrence")
-    if example.tier is None:
-        return ""
-    return prompts.word("item", "example_tier", id=example.tier, label=labels.get(example.tier, example.tier))
-
-
-def _metadata_value(value: Any, prompts: Prompts) -> str:
-    if value in (None, "", [], {}):
-        return prompts.word("item", "metadata_missing")
-    shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return _indented(shown)
-
-
-def _context(item: Item, conversation: Conversation, prompts: Prompts) -> str:
-    """The conversation fields the item declares: pointers to notes/knowledge, metadata values."""
-    if not item.context:
-        return ""
-    lines = []
-    if "notes" in item.context:
-        lines.append(prompts.word("item", "context_notes" if conversation.has_notes else "context_no_notes"))
-    if "knowledge" in item.context:
-        has = conversation.has_knowledge
-        lines.append(prompts.word("item", "context_knowledge" if has else "context_no_knowledge"))
-    keys = [f.removeprefix("metadata.") for f in item.context if f.startswith("metadata.")]
-    if keys:
-        values = "\n".join(f"{k}: {_metadata_value(conversation.metadata.get(k), prompts)}" for k in keys)
-        lines.append(prompts.word("item", "context_metadata", fence=_fence(values), lines=values))
-    return prompts.word("item", "context", lines="\n".join(lines))
-
-
-def _facts(item: Item, conversation: Conversation, rubric: Rubric, prompts: Prompts) -> str:
-    """For a hybrid item: what its rules found, and the tier when one of them decided it."""
-    if not item.decide_by_rule:
-        return ""
-    labels = {t.id: t.display for t in item.tiers}
-    lines, decided = [], ""
-    for finding, tier in rule_findings(item, conversation, language=rubric.language):
-        if tier is None:
-            lines.append(prompts.word("item", "fact", finding=_indented(finding)))
-            continue
-        label = labels.get(tier, tier)
-        lines.append(prompts.word("item", "fact_fired", finding=_indented(finding), id=tier, label=label))
-        decided = prompts.word("item", "facts_decided", id=tier, label=label)
-    return prompts.word("item", "facts", lines="\n".join(lines)) + decided
-
-
 def _common(item: Item, conversation: Conversation, prompts: Prompts) -> dict[str, str]:
     notes = ""
     if item.notes:
@@ -364,8 +285,8 @@ def _common(item: Item, conversation: Conversation, prompts: Prompts) -> dict[st
         "description": item.description + "\n" if item.description else "",
         "notes": notes,
         "not_applicable": na,
-        "examples": _examples(item, prompts),
-        "context": _context(item, conversation, prompts),
+        "examples": examples_section(item, prompts.word),
+        "context": context_section(item, conversation, prompts.word),
     }
 
 
@@ -389,7 +310,7 @@ def _item_block(item: Item, conversation: Conversation, rubric: Rubric, prompts:
         **common,
         item_points=f"{item.max_points:g}",
         tiers=_tier_lines(item, prompts),
-        facts=_facts(item, conversation, rubric, prompts),
+        facts=facts_section(item, conversation, prompts.word, language=rubric.language),
         flags=flags,
         output=output,
     )
@@ -408,7 +329,7 @@ def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prom
         normalise_line_breaks(conversation.knowledge or "").strip() if conversation.has_knowledge else ""
     )
     # One fence for every block of the message: longer than any backtick run in any of them.
-    fence = max(fence, _fence(f"{context}\n{knowledge}"), key=len)
+    fence = max(fence, fence_for(f"{context}\n{knowledge}"), key=len)
     time_note = ""
     if conversation.has_timestamps:
         time_note = prompts.word("transcript", "clock" if conversation.started_at is not None else "times")

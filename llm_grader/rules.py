@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -36,7 +36,7 @@ from .rubric import (
 )
 from .types import Audit, Judgement, Occurrence
 
-__all__ = ["applicability_reason", "judge_hybrid", "judge_rule", "rule_findings"]
+__all__ = ["applicability_reason", "judge_hybrid", "judge_rule"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -354,37 +354,6 @@ def judge_rule(item: Item, conversation: Conversation, *, language: str = "zh") 
     )
 
 
-def _tried(
-    item: Item, conversation: Conversation, language: str
-) -> Iterator[tuple[Rule, _Measure, Threshold | None]]:
-    """A hybrid's rules in order, each with its measure and the threshold that holds (it fires).
-
-    Rules after the first that fires are not tried.
-    """
-    for rule in item.decide_by_rule:
-        measure = _measure(rule, conversation, language)
-        value = measure.value
-        threshold = None if value is None else next((t for t in rule.thresholds if t.holds(value)), None)
-        yield rule, measure, threshold
-        if threshold is not None:
-            return
-
-
-def rule_findings(
-    item: Item, conversation: Conversation, *, language: str = "zh"
-) -> list[tuple[str, str | None]]:
-    """What a hybrid's rules find on ``conversation``, each in words with the tier it decides.
-
-    Per rule tried: its finding and, when it fires, its tier (else None). Rules after the
-    first that fires are not tried. These are the facts the model is given in the item
-    block (:mod:`llm_grader.prompting`).
-    """
-    return [
-        (measure.missing or measure.rationale, None if threshold is None else threshold.tier)
-        for _, measure, threshold in _tried(item, conversation, language)
-    ]
-
-
 def judge_hybrid(
     item: Item, conversation: Conversation, *, language: str = "zh", model: bool = False
 ) -> Judgement | None:
@@ -398,7 +367,10 @@ def judge_hybrid(
     ("needs a model") — never 0 or full — with what the rules found in its rationale.
     """
     found: list[str] = []
-    for rule, measure, threshold in _tried(item, conversation, language):
+    for rule in item.decide_by_rule:
+        measure = _measure(rule, conversation, language)
+        value = measure.value
+        threshold = None if value is None else next((t for t in rule.thresholds if t.holds(value)), None)
         if threshold is None:
             found.append(measure.missing or measure.rationale)
         else:

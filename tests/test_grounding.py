@@ -16,7 +16,7 @@ from llm_grader.errors import RubricError
 from llm_grader.model import JudgeRequest
 from llm_grader.prompting import Prompts, compile_messages, shared_messages
 from llm_grader.rubric import rubric_from_text
-from llm_grader.rubric.lint import named_metadata
+from llm_grader.rubric._fields import named_metadata
 from llm_grader.testing import FakeJudge, top_tier_answer
 from llm_grader.types import RuleConflict
 
@@ -275,9 +275,9 @@ def test_rubric_show_prints_examples_context_and_knowledge() -> None:
     runner = CliRunner()
     item = runner.invoke(app, ["rubric", "show", "service_norms_deductions", "--item", "job_number_refused"])
     assert item.exit_code == 0, item.output
-    assert "示例/example 1: 客户:你工号多少? / 客服:这个不方便告诉您。" in item.output
-    assert "why: 客户要求报工号,客服拒绝报出,计一次。" in item.output
-    assert "shows/context: metadata.agent_id" in item.output
+    assert ("示例/example 1: 客户:你工号多少? / 客服:这个不方便告诉您。 [这个不方便告诉您] — 客户要求报工号,"
+            "客服拒绝报出,计一次。") in item.output
+    assert "背景与数据/context: metadata.agent_id" in item.output
     prompt = runner.invoke(app, ["rubric", "show", "service_norms_deductions", "--item", "job_number_refused",
                                  "--conversation", str(EXAMPLES / "conversations.jsonl"), "--id", "c008", "--json"])
     assert prompt.exit_code == 0, prompt.output
@@ -289,4 +289,4 @@ def test_rubric_show_prints_examples_context_and_knowledge() -> None:
     assert "评分背景(" in messages[1]["content"] and "不适用七天无理由退货" in messages[1]["content"]
     assert "- 参考资料:见上文本次对话的参考资料。" in messages[2]["content"]
     whole = runner.invoke(app, ["rubric", "show", "internet_cs_qa"])
-    assert "评分背景/context:\n  业务场景:" in whole.output
+    assert "背景与数据/context: \n  业务场景:" in whole.output

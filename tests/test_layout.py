@@ -18,6 +18,7 @@ LAYERS = [
     ["rubric"],
     ["conversation"],
     ["evidence", "rules", "sampling"],
+    ["grounding"],
     ["prompting"],
     ["answers", "scoring"],
     ["model", "results"],

@@ -89,12 +89,8 @@ def _item_lines(item: Item, language: str) -> list[str]:
     for n, example in enumerate(item.examples, start=1):
         tier = f" → {example.tier}" if example.tier else ""
         shown = example.text.replace("\n", " / ")
-        lines.append(text("cli.example", language, n=n, tier=tier, text=shown))
-        if example.quotes:
-            quotes = " | ".join(example.quotes)
-            lines.append(text("cli.example_detail", language, what="quotes", detail=quotes))
-        if example.why:
-            lines.append(text("cli.example_detail", language, what="why", detail=example.why))
+        detail = "".join(f" [{q}]" for q in example.quotes) + (f" — {example.why}" if example.why else "")
+        lines.append(text("cli.example", language, n=n, tier=tier, text=shown, detail=detail))
     if item.context:
         lines.append(text("cli.context", language, fields=", ".join(item.context)))
     if item.not_applicable:
@@ -187,7 +183,7 @@ def _show_rubric(rubric: Rubric) -> None:
     if rubric.description:
         out.print(rubric.description, markup=False)
     if rubric.context:
-        out.print(text("cli.rubric_context", language), markup=False)
+        out.print(text("cli.context", language, fields=""), markup=False)
         for line in rubric.context.strip().splitlines():
             out.print(f"  {line}", markup=False)
     table = Table(show_lines=False)

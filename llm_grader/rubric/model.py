@@ -165,16 +165,12 @@ them; declaring one points the item at it, or says it is missing)."""
 
 
 class Example(Strict):
-    """A worked example shown to the model in the item block: an excerpt, its tier and why.
-
-    A plain string is accepted as ``{text: ...}`` (an example with no tier).
-    """
+    """A worked example shown to the model in the item block (a plain string: ``{text: ...}``)."""
 
     text: str = Field(min_length=1)
     """A short excerpt or a mini-dialogue (one turn a line, e.g. ``客户:…`` / ``客服:…``)."""
     tier: str | None = None
-    """The tier id the example earns (a scored item); for a deduction item leave it out: the
-    example is one occurrence."""
+    """The tier id the example earns; none for a deduction item (the example is one occurrence)."""
     why: str = ""
     """Why it earns that tier (or counts as an occurrence)."""
     quotes: list[str] = Field(default_factory=list)
