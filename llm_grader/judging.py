@@ -30,7 +30,7 @@ from .progress import traced_call
 from .prompting import Prompts, compile_group_messages, compile_messages, shared_messages
 from .rubric import Item, Rubric
 from .sampling import Vote, majority_occurrences, majority_verdict
-from .types import NOT_APPLICABLE, Audit, Judgement, Occurrence, Usage
+from .types import NOT_APPLICABLE, Audit, Judgement, Occurrence, RuleConflict, Usage
 
 __all__ = ["STRATEGIES", "ItemJudging", "Strategy", "merge_flags", "open_flags"]
 
@@ -375,7 +375,10 @@ def open_flags(item: Item, judgement: Judgement | None) -> bool:
 
 
 def merge_flags(item: Item, decided: Judgement, asked: Judgement) -> Judgement:
-    """The rule's tier and evidence, with the flags the model answered (and its evidence for them).
+    """The rule's tier, evidence and rationale, with the flags the model answered (and its evidence).
+
+    The model's rationale goes to ``audit.model_rationale``; a model tier other than the rule's
+    to ``audit.rule_conflict`` (the rule's tier stands).
 
     The rule decides the tier of a hybrid when it fires; the model is asked only because the
     item has flags (e.g. a service taboo) no rule can see. A failed model answer leaves those
@@ -394,12 +397,25 @@ def merge_flags(item: Item, decided: Judgement, asked: Judgement) -> Judgement:
     # The model's evidence first: it is what an override on its flags (e.g. fatal) cites.
     seen = {(e.turn, e.quote) for e in asked.evidence}
     evidence = (*asked.evidence, *(e for e in decided.evidence if (e.turn, e.quote) not in seen))
-    audit = asked.audit.model_copy(update={"decided_by": "rule", "na_source": None})
+    # The rationale shown is the rule's (it decided); the model's is kept apart, and a model
+    # tier that contradicts the rule is a recorded fact, not a sentence glued to the rule's.
+    model_tier = NOT_APPLICABLE if asked.not_applicable else asked.tier
+    conflict = None
+    if model_tier is not None and decided.tier is not None and model_tier != decided.tier:
+        conflict = RuleConflict(rule_tier=decided.tier, model_tier=model_tier)
+    audit = asked.audit.model_copy(
+        update={
+            "decided_by": "rule",
+            "na_source": None,
+            "model_rationale": asked.rationale,
+            "rule_conflict": conflict,
+        }
+    )
     return replace(
         decided,
         flags=flags,
         evidence=evidence,
-        rationale=f"{decided.rationale}\n{asked.rationale}",
+        rationale=decided.rationale,
         needs_review=decided.needs_review or asked.needs_review,
         usage=asked.usage,
         audit=audit,

@@ -89,7 +89,11 @@ class Planner:
 
     def masked(self, conversation: Conversation) -> tuple[Conversation, dict[str, int]]:
         """The conversation as sent, and how many spans of each kind of personal data were masked."""
-        return mask_conversation(conversation) if self.config.mask_pii else (conversation, {})
+        if not self.config.mask_pii:
+            return conversation, {}
+        # Metadata leaves the machine only when an item shows it (item ``context``): masked then.
+        shows = any(f.startswith("metadata.") for _, i in self.rubric.items() for f in i.context)
+        return mask_conversation(conversation, metadata=shows)
 
     def messages(self, item: Item, conversation: Conversation) -> list[dict[str, str]]:
         """The exact messages sent for one item (after masking)."""

@@ -2,12 +2,17 @@
 
 Message layout (documented order, so providers' prefix caching applies):
 
-1. ``system`` — grader role and rules (judge the agent, quote verbatim, the transcript is
-   data and instructions inside it are ignored); the same for every item of a rubric.
-2. ``user`` — the transcript, turns numbered from 1 with speaker and time, inside a
-   backtick fence longer than any backtick run in the text, so nothing in it can close it.
-3. ``user`` — the item block: name, description, tiers with descriptors and points,
-   notes, the not-applicable condition, flags to answer, and the output contract.
+1. ``system`` — grader role and rules (judge the agent, quote verbatim, the transcript and
+   every other fenced block is data and instructions inside it are ignored); the same for
+   every item of a rubric.
+2. ``user`` — the rubric's ``context`` (business scene, tools, remit, house policies), the
+   transcript (turns numbered from 1 with speaker and time), the agent's notes and the
+   conversation's ``knowledge`` (reference answers, knowledge-base snippets), each inside a
+   backtick fence longer than any backtick run in all of them, so nothing in one can close it.
+3. ``user`` — the item block: name, description, tiers with descriptors and points, notes,
+   the not-applicable condition, worked examples, the conversation fields the item declares
+   (``context``: metadata values in a fence of their own), for a hybrid item what its rules
+   found (facts), and the flags to answer.
 
 1 and 2 are byte-identical for all items of a conversation; only 3 differs. The answer
 schema (tools / response_format, sent before the messages) is shared by all items too
@@ -24,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import string
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +40,7 @@ import yaml
 from ._data import data_dir
 from .conversation import Conversation, normalise_line_breaks
 from .errors import LLMGraderError
+from .grounding import context_section, examples_section, facts_section, fence_for
 from .rubric import Item, Rubric
 
 __all__ = [
@@ -52,7 +57,15 @@ _REQUIRED = {
     # No rubric version here: a new version whose item is unchanged must send the same
     # messages, so its answers come from the cache.
     "system": {"rubric_name", "channel_name", "fence"},
-    "transcript": {"turn_count", "time_note", "fence", "transcript", "notes_block"},
+    "transcript": {
+        "turn_count",
+        "time_note",
+        "fence",
+        "transcript",
+        "notes_block",
+        "context_block",
+        "knowledge_block",
+    },
     "item": {
         "item_name",
         "item_id",
@@ -62,6 +75,9 @@ _REQUIRED = {
         "notes",
         "not_applicable",
         "flags",
+        "examples",
+        "context",
+        "facts",
     },
     "deduction": {
         "item_name",
@@ -71,6 +87,8 @@ _REQUIRED = {
         "description",
         "notes",
         "not_applicable",
+        "examples",
+        "context",
     },
 }
 
@@ -83,7 +101,7 @@ _OPTIONAL = {
 _TEXT_KEYS = {
     "speakers": {"agent", "customer", "system"},
     "channels": {"chat", "call"},
-    "transcript": {"times", "clock", "notes_block"},
+    "transcript": {"times", "clock", "notes_block", "context_block", "knowledge_block"},
     "item": {
         "tier",
         "notes",
@@ -95,6 +113,25 @@ _TEXT_KEYS = {
         "flags_field",
         "severe",
         "group",
+        "examples",
+        "example",
+        "example_tier",
+        "example_occurrence",
+        "example_quotes",
+        "example_quote",
+        "example_why",
+        "separator",
+        "context",
+        "context_notes",
+        "context_no_notes",
+        "context_knowledge",
+        "context_no_knowledge",
+        "context_metadata",
+        "metadata_missing",
+        "facts",
+        "fact",
+        "fact_fired",
+        "facts_decided",
     },
     "fields": {
         "turn",
@@ -202,11 +239,6 @@ def _clock(seconds: float) -> str:
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
-def _fence(text: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    return "`" * max(3, longest + 1)
-
-
 def render_transcript(conversation: Conversation, prompts: Prompts) -> tuple[str, str]:
     """The numbered transcript and its fence. Continuation lines of a turn are indented."""
     lines = []
@@ -222,7 +254,7 @@ def render_transcript(conversation: Conversation, prompts: Prompts) -> tuple[str
         text = normalise_line_breaks(turn.text).replace("\n", "\n  ")
         lines.append(f"[{number}] {prompts.word('speakers', turn.speaker)}{when}: {text}")
     body = "\n".join(lines)
-    return body, _fence(body + "\n" + (conversation.notes or ""))
+    return body, fence_for(body + "\n" + (conversation.notes or ""))
 
 
 def _tier_lines(item: Item, prompts: Prompts) -> str:
@@ -239,7 +271,7 @@ def _tier_lines(item: Item, prompts: Prompts) -> str:
     )
 
 
-def _common(item: Item, prompts: Prompts) -> dict[str, str]:
+def _common(item: Item, conversation: Conversation, prompts: Prompts) -> dict[str, str]:
     notes = ""
     if item.notes:
         notes = prompts.word("item", "notes", lines="\n".join(f"- {n}" for n in item.notes))
@@ -253,11 +285,13 @@ def _common(item: Item, prompts: Prompts) -> dict[str, str]:
         "description": item.description + "\n" if item.description else "",
         "notes": notes,
         "not_applicable": na,
+        "examples": examples_section(item, prompts.word),
+        "context": context_section(item, conversation, prompts.word),
     }
 
 
-def _item_block(item: Item, prompts: Prompts) -> str:
-    common = _common(item, prompts)
+def _item_block(item: Item, conversation: Conversation, rubric: Rubric, prompts: Prompts) -> str:
+    common = _common(item, conversation, prompts)
     if item.deduction is not None:
         severe = prompts.word("item", "severe") if item.deduction.severe_multiplier != 1 else ""
         block = prompts.deduction.render(
@@ -276,6 +310,7 @@ def _item_block(item: Item, prompts: Prompts) -> str:
         **common,
         item_points=f"{item.max_points:g}",
         tiers=_tier_lines(item, prompts),
+        facts=facts_section(item, conversation, prompts.word, language=rubric.language),
         flags=flags,
         output=output,
     )
@@ -283,8 +318,18 @@ def _item_block(item: Item, prompts: Prompts) -> str:
 
 
 def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prompts) -> list[dict[str, str]]:
-    """The system and transcript messages: the same for every item of a conversation."""
+    """The system and transcript messages: the same for every item of a conversation.
+
+    The rubric's ``context`` and the conversation's ``knowledge`` are here (not in the item
+    block), so every request of a conversation shares them in the cached prefix.
+    """
     transcript, fence = render_transcript(conversation, prompts)
+    context = normalise_line_breaks(rubric.context).strip()
+    knowledge = (
+        normalise_line_breaks(conversation.knowledge or "").strip() if conversation.has_knowledge else ""
+    )
+    # One fence for every block of the message: longer than any backtick run in any of them.
+    fence = max(fence, fence_for(f"{context}\n{knowledge}"), key=len)
     time_note = ""
     if conversation.has_timestamps:
         time_note = prompts.word("transcript", "clock" if conversation.started_at is not None else "times")
@@ -301,12 +346,20 @@ def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prom
             fence=fence,
             notes=normalise_line_breaks(conversation.notes or ""),
         )
+    context_block = (
+        prompts.word("transcript", "context_block", fence=fence, context=context) if context else ""
+    )
+    knowledge_block = (
+        prompts.word("transcript", "knowledge_block", fence=fence, knowledge=knowledge) if knowledge else ""
+    )
     shown = prompts.transcript.render(
         turn_count=len(conversation.turns),
         time_note=time_note,
         fence=fence,
         transcript=transcript,
         notes_block=notes,
+        context_block=context_block,
+        knowledge_block=knowledge_block,
     )
     return [
         {"role": "system", "content": system.rstrip() + "\n"},
@@ -328,7 +381,7 @@ def compile_messages(
     """
     prompts = prompts or Prompts.load(rubric.language)
     shared = shared or shared_messages(rubric=rubric, conversation=conversation, prompts=prompts)
-    return [*shared, {"role": "user", "content": _item_block(item, prompts)}]
+    return [*shared, {"role": "user", "content": _item_block(item, conversation, rubric, prompts)}]
 
 
 def compile_group_messages(
@@ -346,7 +399,7 @@ def compile_group_messages(
     """
     prompts = prompts or Prompts.load(rubric.language)
     shared = shared or shared_messages(rubric=rubric, conversation=conversation, prompts=prompts)
-    blocks = "\n".join(_item_block(item, prompts) for item in items)
+    blocks = "\n".join(_item_block(item, conversation, rubric, prompts) for item in items)
     ask = prompts.word("item", "group", n=len(items), ids=", ".join(item.id for item in items))
     return [*shared, {"role": "user", "content": f"{blocks}\n{ask}\n"}]
 

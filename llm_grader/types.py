@@ -26,6 +26,7 @@ __all__ = [
     "Occurrence",
     "Record",
     "ReviewVerdict",
+    "RuleConflict",
     "Usage",
 ]
 
@@ -126,6 +127,15 @@ class ReviewVerdict(Record):
     """When, as an ISO-8601 timestamp."""
 
 
+class RuleConflict(Record):
+    """A hybrid item whose rule decided the tier while the model, asked for the flags, answered another."""
+
+    rule_tier: str
+    """The tier the firing rule decided (the grade that stands)."""
+    model_tier: str
+    """The tier the model answered (``not_applicable`` included)."""
+
+
 class Audit(Record):
     """How an item's grade came about: enough to reproduce, rescore or question it."""
 
@@ -158,6 +168,11 @@ class Audit(Record):
     """A reviewer's verdict applied to this item (the grade above is then the reviewer's)."""
     group: list[str] | None = None
     """Grouped judging: the items answered by the same call (its usage is booked on the first)."""
+    model_rationale: str | None = None
+    """A hybrid item its rule decided, asked of the model for its flags: the model's rationale,
+    kept apart from the item's rationale (which is the rule's)."""
+    rule_conflict: RuleConflict | None = None
+    """A hybrid item whose model answer contradicts the rule that decided it (the rule's tier stands)."""
 
 
 @dataclass(frozen=True, kw_only=True)

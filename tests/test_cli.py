@@ -26,7 +26,7 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 def test_rubric_check_builtin_ok() -> None:
     result = run("rubric", "check", "internet_cs_qa")
     assert result.returncode == 0
-    assert result.stdout.startswith("internet_cs_qa: OK — 互联网客服质检标准 v1.1, 6 categories, 10 items, 100 points")
+    assert result.stdout.startswith("internet_cs_qa: OK — 互联网客服质检标准 v1.2, 6 categories, 10 items, 100 points")
 
 
 def test_rubric_check_reports_errors_and_exits_1() -> None:
@@ -273,7 +273,7 @@ def test_rescore_command(tmp_path: Path) -> None:
     text = builtin_rubrics()["phone_answering"].read_text(encoding="utf-8")
     changed = tmp_path / "phone_v2.yaml"
     # A new version with the same items: the stored answers serve it as they are.
-    changed.write_text(text.replace('version: "1.0"', 'version: "1.1"'), encoding="utf-8")
+    changed.write_text(text.replace('version: "1.1"', 'version: "1.2"'), encoding="utf-8")
     ok = run("rescore", results, "-r", changed, "-o", tmp_path / "out.jsonl")
     assert ok.returncode == 0, ok.stderr
     assert "14 scorecard(s) rescored with no model call, 0 total(s) changed" in ok.stdout

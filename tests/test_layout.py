@@ -20,6 +20,7 @@ LAYERS = [
     ["rubric"],
     ["conversation"],
     ["evidence", "rules", "sampling"],
+    ["grounding"],
     ["prompting"],
     ["answers", "scoring"],
     ["model", "results", "views", "templating"],

@@ -86,6 +86,13 @@ def _item_lines(item: Item, language: str) -> list[str]:
         lines.append(text("cli.deduction", language, deduction=_tiers(item, language)))
     lines += [text("cli.note", language, note=note) for note in item.notes]
     lines += [text("cli.flag", language, id=f.id, description=f.description) for f in item.flags]
+    for n, example in enumerate(item.examples, start=1):
+        tier = f" → {example.tier}" if example.tier else ""
+        shown = example.text.replace("\n", " / ")
+        detail = "".join(f" [{q}]" for q in example.quotes) + (f" — {example.why}" if example.why else "")
+        lines.append(text("cli.example", language, n=n, tier=tier, text=shown, detail=detail))
+    if item.context:
+        lines.append(text("cli.context", language, fields=", ".join(item.context)))
     if item.not_applicable:
         na = item.not_applicable
         lines.append(text("cli.not_applicable_when", language, when=na.when, policy=na.policy))
@@ -175,6 +182,10 @@ def _show_rubric(rubric: Rubric) -> None:
     out.print(heading)
     if rubric.description:
         out.print(rubric.description, markup=False)
+    if rubric.context:
+        out.print(text("cli.context", language, fields=""), markup=False)
+        for line in rubric.context.strip().splitlines():
+            out.print(f"  {line}", markup=False)
     table = Table(show_lines=False)
     for column in (
         "cli.rubric.category",

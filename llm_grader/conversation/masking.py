@@ -385,7 +385,7 @@ def _mask_value(value: Any, mask: Callable[[str], str]) -> Any:
 def mask_conversation(
     conversation: Conversation, maskers: Iterable[Masker] = DEFAULT_MASKERS, *, metadata: bool = False
 ) -> tuple[Conversation, dict[str, int]]:
-    """The conversation with personal data masked in every turn and the notes, and counts per kind.
+    """The conversation with personal data masked in its turns, notes and knowledge, and counts per kind.
 
     ``metadata=True`` masks the string values in ``metadata`` too (off by default: metadata
     is not sent to the model, and rules read it). Counts only list kinds that were found,
@@ -402,6 +402,7 @@ def mask_conversation(
     update: dict[str, Any] = {
         "turns": [turn.model_copy(update={"text": mask(turn.text)}) for turn in conversation.turns],
         "notes": mask(conversation.notes) if conversation.notes else conversation.notes,
+        "knowledge": mask(conversation.knowledge) if conversation.knowledge else conversation.knowledge,
     }
     if metadata:
         update["metadata"] = _mask_value(conversation.metadata, mask)

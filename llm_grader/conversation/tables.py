@@ -150,11 +150,11 @@ def table_records(obj: object, *, name: str | None = None) -> list[dict[str, Any
 # --------------------------------------------------------------------------- building
 
 _TURN_FIELDS = ("speaker", "text", "start", "end")
-_CONVERSATION_FIELDS = ("channel", "notes", "started_at")
+_CONVERSATION_FIELDS = ("channel", "notes", "knowledge", "started_at")
 _PER_TURN = ("conversation_id", "speaker", "text")
 _EXPECTED = (
     "expected one row per turn (conversation_id, speaker, text[, start, end, channel, notes, "
-    "metadata.*]) or one row per conversation (id, turns[, channel, notes, metadata])"
+    "knowledge, metadata.*]) or one row per conversation (id, turns[, channel, notes, knowledge, metadata])"
 )
 
 _Item = Conversation | ConversationError

@@ -2,7 +2,8 @@
 
 Pydantic validates each field on its own; these checks find what only the whole rubric
 shows — a duplicate id, categories that do not add up, an override naming an unknown item,
-a hybrid's rule (``decide_by_rule``) that names an unknown tier or always fires.
+a hybrid's rule (``decide_by_rule``) that names an unknown tier or always fires, an example
+whose tier or quotes do not fit, an item whose wording names a metadata field it does not show.
 Each check is a small function yielding findings; :func:`lint_rubric` runs them in card
 order and locates each as a ``file:line: field: message`` problem. Errors stop a rubric from
 loading; warnings (a category whose items add up to less than its maximum, values that no
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from ..errors import Problem
 from ..patterns import PatternError, compile_pattern
 from ..types import NOT_APPLICABLE
+from ._fields import Finding as _Finding
+from ._fields import example_problems, unshown_fields
 from ._yaml import FieldPath, LineMap, problem_at
 from .model import Category, Condition, Item, Rubric
 from .rule_model import CombinedRule, ForbiddenWordsRule, InterruptionRule, PhraseRule, Rule, Threshold
@@ -29,12 +32,6 @@ from .rule_model import uncovered_intervals as _gaps
 __all__ = ["lint_rubric"]
 
 _EPSILON = 1e-9
-
-
-class _Finding(NamedTuple):
-    path: FieldPath
-    message: str
-    severity: Literal["error", "warning"] = "error"
 
 
 def lint_rubric(rubric: Rubric, *, file: str, lines: LineMap) -> list[Problem]:
@@ -399,6 +396,7 @@ _ITEM_CHECKS: tuple[_ItemCheck, ...] = (
     _thresholds_complete,
     _thresholds_ordered,
     _flags_unique,
+    example_problems,
 )
 """The checks of one item, in the order their problems are reported; ``siblings`` are the
 ids of the items of its category."""
@@ -410,5 +408,6 @@ _RUBRIC_CHECKS: tuple[Callable[[Rubric], Iterator[_Finding]], ...] = (
     _check_categories,
     _check_total,
     _check_overrides,
+    unshown_fields,
 )
 """The checks of a whole rubric, in card order (the item checks run within the categories)."""

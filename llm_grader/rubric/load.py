@@ -280,6 +280,8 @@ def item_fingerprint(item: Item) -> str:
         del data["evidence_from"]
     if not data.get("decide_by_rule"):  # likewise: an item that is not a hybrid hashes as before
         data.pop("decide_by_rule", None)
+    if not data.get("context"):  # an item that shows no conversation field hashes as before
+        data.pop("context", None)
     data["tiers"] = [{k: v for k, v in t.items() if k not in ("points", "ratio")} for t in data["tiers"]]
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -27,8 +27,10 @@ __all__ = [
     "Applicability",
     "Category",
     "Condition",
+    "ContextField",
     "DataKind",
     "Deduction",
+    "Example",
     "Flag",
     "Item",
     "LevelScale",
@@ -156,6 +158,30 @@ class Deduction(Strict):
     deduction never takes more than those items earned. None: the category as a whole."""
 
 
+ContextField = Annotated[str, Field(pattern=r"^(notes|knowledge|metadata\.[A-Za-z0-9_]+)$")]
+"""A conversation field an item shows the model: ``metadata.KEY`` (its value is rendered in the
+item block), or ``notes`` / ``knowledge`` (always in the shared prefix when the conversation has
+them; declaring one points the item at it, or says it is missing)."""
+
+
+class Example(Strict):
+    """A worked example shown to the model in the item block (a plain string: ``{text: ...}``)."""
+
+    text: str = Field(min_length=1)
+    """A short excerpt or a mini-dialogue (one turn a line, e.g. ``客户:…`` / ``客服:…``)."""
+    tier: str | None = None
+    """The tier id the example earns; none for a deduction item (the example is one occurrence)."""
+    why: str = ""
+    """Why it earns that tier (or counts as an occurrence)."""
+    quotes: list[str] = Field(default_factory=list)
+    """The decisive words of ``text``; each must occur in it (the linter checks)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, data: Any) -> Any:
+        return {"text": data} if isinstance(data, str) else data
+
+
 EvidenceSpeaker = Literal["agent", "customer", "system"]
 _AGENT_ONLY: tuple[EvidenceSpeaker, ...] = ("agent",)
 
@@ -191,8 +217,12 @@ class Item(Strict):
     the model when there is one."""
     notes: list[str] = Field(default_factory=list)
     """The card's remarks (备注), kept verbatim; they reach the prompt."""
-    examples: list[str] = Field(default_factory=list)
-    """Example phrases or situations for the prompt."""
+    examples: list[Example] = Field(default_factory=list)
+    """Worked examples rendered in the item block (excerpt, tier, why); plain strings allowed."""
+    context: list[ContextField] = Field(default_factory=list)
+    """Conversation fields the item needs shown to the model (``metadata.agent_id``, ``notes``,
+    ``knowledge``); the linter refuses an item whose wording names a metadata key it does not
+    declare here."""
     flags: list[Flag] = Field(default_factory=list)
     """Facts the item reports, used by overrides."""
     not_applicable: NotApplicable | None = None
@@ -314,6 +344,10 @@ class Rubric(Strict):
     """Language of the card's text; chooses the prompts."""
     description: str = ""
     """What the card is for."""
+    context: str = ""
+    """Grounding for every item, in the card's language: the business scene, the tools agents
+    have, what is within their remit (自身受理范围), house policies. Shown to the model as data
+    in the shared prefix of every request."""
     source: str = ""
     """Where the card comes from."""
     max_score: float = Field(gt=0)
