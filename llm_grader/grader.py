@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .answers import Answer
+from .confidence import routed
 from .config import GraderConfig, grader_config
 from .conversation import Conversation, mask_conversation
 from .errors import LLMGraderError, ModelConfigurationError
@@ -174,6 +175,7 @@ class Grader:
         for _, item in self.rubric.items():
             judgement = decided[item.id]
             assert judgement is not None
+            judgement = routed(judgement, self.config.review_below, self.rubric.language)
             audit = judgement.audit.model_copy(update={"item_hash": self._fingerprint(item)})
             judgements.append(replace(judgement, audit=audit))
         card = score(

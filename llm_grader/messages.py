@@ -35,6 +35,7 @@ MESSAGES: Final[dict[str, Message]] = {
         "{k} 次采样中只有 {n} 次给出 {tier},一致率 {share:.0%} 低于 {threshold:.0%}",
         "only {n} of {k} samples gave {tier}: agreement {share:.0%} below {threshold:.0%}",
     ),
+    "grader.unsure": Message("置信度 {c:.2f} 低于 {t:.2f},需复核", "confidence {c:.2f} < {t:.2f}: review"),
     "grader.flag_split": Message("{n}/{k} 次采样判定 {flag} 成立", "{n} of {k} samples raised {flag}"),
     # ---------------------------------------------------------------- applicability
     "na.channel": Message(

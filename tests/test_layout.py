@@ -17,7 +17,7 @@ LAYERS = [
     ["messages", "_data", "patterns"],
     ["rubric"],
     ["conversation"],
-    ["evidence", "rules", "sampling"],
+    ["evidence", "rules", "sampling", "confidence"],
     ["prompting"],
     ["answers", "scoring"],
     ["model", "results"],

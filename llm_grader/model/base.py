@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from ..confidence import TokenLogprob
 from ..types import Usage
 
 __all__ = ["Judge", "JudgeRequest", "JudgeWrapper", "ModelResult", "prompt_size", "redact"]
@@ -73,6 +74,8 @@ class ModelResult:
     kind: Literal["ok", "transport", "validation", "truncated", "refusal"] = "ok"
     attempts: int = 0
     cached: bool = False
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    """The answer content's token logprobs, when the endpoint returned them (json modes)."""
 
 
 @runtime_checkable
