@@ -145,6 +145,8 @@ def plots(report: CalibrationReport, directory: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .calibration.coverage import coverage_plot
+
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     items = report.items
@@ -167,7 +169,8 @@ def plots(report: CalibrationReport, directory: str | Path) -> list[Path]:
     confusion_path = out / "confusion_matrices.png"
     fig.savefig(confusion_path, dpi=110)
     plt.close(fig)
-    return [kappa_path, confusion_path]
+    curve = coverage_plot(report.coverage, out / "coverage.png", f"{report.rubric_id}: coverage vs agreement")
+    return [kappa_path, confusion_path, *([curve] if curve else [])]
 
 
 @dataclass(frozen=True)

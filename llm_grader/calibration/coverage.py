@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +25,7 @@ from ..types import NOT_APPLICABLE
 from ._shared import interval, item_scale, model_value
 from .models import CoverageCurve, CoveragePoint
 
-__all__ = ["OVERALL", "coverage_curves", "coverage_sentence"]
+__all__ = ["OVERALL", "coverage_curves", "coverage_plot", "coverage_sentence"]
 
 OVERALL = "overall"
 """The ``item_id`` of the curve over every item."""
@@ -190,3 +191,40 @@ def _make(item_id: str, points: list[CoveragePoint], confident: bool, target: fl
     return CoverageCurve(
         item_id=item_id, target_kappa=target, confident=confident, points=points, recommended=recommended
     )
+
+
+def coverage_plot(curves: Sequence[CoverageCurve], path: Path, title: str) -> Path | None:
+    """The curves as a PNG: coverage on x, kappa on y, the overall curve with its bootstrap band."""
+    if not curves or not curves[0].confident:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for curve in curves[1:]:
+        xs, ys = [p.coverage for p in curve.points], [p.kappa for p in curve.points]
+        ax.plot(xs, ys, color="#bbb", linewidth=0.8, marker=".", markersize=3)
+    overall = curves[0]
+    xs, ys = [p.coverage for p in overall.points], [p.kappa for p in overall.points]
+    low, high = [p.kappa_ci.low for p in overall.points], [p.kappa_ci.high for p in overall.points]
+    ax.fill_between(xs, low, high, color="#1f77b4", alpha=0.2, label="overall, bootstrap interval")
+    ax.plot(xs, ys, color="#1f77b4", marker="o", label="overall (mean over items)")
+    ax.axhline(overall.target_kappa, color="#d62728", linestyle="--", linewidth=1, label="target kappa")
+    best = overall.recommended
+    if best is not None:
+        label = f"confidence ≥ {best.threshold:.2f}"
+        ax.annotate(label, (best.coverage, best.kappa), textcoords="offset points", xytext=(8, -14))
+        ax.plot([best.coverage], [best.kappa], marker="*", markersize=14, color="#d62728")
+    ax.plot([], [], color="#bbb", label="per item")
+    ax.set_xlim(0, 1.02)
+    ax.set_xlabel("coverage: share of grades auto-accepted (the rest go to review)")
+    ax.set_ylabel("kappa of the accepted grades against humans")
+    ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
