@@ -44,7 +44,10 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     args = parser.parse_args()
     rubric = load_rubric("internet_cs_qa")
-    truth = {(t["conversation_id"], t["item_id"]): t for t in map(json.loads, (CAL / "truth.jsonl").open())}
+    truth = {
+        (t["conversation_id"], t["item_id"]): t
+        for t in map(json.loads, (CAL / "truth.jsonl").read_text(encoding="utf-8").splitlines())
+    }
     chosen: dict[tuple[str, str], tuple[str, float]] = {}
 
     def decide(request: JudgeRequest) -> tuple[dict[str, Any], float]:

@@ -188,3 +188,61 @@ def test_grouped_answers_read_each_items_tier(flagship: Rubric) -> None:
     assert len(ids) > 3
     for n, item_id in enumerate(ids):
         assert card.item(item_id).confidence == pytest.approx(0.5 + 0.05 * n, abs=1e-4), item_id
+
+
+# --------------------------------------------------------------------------- coverage–agreement curve
+
+
+def _calibrated(flagship: Rubric, confident: bool) -> Any:
+    import json
+    from pathlib import Path
+
+    from llm_grader import load_conversations
+    from llm_grader.calibration import calibrate, load_human_scores
+
+    cal = Path(__file__).resolve().parent.parent / "eval" / "calibration"
+    truth = {(t["conversation_id"], t["item_id"]): t for t in map(json.loads, (cal / "truth.jsonl").read_text(encoding="utf-8").splitlines())}
+    conversations = load_conversations(cal / "conversations.jsonl")[:24]
+
+    def script(request: Any) -> dict[str, Any]:
+        cid = request.context["conversation"].id
+        reply = top_tier_answer(flagship.item(request.item_id))
+        known = truth.get((cid, request.item_id))
+        if known and int(cid[1:]) % 3:  # two in three right (with their evidence); the rest top tier
+            reply.update(tier=known["tier"], evidence=known["evidence"], flags=known["flags"] or reply.get("flags", {}))
+        return reply
+
+    def probs(request: Any) -> list[dict[str, float]]:
+        cid = request.context["conversation"].id
+        p = 0.9 if int(cid[1:]) % 3 else 0.5
+        tier = script(request).get("tier", "good")
+        return [{t: p if t == tier else (1 - p) / 2 for t in ("good", "fair", "poor")}]
+
+    judge = FakeJudge(script, tier_probs=probs if confident else None)
+    cards = Grader(flagship, model=judge, cache=None).grade_many(conversations)
+    humans = [h for h in load_human_scores(cal / "human_scores.csv") if h.conversation_id <= "k024"]
+    return calibrate(flagship, cards, humans, n_boot=60, seed=1, target_kappa=0.6)
+
+
+def test_the_curve_at_confidence_zero_is_the_items_kappa_and_low_confidence_goes_to_review(flagship: Rubric) -> None:
+    report = _calibrated(flagship, confident=True)
+    overall, *items = report.coverage
+    assert overall.item_id == "overall" and overall.confident
+    by_id = {i.item_id: i for i in report.items}
+    for curve in items:
+        first = curve.points[0]
+        assert first.threshold == 0 and first.coverage == pytest.approx(1.0)
+        assert first.kappa == pytest.approx(by_id[curve.item_id].model_human.kappa, abs=1e-3), curve.item_id
+        # above the unsure grades' 0.5, only the sure two in three are accepted
+        sure = next(p for p in curve.points if 0.5 < p.threshold <= 0.9)
+        assert sure.coverage < 0.75
+    assert overall.recommended is not None
+    assert overall.sentence.startswith("自动通过 ") and "送人工复核" in overall.sentence
+    best = overall.recommended
+    assert best.kappa >= 0.6 and best.kappa_ci.low <= best.kappa <= best.kappa_ci.high
+
+
+def test_without_confidence_the_report_says_there_is_nothing_to_route_by(flagship: Rubric) -> None:
+    report = _calibrated(flagship, confident=False)
+    assert not report.coverage[0].confident
+    assert report.coverage[0].sentence == "评分没有置信度(单次采样且无 logprobs),无法按置信度分流。"
