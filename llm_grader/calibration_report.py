@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .calibration.coverage import coverage_plot
 from .messages import text
 from .templating import render
 from .types import NOT_APPLICABLE
@@ -186,7 +187,10 @@ def plots(report: CalibrationReport, directory: str | Path) -> list[Path]:
             figure.savefig(out / f"{stem}.png", dpi=110)
         plt.close(figure)
         paths.append(out / f"{stem}.png")
-    return paths
+    with plt.rc_context({"font.family": _font_families()}):
+        title = text("report.coverage.title", report.language, rubric=report.rubric_id)
+        curve = coverage_plot(report.coverage, out / "coverage.png", title, report.language)
+    return [*paths, *([curve] if curve else [])]
 
 
 def _heat(item: ItemAgreement) -> list[list[tuple[int, float]]]:

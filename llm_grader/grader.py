@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from ._batch_output import cancel_all, written
 from .answers import Answer
+from .confidence import routed
 from .config import GraderConfig, grader_config
 from .conversation import Conversation
 from .errors import LLMGraderError, ModelConfigurationError
@@ -138,6 +139,7 @@ class Grader:
         for _, item in self.rubric.items():
             judgement = decided[item.id]
             assert judgement is not None
+            judgement = routed(judgement, self.config.review_below, self.rubric.language)
             audit = judgement.audit.model_copy(update={"item_hash": planner.fingerprint(item)})
             judgements.append(replace(judgement, audit=audit))
         card = score(

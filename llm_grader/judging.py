@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .answers import Answer, answer_model, check_entry, checked_model, group_model, located
+from .confidence import answer_distributions, combine, item_confidence
 from .conversation import Conversation
 from .errors import LLMGraderError
 from .messages import text
@@ -50,6 +51,7 @@ class _Sampled:
     attempts: int = 0
     prompt_hash: str = ""
     group: tuple[str, ...] = ()
+    tier_probs: dict[str, float] | None = None  # read from the content's token logprobs
 
 
 class ItemJudging:
@@ -188,6 +190,7 @@ class ItemJudging:
             usage=result.usage,
             attempts=result.attempts,
             prompt_hash=request.prompt_hash,
+            tier_probs=answer_distributions([(item, result.answer)], result.logprobs)[0],
         )
 
     async def _group(
@@ -203,6 +206,8 @@ class ItemJudging:
         result = await self._call(judge, request, pacer, shown.id)
         hashed = request.prompt_hash
         entries = {e.item_id: e for e in getattr(result.answer, "answers", [])}
+        by_id = {item.id: item for item in items}
+        probs = answer_distributions([(by_id.get(i), e) for i, e in entries.items()], result.logprobs)
         out: dict[str, _Sampled] = {}
         ids = tuple(item.id for item in items)
         for item in items:
@@ -219,6 +224,7 @@ class ItemJudging:
                 prompt_hash=hashed,
                 group=ids,
                 attempts=result.attempts if item is items[0] else 0,
+                tier_probs=dict(zip(entries, probs, strict=True)).get(item.id),
             )
         # The grouped call's usage is booked once, on the first item it answered.
         first = items[0].id
@@ -265,7 +271,7 @@ class ItemJudging:
             return Judgement(item_id=item.id, error=failed.error, needs_review=True, usage=usage, audit=audit)
         if item.deduction is not None:
             return self._deduction(item, answers, audit, usage)
-        return self._tiered(item, answers, audit, usage)
+        return self._tiered(item, answers, audit, usage, [r.tier_probs for r in results if r.answer])
 
     def _low_agreement(self, share: float, votes: int, kept: str) -> str:
         return text(
@@ -295,17 +301,21 @@ class ItemJudging:
                 needs_review = True
                 kept = ", ".join(f"turn {o.turn}" for o in occurrences) or "∅"
                 rationale += "\n" + self._low_agreement(share, round(share * len(answers)), kept)
+        confidence = combine(agreeing=round(share * len(answers)), samples=self.samples)
         return Judgement(
             item_id=item.id,
             occurrences=occurrences,
             evidence=occurrences,
             rationale=rationale,
             needs_review=needs_review,
+            confidence=confidence,
             usage=usage,
             audit=audit,
         )
 
-    def _tiered(self, item: Item, answers: Sequence[Any], audit: Audit, usage: Usage) -> Judgement:
+    def _tiered(
+        self, item: Item, answers: Sequence[Any], audit: Audit, usage: Usage, probs: list[Any]
+    ) -> Judgement:
         """The samples' verdict (:func:`~llm_grader.sampling.majority_verdict`), whatever their order.
 
         A flag the samples disagree on lowers the agreement and sends the item to review.
@@ -342,6 +352,8 @@ class ItemJudging:
                 notes.insert(0, self._low_agreement(votes_for / self.samples, votes_for, tier))
             needs_review = share < self.min_agreement or bool(notes)
             rationale = "\n".join([rationale, *notes])
+        confidence, mean = item_confidence(verdict.agreeing_samples, self.samples, probs, tier)
+        audit = audit.model_copy(update={"tier_probs": mean}) if mean else audit
         return Judgement(
             item_id=item.id,
             tier=None if tier == NOT_APPLICABLE else tier,
@@ -350,6 +362,7 @@ class ItemJudging:
             rationale=rationale,
             flags=verdict.flags,
             needs_review=needs_review,
+            confidence=confidence,
             usage=usage,
             audit=audit.model_copy(update={"na_source": "model"}) if tier == NOT_APPLICABLE else audit,
         )

@@ -164,6 +164,9 @@ class Audit(Record):
     """Votes per tier across samples (self-consistency)."""
     flag_votes: dict[str, int] | None = None
     """Samples that raised each flag of the item (self-consistency; a flag is raised by majority)."""
+    tier_probs: dict[str, float] | None = None
+    """The model's probability of each tier at the tier token (token logprobs), averaged over
+    the samples that returned logprobs; None when the endpoint returned none."""
     review: ReviewVerdict | None = None
     """A reviewer's verdict applied to this item (the grade above is then the reviewer's)."""
     group: list[str] | None = None
@@ -196,6 +199,9 @@ class Judgement:
     error: str | None = None
     """Why the item could not be graded; makes it unscored."""
     needs_review: bool = False
+    confidence: float | None = None
+    """How sure the model was, in [0, 1] (:mod:`llm_grader.confidence`); None for rule
+    decisions and for a single sample without token logprobs."""
     usage: Usage = field(default_factory=Usage)
     audit: Audit = field(default_factory=Audit)
     """Prompt hash, raw model answer and the like, kept on the scorecard."""

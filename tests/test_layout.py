@@ -19,7 +19,7 @@ LAYERS = [
     ["messages", "_data", "patterns", "spreadsheet", "textfiles", "_sqlite"],
     ["rubric"],
     ["conversation"],
-    ["evidence", "rules", "sampling"],
+    ["evidence", "rules", "sampling", "confidence"],
     ["grounding"],
     ["prompting"],
     ["answers", "scoring"],

@@ -18,6 +18,8 @@ from .gates import agreement_failures, assert_agreement, overall_kappa
 from .human import HumanScore, load_human_scores
 from .models import (
     CalibrationReport,
+    CoverageCurve,
+    CoveragePoint,
     Disagreement,
     FatalAgreement,
     Interval,
@@ -31,6 +33,8 @@ from .run import calibrate
 
 __all__ = [
     "CalibrationReport",
+    "CoverageCurve",
+    "CoveragePoint",
     "Disagreement",
     "FatalAgreement",
     "HumanScore",

@@ -15,6 +15,8 @@ from ..types import Evidence
 
 __all__ = [
     "CalibrationReport",
+    "CoverageCurve",
+    "CoveragePoint",
     "Disagreement",
     "FatalAgreement",
     "Interval",
@@ -115,6 +117,34 @@ class Disagreement(_Out):
     rationale: str = ""
 
 
+class CoveragePoint(_Out):
+    """Grades with confidence at or above ``threshold`` auto-accepted, the rest sent to review."""
+
+    threshold: float
+    accepted: int
+    """Grades (conversation × item) accepted."""
+    coverage: float
+    """Share of the graded conversations' grades accepted (unscored ones never are)."""
+    coverage_ci: Interval
+    kappa: float
+    """Kappa of the accepted grades against the humans (overall: the mean over items)."""
+    kappa_ci: Interval
+
+
+class CoverageCurve(_Out):
+    """The coverage–agreement curve of one item, or of every item (``item_id`` ``overall``)."""
+
+    item_id: str
+    target_kappa: float
+    confident: bool
+    """Whether any grade carries a confidence above 0 (else the curve is flat: nothing to route)."""
+    points: list[CoveragePoint]
+    recommended: CoveragePoint | None = None
+    """The lowest threshold whose accepted grades reach ``target_kappa`` (most auto-accepted)."""
+    sentence: str = ""
+    """The plain sentence, in the rubric's language."""
+
+
 class CalibrationReport(_Out):
     """Everything ``calibrate`` measured; rendered by :mod:`llm_grader.report`."""
 
@@ -131,6 +161,8 @@ class CalibrationReport(_Out):
     notes: list[str] = Field(default_factory=list)
     language: Literal["zh", "en"] = "en"
     """The rubric's language, which the report is written in (reports made before it was kept: English)."""
+    coverage: list[CoverageCurve] = Field(default_factory=list)
+    """Coverage–agreement curves: overall first, then per item."""
 
 
 class ItemComparison(_Out):

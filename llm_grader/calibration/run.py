@@ -37,6 +37,7 @@ from ._shared import (
     model_value,
     pool,
 )
+from .coverage import coverage_curves
 from .human import HumanScore
 from .models import (
     CalibrationReport,
@@ -62,8 +63,13 @@ def calibrate(
     seed: int = 0,
     level: float = 0.95,
     max_disagreements: int = 200,
+    target_kappa: float = 0.8,
 ) -> CalibrationReport:
-    """Agreement of the scorecards with the human scores, per item, totals and fatal flags."""
+    """Agreement of the scorecards with the human scores, per item, totals and fatal flags.
+
+    ``coverage``: the coverage–agreement curves (:mod:`.coverage`), their sentence aiming at
+    ``target_kappa``.
+    """
     cards = {c.conversation_id: c for c in scorecards}
     humans = human_values(rubric, human_scores)
     ids, notes = _conversations(cards, humans)
@@ -84,6 +90,9 @@ def calibrate(
         bootstrap={"draws": n_boot, "seed": seed, "level": level},
         notes=notes,
         language=rubric.language,
+        coverage=coverage_curves(
+            rubric, cards, humans.tiers, ids, draws, level=level, target_kappa=target_kappa
+        ),
     )
 
 

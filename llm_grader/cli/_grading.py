@@ -91,6 +91,18 @@ StrategyOpt = Annotated[
         "conversation (one for the card); a grouped answer that fails its checks is asked again per item.",
     ),
 ]
+ReviewBelowOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--review-below",
+        min=0.0,
+        max=1.0,
+        help="Mark model items whose confidence (sample agreement x tier logprob) is below this for review.",
+    ),
+]
+NoLogprobsOpt = Annotated[
+    bool, typer.Option("--no-logprobs", help="Do not ask for token logprobs (json modes ask by default).")
+]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the answer cache.")]
 CacheOpt = Annotated[
     Path | None,
@@ -168,6 +180,8 @@ def make_grader(
     strategy: str = "item",
     no_model_message: str = "cli.no_model",
     prices: Path | None = None,
+    review_below: float | None = None,
+    no_logprobs: bool = False,
 ) -> Grader:
     """The grader for the command-line options (the only place the command line makes one)."""
     from ..grader import Grader
@@ -191,6 +205,7 @@ def make_grader(
             allow_insecure=allow_insecure,
             max_prompt_chars=max_prompt_chars,
             prices=prices,
+            logprobs=not no_logprobs,
         )
     return Grader(
         rubric,
@@ -201,6 +216,7 @@ def make_grader(
         samples=samples,
         mask_pii=not no_mask,
         strategy=strategy,
+        review_below=review_below,
     )
 
 

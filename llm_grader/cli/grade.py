@@ -22,8 +22,10 @@ from ._grading import (
     ModelOpt,
     ModeOpt,
     NoCacheOpt,
+    NoLogprobsOpt,
     NoMaskOpt,
     ProviderOpt,
+    ReviewBelowOpt,
     RpmOpt,
     RubricOpt,
     RulesOnlyOpt,
@@ -54,6 +56,8 @@ def grade(
     samples: SamplesOpt = 1,
     temperature: TemperatureOpt = None,
     strategy: StrategyOpt = "item",
+    review_below: ReviewBelowOpt = None,
+    no_logprobs: NoLogprobsOpt = False,
     no_cache: NoCacheOpt = False,
     cache_path: CacheOpt = None,
     no_mask: NoMaskOpt = False,
@@ -130,6 +134,8 @@ def grade(
         allow_insecure=allow_insecure,
         max_prompt_chars=max_prompt_chars,
         prices=prices,
+        review_below=review_below,
+        no_logprobs=no_logprobs,
     )
     options = load_options(file_format, channel_map, time_unit, channel)
     # Read as graded, scorecards not kept (--explain keeps them): memory stays flat at any volume.

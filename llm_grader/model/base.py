@@ -21,6 +21,7 @@ from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel
 
+from ..confidence import TokenLogprob
 from ..types import Usage
 from .settings import ModelSettings
 from .urls import USERINFO as _USERINFO
@@ -137,6 +138,8 @@ class ModelResult:
     kind: Literal["ok", "transport", "validation", "truncated", "refusal"] = "ok"
     attempts: int = 0
     cached: bool = False
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    """The answer content's token logprobs, when the endpoint returned them (json modes)."""
 
 
 @runtime_checkable

@@ -45,9 +45,11 @@ from ..types import Usage
 from .base import Judge, JudgeRequest, JudgeWrapper, ModelResult, redact
 from .batch_results import BatchLine, BatchResults
 from .instructor_judge import (
+    _LOGPROBS,
     _TRUNCATED,
     _api_error,
     _last_error,
+    _logprobs,
     _openai_client,
     _raise_if_fatal,
     _refusal,
@@ -132,7 +134,7 @@ class BatchFormat:
             if self.mode in _MESSAGES_KEPT and kwargs.get("messages") == request.messages:
                 self._fixed[request.response_model] = {k: v for k, v in kwargs.items() if k != "messages"}
         extra = kwargs.pop("extra_body", None) or {}
-        return {**kwargs, **extra}
+        return {**kwargs, **extra, **(_LOGPROBS if self.settings.asks_logprobs else {})}
 
     def line(self, request: JudgeRequest) -> dict[str, Any]:
         """The batch input line for ``request``."""
@@ -312,12 +314,18 @@ class BatchAnswers(JudgeWrapper):
         line = self.results.get(custom_id(request))
         spent, tried = Usage(), 0
         parsed = self._parse(request, line.completion) if line is not None and line.completion else None
-        if parsed is not None:
+        if parsed is not None and line is not None:
             answer, usage = parsed
             spent = _priced(usage, self.format.settings, self.format.prices)
             if answer is not None:
                 self.stats["answered"] += 1
-                return ModelResult(answer=answer, raw=answer.model_dump_json(), usage=spent, attempts=1)
+                try:  # the line's token logprobs (json modes), read as the synchronous call reads them
+                    logprobs = _logprobs(ChatCompletion.model_validate(line.completion))
+                except ValidationError:
+                    logprobs = None
+                return ModelResult(
+                    answer=answer, raw=answer.model_dump_json(), usage=spent, attempts=1, logprobs=logprobs
+                )
             self.stats["invalid"] += 1
             tried = 1
         else:

@@ -10,18 +10,21 @@ default location is the per-user cache directory (``platformdirs``), or
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import threading
 import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from .._sqlite import BUSY_TIMEOUT, is_corrupt
+from ..confidence import TokenLogprob
 from ..types import Usage
 from .base import Judge, JudgeRequest, JudgeWrapper, ModelResult, canonical_json, canonical_object
 
@@ -255,13 +258,35 @@ class CachedJudge(JudgeWrapper):
             except ValidationError:
                 pass  # e.g. a stricter verifier now: ask again
             else:
-                return ModelResult(answer=answer, raw=stored, cached=True, usage=Usage(cached_calls=1))
+                return ModelResult(
+                    answer=answer,
+                    raw=stored,
+                    cached=True,
+                    usage=Usage(cached_calls=1),
+                    logprobs=_load_logprobs(self.cache.get(key + _LOGPROBS)),
+                )
         result = await self.inner.judge(request)
         if result.answer is not None and result.raw:
             self.cache.put(key, result.raw)
+            if result.logprobs:  # beside the answer: a cached grade keeps its confidence
+                self.cache.put(key + _LOGPROBS, json.dumps([astuple(t) for t in result.logprobs]))
         return result
 
     async def aclose(self) -> None:
         """Close the wrapped judge and the cache."""
         await self.inner.aclose()
         self.cache.close()
+
+
+_LOGPROBS = "#logprobs"
+"""Suffix of the key under which an answer's token logprobs are kept."""
+
+
+def _load_logprobs(stored: str | None) -> tuple[TokenLogprob, ...] | None:
+    """Token logprobs as :class:`CachedJudge` stored them (None: none stored, or unreadable)."""
+    if not stored:
+        return None
+    try:
+        return tuple(TokenLogprob(t, lp, tuple((a, b) for a, b in top)) for t, lp, top in json.loads(stored))
+    except (ValueError, TypeError):
+        return None

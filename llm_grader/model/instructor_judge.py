@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from ..answers import validation_context
+from ..confidence import TokenLogprob
 from ..errors import ModelConfigurationError
 from ..types import Usage
 from .base import JudgeRequest, ModelResult, redact
@@ -51,6 +52,8 @@ with contextlib.suppress(ImportError):
 # instructor logs each failed attempt; we record failures on the item instead of printing them.
 logging.getLogger("instructor").addHandler(logging.NullHandler())
 
+_LOGPROBS: dict[str, Any] = {"logprobs": True, "top_logprobs": 5}
+"""Asked in json modes: the tier token's alternatives measure confidence (not in the cache key)."""
 _TRUNCATED = "the answer was cut off (finish_reason=length); raise max_tokens"
 _INSTRUCTOR_REFUSAL = "Unable to generate a response due to "
 
@@ -182,6 +185,7 @@ class InstructorJudge:
                     messages=request.messages,
                     max_retries=policy,
                     **self.settings.request_params(),
+                    **_LOGPROBS if self.settings.asks_logprobs else {},
                 )
         except IncompleteOutputException as exc:
             usage = _usage(getattr(exc.last_completion, "usage", None))
@@ -199,7 +203,13 @@ class InstructorJudge:
             return ModelResult(error=f"the model refused: {refusal}", kind="refusal", usage=Usage(calls=1))
         attempts = max(int(policy.statistics.get("attempt_number", 1)), 1)
         usage = _usage(getattr(completion, "usage", None)).model_copy(update={"calls": attempts})
-        return ModelResult(answer=answer, raw=answer.model_dump_json(), usage=usage, attempts=attempts)
+        return ModelResult(
+            answer=answer,
+            raw=answer.model_dump_json(),
+            usage=usage,
+            attempts=attempts,
+            logprobs=_logprobs(completion),
+        )
 
 
 def _connect_failure(exc: BaseException) -> BaseException | None:
@@ -272,6 +282,22 @@ def _usage(raw: Any) -> Usage:
         prompt_tokens=getattr(raw, "prompt_tokens", 0) or 0,
         completion_tokens=getattr(raw, "completion_tokens", 0) or 0,
         cached_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
+    )
+
+
+def _logprobs(completion: Any) -> tuple[TokenLogprob, ...] | None:
+    """The content tokens' logprobs of the (last) completion, or None when it carries none."""
+    choices = getattr(completion, "choices", None)
+    content = getattr(getattr(choices[0], "logprobs", None), "content", None) if choices else None
+    if not content:
+        return None
+    return tuple(
+        TokenLogprob(
+            token=t.token,
+            logprob=t.logprob,
+            top=tuple((a.token, a.logprob) for a in (t.top_logprobs or ())),
+        )
+        for t in content
     )
 
 

@@ -143,6 +143,10 @@ class ModelSettings:
     """Most characters one request may carry; None: the provider profile's ``prompt_budget``."""
     allow_insecure: bool = False
     """Allow sending the API key over plain HTTP to a host that is not loopback or private."""
+    logprobs: bool = True
+    """Ask for the answer's token logprobs (``logprobs`` + ``top_logprobs``) in the ``json`` and
+    ``json_schema`` modes, where they measure the tier's confidence; False for an endpoint
+    that rejects the parameters. Never asked in ``tools`` / ``md_json`` modes."""
     prices: str | os.PathLike[str] | None = None
     """A TOML or YAML price file adding to or replacing the built-in price table
     (:mod:`~llm_grader.model.prices`); None: ``$LLM_GRADER_PRICES``, else the built-in table."""
@@ -211,6 +215,11 @@ class ModelSettings:
     def effective_mode(self) -> Mode:
         """The structured-output mode: the override, else the provider's."""
         return self.mode or self.profile.mode
+
+    @property
+    def asks_logprobs(self) -> bool:
+        """Whether requests ask for token logprobs (``logprobs`` on and a json mode)."""
+        return self.logprobs and self.effective_mode in ("json", "json_schema")
 
     def request_params(self) -> dict[str, Any]:
         """Parameters that change the model's output (part of the cache key)."""

@@ -36,6 +36,7 @@ def item_result(item: Item, category_id: str, judgement: Judgement | None) -> It
         return ItemResult(**base, error="not graded", needs_review=True)
     base.update(
         needs_review=judgement.needs_review,
+        confidence=judgement.confidence,
         evidence=list(judgement.evidence),
         rationale=judgement.rationale,
         flags=dict(judgement.flags),
@@ -88,6 +89,7 @@ def judgement_from_result(item: Item, stored: ItemResult) -> Judgement:
         measured=stored.measured,
         error=stored.error,
         needs_review=stored.needs_review,
+        confidence=stored.confidence,
         usage=Usage(),
         audit=stored.audit,
     )
