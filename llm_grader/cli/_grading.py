@@ -20,7 +20,7 @@ from ._console import BatchSummary, ConversationStream, err, out
 
 if TYPE_CHECKING:
     from ..conversation import Conversations
-    from ..grader import SAMPLING_TEMPERATURE, Grader
+    from ..grader import Grader
     from ..rubric import Rubric
     from ..scoring import Scorecard
 
@@ -167,7 +167,7 @@ def make_grader(
     prices: Path | None = None,
 ) -> Grader:
     """The grader for the command-line options (the only place the command line makes one)."""
-    from ..grader import Grader
+    from ..grader import SAMPLING_TEMPERATURE, Grader
     from ..model import ModelSettings, check_mode
 
     settings = None
