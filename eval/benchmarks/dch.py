@@ -151,7 +151,9 @@ class _Located:
     problems: list[Problem]
 
     def add(self, field: str, message: str) -> None:
-        self.problems.append(Problem(self.file, self.line, f"[{self.index}]{field}", message))
+        self.problems.append(
+            Problem(file=self.file, line=self.line, field=f"[{self.index}]{field}", message=message)
+        )
 
 
 def _turn_text(utterances: Any) -> str | None:
