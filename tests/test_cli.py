@@ -283,3 +283,20 @@ def test_rescore_command(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert refused.stderr.startswith(f"error: cannot rescore with {reworded}: the wording, tiers, flags or rule "
                                      "of these items changed (or they are new): standard_greeting; grade them again")
+
+
+def test_sampling_without_a_temperature_samples_at_the_sampling_temperature(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # make_grader once named SAMPLING_TEMPERATURE without importing it: `grade --samples 2`
+    # with no --temperature failed with a NameError before any call.
+    from llm_grader import load_rubric
+    from llm_grader.cli._grading import make_grader
+    from llm_grader.grader import SAMPLING_TEMPERATURE
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    rubric = load_rubric("internet_cs_qa")
+    grader = make_grader(rubric, model="m", base_url="http://127.0.0.1:9/v1", samples=2, no_cache=True)
+    assert grader.judge is not None and grader.judge.identity["params"] == {"temperature": SAMPLING_TEMPERATURE}
+    single = make_grader(rubric, model="m", base_url="http://127.0.0.1:9/v1", no_cache=True)
+    assert single.judge is not None and single.judge.identity["params"] == {"temperature": 0.0}

@@ -21,7 +21,7 @@ from ._console import BatchSummary, ConversationStream, err, out
 
 if TYPE_CHECKING:
     from ..conversation import Conversations
-    from ..grader import SAMPLING_TEMPERATURE, Grader
+    from ..grader import Grader
     from ..rubric import Rubric
     from ..scoring import Scorecard
 
@@ -184,7 +184,7 @@ def make_grader(
     no_logprobs: bool = False,
 ) -> Grader:
     """The grader for the command-line options (the only place the command line makes one)."""
-    from ..grader import Grader
+    from ..grader import SAMPLING_TEMPERATURE, Grader
     from ..model import ModelSettings, check_mode
 
     settings = None
