@@ -38,6 +38,16 @@ def test_rubric_check_reports_errors_and_exits_1() -> None:
     assert lines[-1] == f"{DATA / 'bad_rubric.yaml'}: 8 error(s), 0 warning(s)"
 
 
+def test_a_problem_on_line_100_prints_its_line_number_not_an_emoji(tmp_path: Path) -> None:
+    # rich would turn ":100:" into an emoji: every file:line: message goes out as written.
+    text = (DATA / "bad_rubric.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "card.yaml"
+    path.write_text("#\n" * 96 + text, encoding="utf-8")
+    result = run("rubric", "check", path)
+    assert f"{path}:100: max_score: categories add up to 10" in result.stderr, result.stderr
+    assert "\U0001f4af" not in result.stderr
+
+
 def test_unknown_rubric_name() -> None:
     result = run("rubric", "check", "nope")
     assert result.returncode == 1
