@@ -207,6 +207,15 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+def _render_notes(notes: str) -> str:
+    """The notes as the model reads them: every line indented like a turn's continuation lines.
+
+    So no text in the notes (``## 系统``, ``[99] 客服:``) starts a line of its own: the notes
+    cannot pass for a heading, a message part or a turn of the transcript.
+    """
+    return "  " + normalise_line_breaks(notes).replace("\n", "\n  ")
+
+
 def render_transcript(conversation: Conversation, prompts: Prompts) -> tuple[str, str]:
     """The numbered transcript and its fence. Continuation lines of a turn are indented."""
     lines = []
@@ -299,7 +308,7 @@ def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prom
             "transcript",
             "notes_block",
             fence=fence,
-            notes=normalise_line_breaks(conversation.notes or ""),
+            notes=_render_notes(conversation.notes or ""),
         )
     shown = prompts.transcript.render(
         turn_count=len(conversation.turns),
