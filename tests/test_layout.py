@@ -21,7 +21,7 @@ LAYERS = [
     ["prompting"],
     ["answers", "scoring"],
     ["model", "results"],
-    ["config"],
+    ["config", "arguments"],
     ["progress"],
     ["judging"],
     ["batching"],
