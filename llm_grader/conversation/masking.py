@@ -13,21 +13,27 @@ What counts. A *label* is the word nearest before a number (within twelve charac
 sentence): ID (身份证, 证件号), card (卡号, 银行卡...), phone (电话, 手机...) or order (订单,
 单号, 快递, 流水号, 编号, 发票...).
 
-- ``mobile``: 11 digits ``1[3-9]…``, country prefix allowed. Masked even after an order label:
-  nothing tells the two apart, and a miss leaks a phone number.
+- ``mobile``: 11 digits ``1[3-9]…``, country prefix allowed. Masked even after a loose order
+  label (``订单``: nothing tells the two apart, and a miss leaks a phone number), but not right
+  after an order-number label (``订单号``, ``编号``, ``流水号``…, ``order no.``), which says what it is.
 - ``landline``: area code (``010``, ``02x``, ``0[3-9]xx``; parentheses allowed), a 7–8 digit
   number, an optional extension (``-123``, ``转123``); not after an order label.
-- ``id_card``: 18 digits (or 17 and ``X``) with a valid region, birth date and ISO 7064 MOD 11-2
-  check digit, whatever the label; 15 legacy digits with a valid region and birth date, not
-  after an order label. After an ID label the shape is enough (a mistyped ID is still personal).
+- ``id_card``: 18 digits (or 17 and ``X``, ``x`` or ASR's ``叉``, also after a space) with a valid
+  region, birth date and ISO 7064 MOD 11-2 check digit, whatever the label; 15 legacy digits
+  with a valid region and birth date, not after an order label. After an ID label the shape
+  is enough (a mistyped ID is still personal), and so are 17 digits (the check character
+  left out).
 - ``bank_card``: a whole written number or an unbroken block of 13–19 digits passing Luhn, or
   of 16–19 digits starting ``62`` (UnionPay: not every domestic card passes Luhn), or of 13–19
   digits after a card label; never after an order label.
-- ``email``: ``local@domain.tld``, also with ``＠``, ``艾特`` and ``点`` as ASR writes them.
+- ``email``: ``local@domain.tld``, also with ``＠``, ``艾特`` and ``点`` as ASR writes them, and
+  spelt out with spaces (``z h a n g @ q q . c o m``, ``zhang @ qq . com``) or in words when
+  every part is (``amy at gmail dot com``).
 
 Not personal data: numbers glued to letters (``TK2024…``, ``SF…``), next to a currency sign or
-unit (``¥1,380.00``, ``138元``), dates and times (``:`` and ``/`` never join digits, a comma
-joins only Chinese digits), versions and IP addresses (a dot joins only groups of three or more
+unit (``¥1,380.00``, ``138元``), dates and times (``:`` and ``/`` never join digits), thousands
+grouping (a comma, ``、`` or ``。`` joins groups of digits, but not a group of three after one
+of at most three: ``13,800,123``), versions and IP addresses (a dot joins only groups of three or more
 digits), service lines and short numbers (``400-820-8820``, ``95588``), postal codes.
 """
 
@@ -65,13 +71,24 @@ Masker = Callable[[str], Iterable[Span]]
 
 _CN_DIGITS = "零〇一二三四五六七八九幺两"
 _VALUE = dict(
-    zip("0123456789０１２３４５６７８９零一二三四五六七八九〇幺两Xx", "0123456789" * 3 + "012XX", strict=True)
+    zip(
+        "0123456789０１２３４５６７８９零一二三四五六七八九〇幺两Xx叉",
+        "0123456789" * 3 + "012XXX",
+        strict=True,
+    )
 )
 """Each character that can be a digit of a number, and its value."""
 _DIGIT = f"0-9０-９{_CN_DIGITS}"
 _SPACE = "[ \t\u3000]"
 _CHUNK = re.compile(f"[{_DIGIT}]+(?:[Xx](?![A-Za-z0-9]))?")
-_GAP = re.compile(rf"{_SPACE}{{1,3}}|{_SPACE}*[-－—–)）]{_SPACE}*|[.．]|[，,、]{_SPACE}?")
+_GAP = re.compile(rf"{_SPACE}{{1,3}}|{_SPACE}*[-－—–)）]{_SPACE}*|[.．]|[，,、。]{_SPACE}?")
+_TRAILING_X = re.compile(rf"{_SPACE}?[Xx叉](?![A-Za-z0-9])")
+"""The check character of an ID number written apart from its 17 digits (``… 018 x``, ``…018叉``)."""
+_ORDER_NUMBER = re.compile(
+    r"(?:单号|编号|流水号|交易号|合同号|保单号|order\s*(?:no\.?|number|id|#))(?:[\s:：#]|是|为){0,4}$",
+    re.IGNORECASE,
+)
+"""An order-number label right before a number: then 11 digits are that number, not a mobile."""
 _MAX_DIGITS = 24  # no kind is longer (an ID with separators is 18, a card 19)
 _AMOUNT_BEFORE = "¥￥$€£"
 _AMOUNT_AFTER = ("元", "块", "万", "亿", "角", "%", "％")
@@ -95,6 +112,20 @@ _EMAIL = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:(?:\.|．|点)[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
     r"(?:\.|．|点)[A-Za-z]{2,}(?![A-Za-z0-9])"
 )
+_SPELT = r"[A-Za-z0-9](?: [A-Za-z0-9]){1,63}"
+"""A name spelt out a character at a time (``z h a n g``)."""
+_WORD = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+_SPACED_DOT = r"(?:\s*[．点]\s*|\.| \. )"
+_SPACED_EMAIL = re.compile(
+    rf"(?<![A-Za-z0-9._%+\-])(?:{_SPELT}|[A-Za-z0-9][A-Za-z0-9._%+\-]*)(?P<at>\s*(?:@|＠|艾特)\s*)"
+    rf"(?:{_SPELT}|{_WORD})(?:{_SPACED_DOT}(?:{_SPELT}|{_WORD}))*"
+    rf"{_SPACED_DOT}(?:[A-Za-z](?: [A-Za-z]){{1,9}}|[A-Za-z]{{2,}})(?![A-Za-z0-9])"
+    # In words only when every part is: "amy at gmail dot com" (not "us at example.com").
+    rf"|(?<![A-Za-z0-9._%+\-])(?:{_SPELT}|{_WORD})(?P<at_word>\s+(?:at|AT)\s+)"
+    rf"(?:{_SPELT}|{_WORD})(?:\s+(?:dot|DOT)\s+(?:{_SPELT}|{_WORD}))*"
+    r"\s+(?:dot|DOT)\s+(?:com|cn|net|org|edu|gov|COM|CN|NET|ORG|EDU|GOV|c o m|c n)(?![A-Za-z0-9])"
+)
+"""An address spelt out with spaces (``z h a n g @ q q . c o m``, ``zhang at qq dot com``)."""
 
 
 class _Candidate(NamedTuple):
@@ -120,8 +151,12 @@ def _joins(text: str, left: tuple[int, int], right: tuple[int, int]) -> bool:
         return False
     if gap in (".", "．"):
         return left[1] - left[0] >= 3 and right[1] - right[0] >= 3
-    if gap[0] in "，,、":
-        return text[left[1] - 1] in _CN_DIGITS or text[right[0]] in _CN_DIGITS
+    if gap[0] in "，,、。":
+        if text[left[1] - 1] in _CN_DIGITS or text[right[0]] in _CN_DIGITS:
+            return True
+        # Arabic digits: a comma between groups (138，1234，5678) joins them, except thousands
+        # grouping (13,800,123): a group of three after a group of at most three.
+        return not (right[1] - right[0] == 3 and left[1] - left[0] <= 3)
     return True
 
 
@@ -183,6 +218,17 @@ def _candidates(text: str) -> Iterator[_Candidate]:
                     found = _candidate(text, stretch, solid)
                     if not _is_amount(text, found.start, found.end):
                         yield found
+                        yield from _with_check_x(text, found)
+
+
+def _with_check_x(text: str, found: _Candidate) -> Iterator[_Candidate]:
+    """17 digits followed by a separate ``X`` (or ASR's ``叉``): also the 18-character ID number."""
+    if len(found.digits) != 17 or not found.digits.isdigit():
+        return
+    check = _TRAILING_X.match(text, found.end)
+    if check is not None:
+        digits, positions = found.digits + "X", (*found.positions, check.end() - 1)
+        yield _Candidate(found.start, check.end(), digits, positions, found.solid)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -221,7 +267,9 @@ def _luhn(digits: str) -> bool:
 
 
 def _is_mobile(text: str, found: _Candidate) -> bool:
-    return _MOBILE.fullmatch(found.digits) is not None
+    if _MOBILE.fullmatch(found.digits) is None:
+        return False
+    return _ORDER_NUMBER.search(text, max(0, found.start - 16), found.start) is None
 
 
 def _is_id_card(text: str, found: _Candidate) -> bool:
@@ -229,6 +277,8 @@ def _is_id_card(text: str, found: _Candidate) -> bool:
     if len(digits) == 18 and digits[:17].isdigit() and (digits[17].isdigit() or digits[17] == "X"):
         checked = _valid_birth(digits[:6], digits[6:14]) and _id_check(digits[:17]) == digits[17]
         return label == "id_card" or checked
+    if len(digits) == 17 and digits.isdigit():  # the check character left out, after its label
+        return label == "id_card"
     if len(digits) == 15 and digits.isdigit():
         return label == "id_card" or (label != "other" and _valid_birth(digits[:6], "19" + digits[6:12]))
     return False
@@ -316,7 +366,11 @@ def find_bank_cards(text: str) -> list[Span]:
 
 def find_emails(text: str) -> list[Span]:
     """E-mail addresses; the ``@domain`` stays visible (kind ``email``)."""
-    return [Span(m.start(), m.end(), "email", m.end() - m.start("at")) for m in _EMAIL.finditer(text)]
+    return [
+        Span(m.start(), m.end(), "email", m.end() - m.start("at" if m.group("at") else "at_word"))
+        for pattern in (_EMAIL, _SPACED_EMAIL)
+        for m in pattern.finditer(text)
+    ]
 
 
 DEFAULT_MASKERS: tuple[Masker, ...] = (
