@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 from ._batch_output import cancel_all, written
 from .answers import Answer
+from .arguments import checked_judge, many_conversations, one_conversation, settings_options
 from .confidence import routed
 from .config import GraderConfig, grader_config
-from .conversation import Conversation
+from .conversation import Conversation, Conversations
 from .errors import LLMGraderError, ModelConfigurationError
 from .judging import ItemJudging, merge_flags
 from .model import Judge, JudgeRequest, ModelSettings, Pacer, ResultCache, build_judge
@@ -33,7 +34,6 @@ from .scoring import Scorecard, score
 __all__ = ["Grader", "GraderConfig"]
 
 _T = TypeVar("_T")
-_MEMBERS = ("identity", "prompt_budget", "endpoint", "judge", "aclose")
 """What a :class:`~llm_grader.model.Judge` has."""
 
 
@@ -57,20 +57,22 @@ class Grader:
         **options: Any,
     ) -> None:
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+        settings = settings_options(model, options)
         self.config = grader_config(config, options)
         self.judge: Judge | None = None
         self.cache: ResultCache | None = None
         """The answer cache the grader put in front of its model (None when given a judge)."""
-        if isinstance(model, str) and self.config.samples > 1:
-            # Sampling means something only above temperature 0: a name alone gets SAMPLING_TEMPERATURE.
-            model = ModelSettings.from_env(model=model, temperature=SAMPLING_TEMPERATURE)
+        if isinstance(model, str) and (settings or self.config.samples > 1):
+            if self.config.samples > 1:
+                # Sampling means something only above temperature 0: a name alone gets SAMPLING_TEMPERATURE.
+                settings.setdefault("temperature", SAMPLING_TEMPERATURE)
+            model = ModelSettings.from_env(model=model, **settings)
         if isinstance(model, (str, ModelSettings)):
             path = self.config.cache_path
             self.cache = ResultCache(path) if path is not None else None
             self.judge = build_judge(model, cache=self.cache)
         elif model is not None:
-            _check_judge(model)
-            self.judge = model
+            self.judge = checked_judge(model)
         _check_sampling(self.judge, self.config.samples)
         self.model: str | None = str(self.judge.identity["model"]) if self.judge else None
         self.planner = Planner(self.rubric, self.config)
@@ -152,15 +154,21 @@ class Grader:
         )
         return card.model_copy(update={"masked": masked}) if masked else card
 
-    async def agrade(self, conversation: Conversation) -> Scorecard:
-        """Grade one conversation (async)."""
+    async def agrade(self, conversation: Conversation | Mapping[str, Any]) -> Scorecard:
+        """Grade one conversation (async); see :meth:`grade`."""
         return await self._agrade(
-            conversation, Pacer(self.config.concurrency, self.config.requests_per_minute)
+            one_conversation(conversation), Pacer(self.config.concurrency, self.config.requests_per_minute)
         )
 
-    def grade(self, conversation: Conversation) -> Scorecard:
-        """Grade one conversation."""
-        return run_sync(self._closing(self.agrade(conversation)))
+    def grade(self, conversation: Conversation | Mapping[str, Any]) -> Scorecard:
+        """Grade one conversation: a :class:`Conversation` or a dict shaped like a JSONL record.
+
+        A dict is read as a JSONL line is (speaker aliases, times); a malformed one raises its
+        :class:`~llm_grader.errors.ConversationError`. Anything else is refused with an
+        :class:`~llm_grader.errors.LLMGraderError` saying what is expected.
+        """
+        one = one_conversation(conversation)  # refused before any connection opens
+        return run_sync(self._closing(self.agrade(one)))
 
     async def aclose(self) -> None:
         """Close the model's connections (they reopen on next use)."""
@@ -183,7 +191,7 @@ class Grader:
 
     async def agrade_many(
         self,
-        conversations: Iterable[Conversation],
+        conversations: Conversations | Iterable[Conversation | Mapping[str, Any]] | str | Path | Any,
         *,
         output: str | Path | None = None,
         resume: bool = False,
@@ -194,6 +202,7 @@ class Grader:
         collect: bool = True,
     ) -> list[Scorecard]:
         """Grade many conversations concurrently; see :meth:`grade_many`."""
+        conversations = many_conversations(conversations)
         writer = ResultsWriter(output, resume=resume, overwrite=overwrite) if output is not None else None
         done = writer.done if writer else set()
         total = sum(1 for c in conversations if c.id not in done) if isinstance(conversations, Sized) else 0
@@ -261,7 +270,7 @@ class Grader:
 
     def grade_many(
         self,
-        conversations: Iterable[Conversation],
+        conversations: Conversations | Iterable[Conversation | Mapping[str, Any]] | str | Path | Any,
         *,
         output: str | Path | None = None,
         resume: bool = False,
@@ -283,10 +292,11 @@ class Grader:
         see :mod:`._batch_output`) stops the run at once, with no model call after it.
         ``progress``: True (a bar) or a callback of Progress.
 
-        ``conversations`` may be any iterable, read lazily: at most ``concurrency`` are held
-        at once. With ``collect=False`` nothing is kept (scorecards go to ``output`` and
-        ``on_scorecard``) and the list returned is empty — memory stays flat however many
-        conversations stream through.
+        ``conversations``: any iterable of conversations or dict records, read lazily (at most
+        ``concurrency`` held at once), a DataFrame, a ``datasets.Dataset`` or a file/folder path
+        (:func:`~llm_grader.arguments.many_conversations`). With ``collect=False`` nothing is
+        kept (scorecards go to ``output`` and ``on_scorecard``) and the list returned is empty —
+        memory stays flat however many conversations stream through.
         """
         batch = self.agrade_many(
             conversations,
@@ -311,16 +321,6 @@ SAMPLING_TEMPERATURE = 0.7
 
 _PLANNED = ("strategy", "samples", "min_agreement", "prompts_dir", "mask_pii")
 """The options that change the requests (what :meth:`Grader.with_judge` keeps)."""
-
-
-def _check_judge(model: object) -> None:
-    """Refuse an object that is not a :class:`~llm_grader.model.Judge`, naming what it lacks."""
-    missing = [m for m in _MEMBERS if not hasattr(model, m)]
-    if missing:
-        raise LLMGraderError(
-            f"{type(model).__name__} is not a Judge: it has no {', '.join(missing)} "
-            "(see llm_grader.model.Judge)"
-        )
 
 
 def _check_sampling(judge: Judge | None, samples: int) -> None:

@@ -239,6 +239,15 @@ def _clock(seconds: float) -> str:
     return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
 
 
+def _render_notes(notes: str) -> str:
+    """The notes as the model reads them: every line indented like a turn's continuation lines.
+
+    So no text in the notes (``## 系统``, ``[99] 客服:``) starts a line of its own: the notes
+    cannot pass for a heading, a message part or a turn of the transcript.
+    """
+    return "  " + normalise_line_breaks(notes).replace("\n", "\n  ")
+
+
 def render_transcript(conversation: Conversation, prompts: Prompts) -> tuple[str, str]:
     """The numbered transcript and its fence. Continuation lines of a turn are indented."""
     lines = []
@@ -344,7 +353,7 @@ def shared_messages(*, rubric: Rubric, conversation: Conversation, prompts: Prom
             "transcript",
             "notes_block",
             fence=fence,
-            notes=normalise_line_breaks(conversation.notes or ""),
+            notes=_render_notes(conversation.notes or ""),
         )
     context_block = (
         prompts.word("transcript", "context_block", fence=fence, context=context) if context else ""

@@ -24,7 +24,7 @@ LAYERS = [
     ["prompting"],
     ["answers", "scoring"],
     ["model", "results", "views", "templating"],
-    ["config"],
+    ["config", "arguments"],
     ["progress"],
     ["judging", "_batch_output"],
     ["planning"],

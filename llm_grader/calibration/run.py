@@ -13,16 +13,19 @@ the item is then excluded from the total.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .. import agreement as ag
 from ..errors import LLMGraderError
-from ..rubric import Item, Rubric
+from ..results import load_results
+from ..rubric import Item, Rubric, load_rubric
 from ..scoring import ItemResult, Scorecard
 from ..types import NOT_APPLICABLE
 from ._shared import (
@@ -38,7 +41,7 @@ from ._shared import (
     pool,
 )
 from .coverage import coverage_curves
-from .human import HumanScore
+from .human import HumanScore, load_human_scores
 from .models import (
     CalibrationReport,
     Disagreement,
@@ -55,9 +58,9 @@ _FATAL_NAME = "致命差错 / fatal error"
 
 
 def calibrate(
-    rubric: Rubric,
-    scorecards: Iterable[Scorecard],
-    human_scores: Sequence[HumanScore],
+    rubric: Rubric | str | Path,
+    scorecards: Iterable[Scorecard] | str | Path,
+    human_scores: Iterable[HumanScore] | str | Path | Any,
     *,
     n_boot: int = 1000,
     seed: int = 0,
@@ -69,8 +72,18 @@ def calibrate(
 
     ``coverage``: the coverage–agreement curves (:mod:`.coverage`), their sentence aiming at
     ``target_kappa``.
+
+    Each argument may be given in the form the other functions take: ``rubric`` a
+    :class:`Rubric`, a built-in name or a YAML path (:func:`~llm_grader.load_rubric`);
+    ``scorecards`` any iterable of scorecards (e.g. ``read_results(path)``) or a results
+    file path (:func:`~llm_grader.results.load_results`); ``human_scores`` a list of
+    :class:`HumanScore`, or anything :func:`load_human_scores` reads (a CSV/JSONL path, a
+    DataFrame, a ``datasets.Dataset``, dicts). Anything else is refused with an
+    :class:`~llm_grader.errors.LLMGraderError` saying what is expected.
     """
-    cards = {c.conversation_id: c for c in scorecards}
+    rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+    cards = {c.conversation_id: c for c in _scorecards(scorecards)}
+    human_scores = _human_scores(human_scores)
     humans = human_values(rubric, human_scores)
     ids, notes = _conversations(cards, humans)
     draws = bootstrap_draws(n_boot, seed, len(ids))
@@ -94,6 +107,40 @@ def calibrate(
             rubric, cards, humans.tiers, ids, draws, level=level, target_kappa=target_kappa
         ),
     )
+
+
+def _scorecards(source: object) -> Iterator[Scorecard]:
+    if isinstance(source, (str, Path)):
+        yield from load_results(source)
+        return
+    if not isinstance(source, Iterable) or isinstance(source, (bytes, Mapping, Scorecard)):
+        raise LLMGraderError(
+            "calibrate: scorecards must be an iterable of Scorecard (e.g. read_results(path)) "
+            f"or a results file path, not {type(source).__name__}"
+        )
+    for index, card in enumerate(source):
+        if not isinstance(card, Scorecard):
+            raise LLMGraderError(
+                f"calibrate: scorecards[{index}] is a {type(card).__name__}, not a Scorecard"
+            )
+        yield card
+
+
+def _human_scores(source: object) -> list[HumanScore]:
+    """The human scores as a list (they are read more than once), loaded when not yet scores."""
+    if isinstance(source, (list, tuple)) and all(isinstance(s, HumanScore) for s in source):
+        return list(source)
+    if isinstance(source, Iterator):  # a generator: read it once
+        source = list(source)
+        if all(isinstance(s, HumanScore) for s in source):
+            return source
+    try:
+        return load_human_scores(source)
+    except TypeError as exc:  # not a path, a table or dicts
+        raise LLMGraderError(
+            "calibrate: human_scores must be HumanScore objects, a CSV/JSONL path, a DataFrame, "
+            f"a datasets.Dataset or dicts ({exc})"
+        ) from None
 
 
 def _conversations(cards: Mapping[str, Scorecard], humans: HumanValues) -> tuple[list[str], list[str]]:

@@ -38,7 +38,9 @@ __all__ = [
 # Piped output keeps whole lines rather than rich's 80-column default.
 out = Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 """Standard output: results, tables, closing lines."""
-err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+err = Console(
+    stderr=True, highlight=False, emoji=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200
+)
 """Standard error: problems, skipped input and the progress bar."""
 
 

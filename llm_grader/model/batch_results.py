@@ -72,22 +72,30 @@ def _line(data: Any) -> BatchLine:
 class BatchResults:
     """The lines of downloaded output and error files, by custom id, read from disk when asked.
 
-    An answer in an output file wins over an error line for the same id.
+    An answer in an output file wins over an error line for the same id. An id on two lines
+    of one file is not resolved silently: its line is a failed one naming both lines (the
+    request is then asked again by an ordinary call).
     """
 
     def __init__(self, paths: Iterable[Path]) -> None:
-        self._index: dict[str, tuple[Path, int]] = {}
+        self._index: dict[str, tuple[Path, int, int]] = {}
+        self._duplicates: dict[str, str] = {}
         for path in paths:
             offset = 0
             with path.open("rb") as f:
-                for raw in f:
+                for number, raw in enumerate(f, start=1):
                     try:
                         data = json.loads(raw) if raw.strip() else None
                     except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep
                         data = None
                     cid = data.get("custom_id") if isinstance(data, dict) else None
                     if isinstance(cid, str) and cid not in self._index:
-                        self._index[cid] = (path, offset)
+                        self._index[cid] = (path, offset, number)
+                    elif isinstance(cid, str) and self._index[cid][0] == path:
+                        first = self._index[cid][2]
+                        self._duplicates.setdefault(
+                            cid, f"duplicate custom_id {cid!r} in {path.name} (lines {first} and {number})"
+                        )
                     offset += len(raw)
 
     def __len__(self) -> int:
@@ -98,7 +106,9 @@ class BatchResults:
         found = self._index.get(cid)
         if found is None:
             return None
-        path, offset = found
+        if cid in self._duplicates:
+            return BatchLine(custom_id=cid, error=self._duplicates[cid])
+        path, offset, _ = found
         with path.open("rb") as f:
             f.seek(offset)
             return _line(json.loads(f.readline()))

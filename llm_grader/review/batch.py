@@ -8,12 +8,15 @@ also says which tiers a reviewer may give an item and turns a reviewer's input i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from ..conversation import Conversation
 from ..errors import LLMGraderError
-from ..rubric import Item, Rubric, item_fingerprint
+from ..results import load_results
+from ..rubric import Item, Rubric, item_fingerprint, load_rubric
 from ..scoring import ItemResult, Scorecard
 from ..types import NOT_APPLICABLE, ReviewVerdict
 from ..views import id_order
@@ -49,6 +52,41 @@ def tier_choices(item: Item) -> list[tuple[str, str]]:
     return choices
 
 
+def _scorecards(source: object) -> list[Scorecard]:
+    """The scorecards given, as a list (a generator is read once), each checked to be one."""
+    if isinstance(source, (str, Path)):
+        return load_results(source)
+    if not isinstance(source, Iterable) or isinstance(source, (bytes, Mapping, Scorecard)):
+        raise ReviewError(
+            "scorecards must be an iterable of Scorecard (e.g. read_results(path)) or a results "
+            f"file path, not {type(source).__name__}",
+            field="cards",
+        )
+    cards = list(source)
+    for index, card in enumerate(cards):
+        if not isinstance(card, Scorecard):
+            raise ReviewError(f"cards[{index}] is a {type(card).__name__}, not a Scorecard", field="cards")
+    return cards
+
+
+def _by_id(source: object) -> dict[str, Conversation]:
+    """The conversations by id, from a mapping by id or an iterable of conversations."""
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(source, Mapping):
+        pairs = list(source.items())
+    elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Path, Conversation)):
+        pairs = [(getattr(c, "id", None), c) for c in source]
+    elif source is not None:
+        pairs = [(None, source)]
+    if all(isinstance(c, Conversation) for _, c in pairs):
+        return dict(pairs)
+    raise ReviewError(
+        "conversations must be a mapping of id to Conversation or an iterable of Conversation "
+        "(e.g. load_conversations(path))",
+        field="conversations",
+    )
+
+
 def _clean(value: str) -> str:
     """Text as typed, without control characters other than line breaks and tabs."""
     return "".join(ch for ch in value if ch in "\n\t" or (ch >= " " and ch != "\x7f")).strip()
@@ -65,11 +103,19 @@ class ReviewBatch:
     @classmethod
     def build(
         cls,
-        rubric: Rubric,
-        cards: Sequence[Scorecard],
-        conversations: Mapping[str, Conversation] | None = None,
+        rubric: Rubric | str | Path,
+        cards: Iterable[Scorecard] | str | Path,
+        conversations: Mapping[str, Conversation] | Iterable[Conversation] | None = None,
     ) -> ReviewBatch:
-        """Check the scorecards against the rubric (ids unique, same items and fingerprints)."""
+        """Check the scorecards against the rubric (ids unique, same items and fingerprints).
+
+        ``rubric``: a :class:`Rubric`, a built-in name or a YAML path. ``cards``: any iterable
+        of scorecards, read once (e.g. ``read_results(path)``), or a results file path.
+        ``conversations``: a mapping by id or any iterable of conversations (e.g. what
+        ``load_conversations`` returns). Anything else is a :class:`ReviewError`.
+        """
+        rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+        cards = _scorecards(cards)
         seen: set[str] = set()
         for card in cards:
             if card.conversation_id in seen:
@@ -77,7 +123,7 @@ class ReviewBatch:
             seen.add(card.conversation_id)
             _check_card(rubric, card)
         ordered = tuple(sorted(cards, key=lambda c: id_order(c.conversation_id)))
-        return cls(rubric, ordered, dict(conversations or {}))
+        return cls(rubric, ordered, _by_id(conversations))
 
     def card(self, conversation_id: str) -> Scorecard:
         """The scorecard of a conversation (ReviewError when unknown)."""
