@@ -256,22 +256,49 @@ def report(
             help="The rubric (file or name): the page's language. Default: the results' own.",
         ),
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Group the results (comma-separated fields, e.g. metadata.agent_id,metadata.team): "
+            "write the dashboard page, and the results page beside it as PAGE.results.html.",
+        ),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="With --by: trend per day, week or month (default week)."),
+    ] = None,
+    coaching: Annotated[
+        Path | None,
+        typer.Option("--coaching", help="With --by: write the coaching evidence as CSV."),
+    ] = None,
 ) -> None:
     """Write a single-file HTML page of a batch of scorecards for a QA lead.
 
-    The page speaks the rubric's language: the rubric given with ``-r``, else the built-in
-    rubric the scorecards name, else Chinese.
+    With ``--by``, the page is the dashboard of the groups (agents, teams: intervals,
+    ranks, a failure heat map, trends, coaching evidence), linked to the results page
+    written beside it. The page speaks the rubric's language: the rubric given with ``-r``,
+    else the built-in rubric the scorecards name, else Chinese.
     """
     from ..report import results_html
+    from ._dashboard import write_dashboard
 
     cards = _read_cards(results, "zh")
     language = _page_language(cards, rubric)
+    if by is None and (period is not None or coaching is not None):
+        raise typer.BadParameter(text("cli.needs_by", language), param_hint="--period / --coaching")
+    if period is not None and period not in ("day", "week", "month"):
+        raise typer.BadParameter(text("cli.bad_period", language, period=period), param_hint="--period")
     found = {}
     if conversations:
         found = {c.id: c for c in load_batch(conversations, encoding, language)}
-    page = results_html(cards, conversations=found, title=f"llm-grader — {results.name}", language=language)
-    output.write_text(page, encoding="utf-8")
-    out.print(text("cli.page_written", language, n=len(cards), path=output), markup=False)
+    title = f"llm-grader — {results.name}"
+    page_path = output if by is None else output.with_name(output.stem + ".results.html")
+    page = results_html(cards, conversations=found, title=title, language=language)
+    if by is not None:
+        write_dashboard(cards, by, period, found, output, page_path, coaching, title, language)
+    page_path.write_text(page, encoding="utf-8")
+    out.print(text("cli.page_written", language, n=len(cards), path=page_path), markup=False)
 
 
 def _page_language(cards: list[Scorecard], rubric: str | None) -> str:
