@@ -218,6 +218,8 @@ def _conversation_record(row: Mapping[str, Any]) -> dict[str, Any]:
     }
     if "id" not in record and "conversation_id" in record:
         record["id"] = record.pop("conversation_id")
+    if "turns" not in record and "messages" in record:  # OpenAI-style chat messages
+        record["turns"] = record.pop("messages")
     if "id" in record:
         record["id"] = _id_text(record["id"])
     if "turns" in record:
@@ -305,7 +307,7 @@ def _per_turn(rows: list[Any], file: str) -> Iterator[tuple[_Item, int]]:
 def _items(rows: list[Any], file: str) -> Iterator[tuple[_Item, int]]:
     """Each conversation of the table, or its error, with its first row."""
     columns = {k for row in rows if isinstance(row, dict) for k in row}
-    if "turns" in columns:
+    if "turns" in columns or "messages" in columns:
         yield from _per_conversation(rows, file)
         return
     missing = [c for c in _PER_TURN if c not in columns]
