@@ -4,9 +4,16 @@ kept as metadata, and ``.xlsx`` workbooks."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from datetime import datetime, time
 from pathlib import Path
 
+import pytest
+
 from llm_grader.conversation import conversations_from_table, load_conversations
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # --------------------------------------------------------------------------- OpenAI-style turns
 
@@ -104,3 +111,101 @@ def test_chinese_headers_with_a_bad_cell_name_the_line(tmp_path: Path) -> None:
     path.write_text("会话ID,角色,内容\nc1,客服,您好\nc1,老板,嗯\n", encoding="utf-8")
     (error,) = load_conversations(path).errors
     assert str(error).startswith(f"{path}:3: turns[1].speaker: unknown speaker '老板'")
+
+
+# --------------------------------------------------------------------------- .xlsx workbooks
+
+
+def workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+EXPORT = [
+    ["会话ID", "坐席工号", "角色", "内容", "开始时间", "渠道"],
+    [1001, "A07", "客户", "在吗", datetime(2024, 5, 1, 10, 0, 3), "chat"],
+    [1001, "A07", "客服", "您好，很高兴为您服务", datetime(2024, 5, 1, 10, 0, 11), "chat"],
+    [],
+    [1002, "B11", "用户", "我的宽带断了", time(0, 0, 2), "call"],
+    [1002, "B11", "坐席", "我帮您查一下", time(0, 1, 5), "call"],
+]
+
+
+def test_an_xlsx_export_reads_like_the_csv_file(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "export.xlsx", {"会话": EXPORT, "说明": [["not", "turns"]]})
+    loaded = load_conversations(path)
+    assert loaded.errors == [] and loaded.warnings == []
+    chat, call = loaded
+    assert (chat.id, chat.channel, chat.metadata) == ("1001", "chat", {"agent_id": "A07"})
+    assert [(t.speaker, t.start) for t in chat.turns] == [("customer", 0.0), ("agent", 8.0)]
+    assert chat.started_at == datetime(2024, 5, 1, 10, 0, 3)
+    assert [(t.speaker, t.text, t.start) for t in call.turns] == [
+        ("customer", "我的宽带断了", 2.0), ("agent", "我帮您查一下", 65.0)]
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(
+        "会话ID,坐席工号,角色,内容,开始时间,渠道\n"
+        "1001,A07,客户,在吗,2024-05-01T10:00:03,chat\n1001,A07,客服,您好，很高兴为您服务,2024-05-01T10:00:11,chat\n"
+        "1002,B11,用户,我的宽带断了,00:00:02,call\n1002,B11,坐席,我帮您查一下,00:01:05,call\n",
+        encoding="utf-8",
+    )
+    assert [c.model_dump() for c in loaded] == [c.model_dump() for c in load_conversations(csv_path)]
+
+
+def test_another_sheet_by_name_and_a_sheet_that_is_not_there(tmp_path: Path) -> None:
+    rows = [["conversation_id", "speaker", "text"], ["x", "agent", "您好"]]
+    path = workbook(tmp_path / "book.xlsx", {"封面": [["说明"]], "turns": rows})
+    (conversation,) = load_conversations(path, sheet="turns")
+    assert conversation.id == "x"
+    (error,) = load_conversations(path, sheet="会话").errors
+    assert str(error) == f"{path}: has no sheet '会话'; its sheets: '封面', 'turns'"
+    (error,) = load_conversations(path).errors  # the first sheet has no turn columns
+    assert str(error).startswith(f"{path}: sheet '封面' row 1: columns lack 'conversation_id', 'speaker', 'text'")
+
+
+def test_xlsx_errors_name_file_sheet_row_and_column(tmp_path: Path) -> None:
+    rows = [["会话ID", "角色", "内容", "开始时间"], ["c1", "客服", "您好", 0], [], ["c1", "老板", "嗯", "later"]]
+    path = workbook(tmp_path / "bad.xlsx", {"会话": rows})
+    (error,) = load_conversations(path).errors
+    assert [str(p) for p in error.problems] == [
+        f"{path}: sheet '会话' row 4, column B (角色): unknown speaker '老板'; use agent/customer/system or an "
+        "alias such as 客服, 坐席, 客服代表, 工作人员, staff, 客户, 用户, 顾客, user",
+        f"{path}: sheet '会话' row 4, column D (开始时间): time 'later' is not seconds, mm:ss, hh:mm:ss or an "
+        "ISO-8601 datetime",
+    ]
+
+
+def test_a_file_that_is_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "fake.xlsx"
+    path.write_bytes(b"conversation_id,speaker,text\n")
+    (error,) = load_conversations(path).errors
+    assert str(error).startswith(f"{path}: cannot be read as an .xlsx workbook")
+
+
+def test_xlsx_without_openpyxl_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = workbook(tmp_path / "export.xlsx", {"会话": EXPORT})
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # import openpyxl raises ImportError
+    (error,) = load_conversations(path).errors
+    assert str(error) == (
+        f"{path}: reading .xlsx workbooks needs openpyxl: pip install 'llm-grader[xlsx]' (or save the sheet as CSV)"
+    )
+
+
+def test_grade_reads_an_xlsx_export(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "export.xlsx", {"会话": EXPORT})
+    out = tmp_path / "cards.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "llm_grader", "grade", str(path), "-r", "service_quality_scoring", "--rules-only",
+         "-o", str(out)],
+        capture_output=True, text=True, encoding="utf-8", timeout=120, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    cards = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [c["conversation_id"] for c in cards] == ["1001", "1002"]
+    assert cards[0]["metadata"]["agent_id"] == "A07"

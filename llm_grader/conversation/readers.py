@@ -27,6 +27,7 @@ from .columns import column_name
 from .limits import LIMITS, parse_json
 from .model import Channel, Conversation, Speaker
 from .tables import per_turn_items
+from .xlsx import read_xlsx
 
 __all__ = ["iter_conversations"]
 
@@ -282,7 +283,7 @@ def _iter_text(path: Path, text: str, channel: Channel | None) -> Iterator[Conve
         yield exc
 
 
-_SUFFIXES = (".jsonl", ".csv", ".txt")
+_SUFFIXES = (".jsonl", ".csv", ".txt", ".xlsx")
 
 
 def _files(source: Path) -> list[Path]:
@@ -299,13 +300,18 @@ def not_found(source: str | Path) -> NotFoundError:
 
 
 def iter_conversations(
-    source: str | Path, *, encoding: str | None = None, channel: Channel | None = None
+    source: str | Path,
+    *,
+    encoding: str | None = None,
+    channel: Channel | None = None,
+    sheet: str | None = None,
 ) -> Iterator[Conversation | ConversationError]:
     """Yield each conversation in a file or directory, or the error that stopped it.
 
-    ``.jsonl`` holds one conversation per line, ``.csv`` one turn per row, and any other file
-    is plain text with one turn per line (the file name is the id). ``channel`` sets the
-    channel of plain-text conversations (default: ``call`` when turns carry clock offsets).
+    ``.jsonl`` holds one conversation per line, ``.csv`` and ``.xlsx`` one turn per row (of
+    the first sheet, or of ``sheet``), and any other file is plain text with one turn per
+    line (the file name is the id). ``channel`` sets the channel of plain-text conversations
+    (default: ``call`` when turns carry clock offsets).
     """
     try:
         paths = _files(Path(source))
@@ -316,6 +322,13 @@ def iter_conversations(
         suffix = path.suffix.lower()
         if suffix == ".jsonl":  # one conversation per line: read as it goes, never held whole
             yield from _stream_jsonl(path, encoding)
+            continue
+        if suffix == ".xlsx":
+            yield from read_xlsx(path, sheet=sheet)
+            continue
+        if suffix == ".xls":
+            message = "is an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV"
+            yield ConversationError.at(str(path), None, "", message)
             continue
         try:
             text = read_text(path, encoding)

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import ConversationError, InputError, Problem
 from .build import conversation_from_record
-from .columns import loose_value, resolve_header
+from .columns import column_name, loose_value, resolve_header
 from .model import Conversation, Conversations
 
 __all__ = ["RowProblem", "conversations_from_table", "table_records"]
@@ -342,14 +342,15 @@ def per_turn_items(
     """Each conversation of rows holding one turn each, or its error, with its first row.
 
     ``numbers`` gives each row's number in errors (default: its index); ``headers`` the
-    columns in order (default: every key of the rows).
+    columns in order (default: every key of the rows), checked even when there are no rows.
     """
+    given = headers is not None
     if headers is None:
         headers = list(dict.fromkeys(str(k).strip() for row in rows if isinstance(row, dict) for k in row))
     rows, loose, problems = turn_rows(rows, headers)
-    columns = {k for row in rows if isinstance(row, dict) for k in row}
+    columns = {column_name(h).name for h in headers}
     missing = [c for c in _PER_TURN if c not in columns]
-    if rows and missing:
+    if (rows or given) and missing:
         problems.append(f"columns lack {', '.join(map(repr, missing))}; {_EXPECTED}")
     if problems:
         yield ConversationError([RowProblem(file=file, line=None, field="", message=m) for m in problems]), 0
