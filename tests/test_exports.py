@@ -209,3 +209,15 @@ def test_grade_reads_an_xlsx_export(tmp_path: Path) -> None:
     cards = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [c["conversation_id"] for c in cards] == ["1001", "1002"]
     assert cards[0]["metadata"]["agent_id"] == "A07"
+
+
+def test_grade_sheet_option(tmp_path: Path) -> None:
+    path = workbook(tmp_path / "export.xlsx", {"封面": [["说明"]], "会话": EXPORT})
+    out = tmp_path / "cards.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "llm_grader", "grade", str(path), "-r", "service_quality_scoring", "--rules-only",
+         "--sheet", "会话", "-o", str(out)],
+        capture_output=True, text=True, encoding="utf-8", timeout=120, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
