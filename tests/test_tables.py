@@ -97,16 +97,16 @@ def test_per_turn_dataframe_with_typed_columns() -> None:
             "start": pd.to_datetime(["2024-05-01T10:00:03+08:00", "2024-05-01T10:00:11+08:00", None]),
             "channel": ["chat", None, "chat"],
             "metadata.agent_id": ["A1", "A1", None],
-            "turn_no": [1, 2, 1],  # an unknown column is ignored, as in CSV files
+            "turn_no": [1, 2, 1],  # an unknown column is kept as metadata, per turn when it changes
         }
     )
     loaded = conversations_from_table(frame)
     assert not loaded.errors
     first, second = loaded
-    assert (first.id, first.channel, first.metadata) == ("7", "chat", {"agent_id": "A1"})
+    assert (first.id, first.channel, first.metadata) == ("7", "chat", {"agent_id": "A1", "turn_no": [1, 2]})
     assert [(t.speaker, t.start) for t in first.turns] == [("customer", 0.0), ("agent", 8.0)]
     assert first.started_at is not None and first.started_at.isoformat() == "2024-05-01T10:00:03+08:00"
-    assert (second.id, second.metadata, second.turns[0].start) == ("8", {}, None)
+    assert (second.id, second.metadata, second.turns[0].start) == ("8", {"turn_no": 1}, None)
     assert list(frame.columns)[-1] == "turn_no" and frame.shape == (3, 7)  # not modified
 
 

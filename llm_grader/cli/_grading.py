@@ -50,6 +50,7 @@ __all__ = [
     "RubricOpt",
     "RulesOnlyOpt",
     "SamplesOpt",
+    "SheetOpt",
     "StrategyOpt",
     "TemperatureOpt",
     "TimeUnitOpt",
@@ -137,8 +138,8 @@ FormatOpt = Annotated[
     str,
     typer.Option(
         "--format",
-        help="Input format: auto (by suffix; .json = vendor ASR result), jsonl, csv, text, or an ASR vendor "
-        "(alibaba, tencent, iflytek, transcribe, connect).",
+        help="Input format: auto (by suffix; .json = vendor ASR result), jsonl, csv, xlsx, text, or an ASR "
+        "vendor (alibaba, tencent, iflytek, transcribe, connect).",
     ),
 ]
 ChannelMapOpt = Annotated[
@@ -151,6 +152,9 @@ TimeUnitOpt = Annotated[
         "--time-unit",
         help="Times in JSONL/CSV/text files: s or ms (default s; a warning when they look like ms).",
     ),
+]
+SheetOpt = Annotated[
+    str | None, typer.Option("--sheet", help="Sheet of .xlsx workbooks to read (default: the first).")
 ]
 ChannelOpt = Annotated[
     str | None, typer.Option("--channel", help="Channel of plain-text conversations: chat or call.")
@@ -372,7 +376,11 @@ def _close(
 
 
 def load_options(
-    file_format: str, channel_map: str | None, time_unit: str | None, channel: str | None
+    file_format: str,
+    channel_map: str | None,
+    time_unit: str | None,
+    channel: str | None,
+    sheet: str | None = None,
 ) -> dict[str, Any]:
     """The conversation-loading options of the command line, checked."""
     from ..conversation import FORMATS
@@ -383,4 +391,5 @@ def load_options(
         raise LLMGraderError(f"unknown --time-unit {time_unit!r}; valid units: s, ms")
     if channel not in (None, "chat", "call"):
         raise LLMGraderError(f"unknown --channel {channel!r}; valid channels: chat, call")
-    return {"format": file_format, "channel_map": channel_map, "time_unit": time_unit, "channel": channel}
+    options = {"format": file_format, "channel_map": channel_map, "time_unit": time_unit, "channel": channel}
+    return options | ({"sheet": sheet} if sheet is not None else {})

@@ -35,6 +35,7 @@ from ._grading import (
     RpmOpt,
     RubricOpt,
     SamplesOpt,
+    SheetOpt,
     StrategyOpt,
     TemperatureOpt,
     TimeUnitOpt,
@@ -83,6 +84,7 @@ def calibrate(
     file_format: FormatOpt = "auto",
     channel_map: ChannelMapOpt = None,
     time_unit: TimeUnitOpt = None,
+    sheet: SheetOpt = None,
     channel: ChannelOpt = None,
     allow_insecure: AllowInsecureOpt = False,
     max_prompt_chars: MaxPromptOpt = None,
@@ -118,7 +120,7 @@ def calibrate(
     if min_kappa is not None and not -1.0 <= min_kappa <= 1.0:
         raise LLMGraderError(f"--min-kappa {min_kappa}: a kappa threshold is between -1 and 1")
     humans = load_human_scores(human)
-    options = load_options(file_format, channel_map, time_unit, channel)
+    options = load_options(file_format, channel_map, time_unit, channel, sheet)
     batch = load_batch([conversations], encoding, language, **options)
     status = 1 if batch.errors else 0
     if results is not None and results.exists():

@@ -30,6 +30,7 @@ from ._grading import (
     RubricOpt,
     RulesOnlyOpt,
     SamplesOpt,
+    SheetOpt,
     StrategyOpt,
     TemperatureOpt,
     TimeUnitOpt,
@@ -72,6 +73,7 @@ def grade(
     file_format: FormatOpt = "auto",
     channel_map: ChannelMapOpt = None,
     time_unit: TimeUnitOpt = None,
+    sheet: SheetOpt = None,
     channel: ChannelOpt = None,
     allow_insecure: AllowInsecureOpt = False,
     max_prompt_chars: MaxPromptOpt = None,
@@ -137,7 +139,7 @@ def grade(
         review_below=review_below,
         no_logprobs=no_logprobs,
     )
-    options = load_options(file_format, channel_map, time_unit, channel)
+    options = load_options(file_format, channel_map, time_unit, channel, sheet)
     # Read as graded, scorecards not kept (--explain keeps them): memory stays flat at any volume.
     batch = stream_batch(conversations, encoding, grader.rubric.language, **options)
     if dry_run:

@@ -50,7 +50,7 @@ _ALIASES: dict[Speaker, tuple[str, ...]] = {
         "assistant",
     ),
     "customer": ("customer", "user", "client", "caller", "客户", "用户", "顾客", "来电人", "业主"),
-    "system": ("system", "系统", "bot_system"),
+    "system": ("system", "系统", "bot_system", "developer"),
 }
 
 SPEAKER_ALIASES: dict[str, Speaker] = {
