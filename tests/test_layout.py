@@ -33,6 +33,7 @@ LAYERS = [
     ["calibration_report", "results_page"],
     ["report"],
     ["review"],
+    ["alignment"],
     ["cli", "testing", "ray"],
     ["__init__", "__main__"],
 ]
