@@ -35,6 +35,7 @@ LAYERS = [
     ["calibration_report", "results_page", "dashboard"],
     ["report"],
     ["review"],
+    ["alignment"],
     ["cli", "testing", "ray"],
     ["__init__", "__main__"],
 ]

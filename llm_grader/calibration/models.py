@@ -182,3 +182,6 @@ class VariantComparison(_Out):
     conversations: int
     items: list[ItemComparison]
     bootstrap: dict[str, float]
+    overall: ItemComparison | None = None
+    """The mean of the compared items' kappas (``item_id`` ``overall``), B − A with the same
+    paired bootstrap (each draw's mean over the items defined in it); None without items."""

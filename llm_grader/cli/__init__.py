@@ -7,6 +7,7 @@ by group:
 - :mod:`.rubric` — ``rubric check``, ``rubric show``, ``rubric schema``
 - :mod:`.grade` — ``grade``
 - :mod:`.calibrate` — ``calibrate``, ``report``, ``rescore``
+- :mod:`.align` — ``align`` (examples from disagreements, measured on held-out scores)
 - :mod:`.export` — ``export`` (scorecards as a CSV or Parquet table)
 - :mod:`.review` — ``review`` (the review page), ``review export``, ``review import``, ``review apply``
 - :mod:`._grading` — the shared model options and the one place a grader is made
@@ -31,7 +32,7 @@ import typer
 
 from ..errors import InputError, LLMGraderError, ModelConfigurationError, OutputLockedError, OutputWriteError
 from ..messages import text
-from . import calibrate, export, grade, review, rubric
+from . import align, calibrate, export, grade, review, rubric
 from ._console import err, out
 from ._grading import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_WRITE
 
@@ -49,6 +50,7 @@ app.command()(grade.grade)
 app.command()(calibrate.calibrate)
 app.command()(calibrate.report)
 app.command()(calibrate.rescore)
+app.command()(align.align)
 app.command()(export.export)
 app.add_typer(review.review_app, name="review")
 
