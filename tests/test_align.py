@@ -1,4 +1,4 @@
-"""The alignment loop (issue 18.7), offline: the shipped calibration set, a simulated grader behind
+"""The alignment loop, offline: the shipped calibration set, a simulated grader behind
 the fake OpenAI-compatible server (real openai SDK + instructor), examples in the prompt or not."""
 
 from __future__ import annotations

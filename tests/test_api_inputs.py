@@ -1,4 +1,4 @@
-"""The Python API takes what users pass (issue 17.10), or says clearly what it expected.
+"""The Python API takes what users pass, or says clearly what it expected.
 
 Plain-string API keys, settings keywords next to a model name, dict records, DataFrames,
 paths and generators at the entry points: ``Grader``, ``grade``, ``grade_many``,

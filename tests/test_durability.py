@@ -1,4 +1,4 @@
-"""Issue 17 points 3, 5 and 11: a full disk, a busy answer cache, Ctrl-C."""
+"""Durability: a full disk, a busy answer cache, Ctrl-C."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Inputs as exported (issue 19.6): OpenAI-style turns, Chinese column headers, unknown columns
+"""Inputs as exported: OpenAI-style turns, Chinese column headers, unknown columns
 kept as metadata, and ``.xlsx`` workbooks."""
 
 from __future__ import annotations

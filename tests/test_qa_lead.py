@@ -1,4 +1,4 @@
-"""The QA lead's view (issue 19.1–19.3): grouped results, coaching evidence, the dashboard page."""
+"""The QA lead's view: grouped results, coaching evidence, the dashboard page."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Secrets (issue 17.8): credentials in a base URL are never shown or stored; redaction finds keys.
+"""Secrets: credentials in a base URL are never shown or stored; redaction finds keys.
 
 ``--base-url http://user:pass@host/v1`` put ``user:pass`` in error messages and in
 ``OUT.batch.json``; every place that shows or stores an endpoint now goes through

@@ -1,4 +1,4 @@
-"""Smaller hardening (issue 17.12): the review server under load and stalled clients, prices
+"""Limits and duplicates: the review server under load and stalled clients, prices
 that are not finite, negative usage, duplicate ids in batch results and in Ray rows."""
 
 from __future__ import annotations

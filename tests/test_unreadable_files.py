@@ -1,4 +1,4 @@
-"""No traceback, whatever the bytes (issue 17.7): one ``file:line: message`` line and exit 1.
+"""No traceback, whatever the bytes: one ``file:line: message`` line and exit 1.
 
 Invalid UTF-8 in a results file (``report``, ``rescore``, ``export``, ``review apply``), in
 ``calibrate --human`` and in ``--prices``; deeply nested price tables; tampered batch state
