@@ -133,7 +133,7 @@ def test_filter_override_reload_export(browser: Any, served: Served, shots: Path
         page.get_by_role("link", name="人工评分 CSV(用于校准)").click()
     assert download.value.suggested_filename == "human_scores.csv"
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    assert text.splitlines() == ["conversation_id,rater,item_id,value", "c004,张三,efficiency,poor"]
+    assert text.splitlines() == ["conversation_id,rater,item_id,value,blind", "c004,张三,efficiency,poor,0"]
 
     page.goto(served.base + "c/" + EVIL_ID.replace("/", "%2F"))  # hostile markup stays text
     assert "<script>alert(1)</script>你好" in page.locator("#turn-1").inner_text()

@@ -75,8 +75,12 @@ def start_review_server(
     port: int = 0,
     reviewer: str = "",
     low_agreement: float = 0.8,
+    blind: bool = False,
 ) -> ReviewServer:
-    """Bind a review server for ``batch`` recording into ``store`` (not serving yet)."""
+    """Bind a review server for ``batch`` recording into ``store`` (not serving yet).
+
+    ``blind``: each item's AI grade is hidden from a reviewer until they have labelled it.
+    """
     bare = host.strip("[]")
     server_class = _Server6 if ":" in bare else _Server
     server = server_class((bare, port), _QuietHandler)
@@ -92,11 +96,14 @@ def start_review_server(
             reviewer=reviewer,
             allowed_hosts={f"{n}:{bound}" for n in names},
             low_agreement=low_agreement,
+            blind=blind,
         )
         url = f"http://{shown}:{bound}/"
     else:
         token = secrets.token_urlsafe(24)
-        app = ReviewApp(batch, store, reviewer=reviewer, token=token, low_agreement=low_agreement)
+        app = ReviewApp(
+            batch, store, reviewer=reviewer, token=token, low_agreement=low_agreement, blind=blind
+        )
         url = f"http://{shown}:{bound}/?token={token}"
     server.set_app(app)
     return ReviewServer(server=server, app=app, url=url)
