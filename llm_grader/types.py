@@ -125,6 +125,10 @@ class ReviewVerdict(Record):
     """A QA reviewer's check, or the outcome of an agent's appeal."""
     at: str = ""
     """When, as an ISO-8601 timestamp."""
+    blind: bool = False
+    """Whether the reviewer gave this label blind: the AI grade was hidden from them until they
+    had submitted it (the review page's blind mode). Only blind labels measure agreement
+    without anchoring on the model."""
 
 
 class RuleConflict(Record):

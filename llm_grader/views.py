@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -212,14 +212,21 @@ def transcript(conversation: Conversation | None, evidence: Sequence[Evidence]) 
     ]
 
 
-def card_transcript(card: Scorecard, conversation: Conversation | None) -> list[TranscriptTurn]:
+def card_transcript(
+    card: Scorecard, conversation: Conversation | None, *, only: Collection[str] | None = None
+) -> list[TranscriptTurn]:
     """The card's conversation with every quote of its items and overrides highlighted.
 
-    Each turn also lists the items whose verified evidence quotes it.
+    Each turn also lists the items whose verified evidence quotes it. ``only``: highlight the
+    evidence of these items alone (the overrides' too only when it names every item) — the
+    review page's blind mode, where an item's evidence stays hidden until it is labelled.
     """
-    evidence = [e for i in card.items for e in i.evidence] + [e for o in card.overrides for e in o.evidence]
+    shown = [i for i in card.items if only is None or i.item_id in only]
+    evidence = [e for i in shown for e in i.evidence]
+    if len(shown) == len(card.items):
+        evidence += [e for o in card.overrides for e in o.evidence]
     citing: dict[int, list[str]] = {}
-    for result in card.items:
+    for result in shown:
         for e in result.evidence:
             if e.verified and result.item_id not in citing.get(e.turn, []):
                 citing.setdefault(e.turn, []).append(result.item_id)

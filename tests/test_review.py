@@ -312,10 +312,10 @@ def test_human_scores_feed_calibration(graded: Graded, tmp_path: Path) -> None:
     out = tmp_path / "human.csv"
     assert write_human_scores(latest, out) == 3
     assert out.read_text(encoding="utf-8-sig").splitlines() == [
-        "conversation_id,rater,item_id,value",
-        "c001,qa1,soothing,not_applicable",
-        "c002,qa1,expression,good",
-        "c004,qa2,efficiency,fair",
+        "conversation_id,rater,item_id,value,blind",
+        "c001,qa1,soothing,not_applicable,0",
+        "c002,qa1,expression,good,0",
+        "c004,qa2,efficiency,fair,0",
     ]
     humans = load_human_scores(out)
     report = calibrate(RUBRIC, graded.cards, humans, n_boot=20)
@@ -530,7 +530,7 @@ def test_app_exports(app: ReviewApp) -> None:
     call(app, "POST", "/verdict", form=good_form(app))
     human = call(app, "GET", "/export/human.csv")
     assert human.headers["Content-Disposition"] == 'attachment; filename="human_scores.csv"'
-    assert human.body.splitlines() == ["conversation_id,rater,item_id,value", "c004,qa1,efficiency,good"]
+    assert human.body.splitlines() == ["conversation_id,rater,item_id,value,blind", "c004,qa1,efficiency,good,0"]
     sheet = call(app, "GET", "/export/review.csv")
     assert sheet.body.splitlines()[0].startswith("conversation_id,item_id,item,metadata,flags,current_tier")
     assert "accept by qa1" in sheet.body

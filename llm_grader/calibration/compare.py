@@ -24,7 +24,7 @@ from ._shared import (
     model_value,
     pool,
 )
-from .human import HumanScore
+from .human import HumanScore, prefer_blind
 from .models import Interval, ItemComparison, VariantComparison
 
 __all__ = ["compare_variants"]
@@ -47,12 +47,13 @@ def compare_variants(
 
     The same resampled conversation sets serve both variants, so the interval reflects the
     change in wording, not which conversations happened to be drawn. B is ``better`` when
-    the whole interval is above 0, ``worse`` when below, else ``not distinguishable``.
+    the whole interval is above 0, ``worse`` when below, else ``not distinguishable``. An
+    item with blind labels is measured on those alone, as in :func:`~.run.calibrate`.
     ``overall`` compares the mean of the items' kappas the same way.
     """
     a = {c.conversation_id: c for c in cards_a}
     b = {c.conversation_id: c for c in cards_b}
-    tiers = human_values(rubric_a, human_scores).tiers
+    tiers = human_values(rubric_a, prefer_blind(human_scores)[0]).tiers
     ids = sorted(set(a) & set(b) & {cid for per in tiers.values() for cid in per})
     if not ids:
         raise LLMGraderError("the two variants and the human scores share no conversation")

@@ -163,6 +163,13 @@ class CalibrationReport(_Out):
     """The rubric's language, which the report is written in (reports made before it was kept: English)."""
     coverage: list[CoverageCurve] = Field(default_factory=list)
     """Coverage–agreement curves: overall first, then per item."""
+    blind_labels: dict[str, int] = Field(default_factory=dict)
+    """Item id → the blind labels it was measured on (items with any use only those)."""
+
+    @property
+    def blind_total(self) -> int:
+        """How many blind labels were used."""
+        return sum(self.blind_labels.values())
 
 
 class ItemComparison(_Out):

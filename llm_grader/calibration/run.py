@@ -7,7 +7,8 @@ Where two or more humans scored a conversation, the same figures between humans 
 ceiling to compare against. Confidence intervals come from a seeded bootstrap that
 resamples conversations. ``not_applicable`` is a category of its own placed above the top
 tier when it keeps full points (it is "no deduction"), and left out of the comparison when
-the item is then excluded from the total.
+the item is then excluded from the total. Where an item has blind labels (given with the AI
+grade hidden), only those are used, for the model–human figures and for the ceiling.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ._shared import (
     pool,
 )
 from .coverage import coverage_curves
-from .human import HumanScore, load_human_scores
+from .human import HumanScore, load_human_scores, prefer_blind
 from .models import (
     CalibrationReport,
     Disagreement,
@@ -70,6 +71,10 @@ def calibrate(
 ) -> CalibrationReport:
     """Agreement of the scorecards with the human scores, per item, totals and fatal flags.
 
+    Blind labels (``HumanScore.blind``) are preferred: an item with any is measured on its
+    blind labels alone, model–human and human–human (:func:`~.human.prefer_blind`); the
+    report's ``blind_labels`` counts them.
+
     ``coverage``: the coverage–agreement curves (:mod:`.coverage`), their sentence aiming at
     ``target_kappa``.
 
@@ -83,7 +88,7 @@ def calibrate(
     """
     rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
     cards = {c.conversation_id: c for c in _scorecards(scorecards)}
-    human_scores = _human_scores(human_scores)
+    human_scores, blind = prefer_blind(_human_scores(human_scores))
     humans = human_values(rubric, human_scores)
     ids, notes = _conversations(cards, humans)
     draws = bootstrap_draws(n_boot, seed, len(ids))
@@ -106,6 +111,7 @@ def calibrate(
         coverage=coverage_curves(
             rubric, cards, humans.tiers, ids, draws, level=level, target_kappa=target_kappa
         ),
+        blind_labels=blind,
     )
 
 

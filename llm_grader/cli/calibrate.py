@@ -153,6 +153,9 @@ def calibrate(
     calibration = run_calibration(loaded, cards, humans, n_boot=n_boot, seed=seed)
     files = write_report(calibration, output, conversations={c.id: c for c in batch})
     out.print(_agreement_table(calibration, language))
+    if calibration.blind_labels:
+        used = ", ".join(f"{item} {n}" for item, n in sorted(calibration.blind_labels.items()))
+        out.print(text("report.cal.blind", language, n=calibration.blind_total, items=used), markup=False)
     for kind, path in files.items():
         out.print(text("cli.written", language, kind=kind, path=path), markup=False)
     if min_kappa is not None or gates:

@@ -151,15 +151,20 @@ class ReviewBatch:
         tier: str | None = None,
         reason: str = "",
         kind: str = "review",
+        blind: bool = False,
     ) -> ReviewVerdict:
         """A reviewer's input as a verdict, checked: known item, one of its tiers, a reason where due.
 
         An override needs a tier the item allows and a reason; an appeal needs a reason; an
-        unscored item has no grade to accept.
+        unscored item has no grade to accept. A ``blind`` label (given with the AI grade
+        hidden) is the reviewer's own tier: ``decision`` is ignored and set by comparing it
+        with the grader's tier (same: accept, else override), and no reason is required.
         """
         item, result = self.result(conversation_id, item_id)
         reviewer, reason = _clean(reviewer), _clean(reason)
         original = current_tier(result)
+        if blind:
+            return self._blind_label(item, original, reviewer=reviewer, tier=tier, reason=reason, kind=kind)
         _check_fields(reviewer, decision, kind, reason)
         chosen = None
         if decision == "override":
@@ -185,8 +190,31 @@ class ReviewBatch:
             kind="appeal" if kind == "appeal" else "review",
         )
 
+    def _blind_label(
+        self, item: Item, original: str | None, *, reviewer: str, tier: str | None, reason: str, kind: str
+    ) -> ReviewVerdict:
+        """A label given blind: the reviewer's tier, compared with the grader's afterwards."""
+        choices = [c for c, _ in tier_choices(item)]
+        if not choices:
+            raise ReviewError(f"item {item.id!r} has no tiers to give (a deduction item)", field="tier")
+        if tier not in choices:
+            raise ReviewError(f"tier {tier!r} is not one of {', '.join(choices)}", field="tier")
+        decision = "accept" if tier == original else "override"
+        _check_fields(reviewer, decision, kind, reason, reason_due=False)
+        if kind != "review":
+            raise ReviewError("a blind label is a review, not an appeal's outcome", field="kind")
+        return ReviewVerdict(
+            reviewer=reviewer,
+            decision=decision,
+            tier=tier if decision == "override" else None,
+            original_tier=original,
+            reason=reason,
+            kind="review",
+            blind=True,
+        )
 
-def _check_fields(reviewer: str, decision: str, kind: str, reason: str) -> None:
+
+def _check_fields(reviewer: str, decision: str, kind: str, reason: str, *, reason_due: bool = True) -> None:
     if not reviewer:
         raise ReviewError("a reviewer name is required", field="reviewer")
     if len(reviewer) > MAX_REVIEWER:
@@ -197,7 +225,7 @@ def _check_fields(reviewer: str, decision: str, kind: str, reason: str) -> None:
         raise ReviewError(f"kind {kind!r} is not one of review, appeal", field="kind")
     if len(reason) > MAX_REASON:
         raise ReviewError(f"the reason is longer than {MAX_REASON} characters", field="reason")
-    if not reason and (decision == "override" or kind == "appeal"):
+    if reason_due and not reason and (decision == "override" or kind == "appeal"):
         what = "an override" if decision == "override" else "an appeal's outcome"
         raise ReviewError(f"{what} needs a reason", field="reason")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -19,9 +19,10 @@ from ..messages import text
 from ..scoring import ItemResult, Scorecard
 from ..templating import render
 from ..types import ReviewVerdict
-from ..views import TranscriptTurn, card_transcript, points_text, total_text
+from ..views import card_transcript, points_text, total_text
 from .apply import apply_verdicts
 from .batch import ReviewBatch, current_tier, tier_choices
+from .blind import Reveal, blind_filters, hidden_item, progress, reveal
 from .queue import SORTS, ConversationRow, Filters, flag_reasons, metadata_fields, select
 from .store import StoredVerdict
 
@@ -38,6 +39,7 @@ _COLUMNS = {
     "low_agreement": "review.col.low_agreement",
     "pending": "review.col.pending",
     "reviewed": "review.col.reviewed",
+    "mine": "review.col.mine",
 }
 """The queue's columns (but the metadata field's), as the message naming each."""
 
@@ -80,6 +82,15 @@ class PageContext:
     nonce: str
     csrf: str = ""
     reviewer: str = ""
+    blind: bool = False
+    """Blind mode: each item's grade hidden until the reviewer has labelled it."""
+    mine: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Conversation id → the items this reviewer has given a verdict on (blind mode)."""
+
+    def reveal(self, card: Scorecard) -> Reveal:
+        """What of the card's grade this reviewer may see."""
+        mine = self.mine.get(card.conversation_id, frozenset())
+        return reveal(self.batch, card, mine, blind=self.blind)
 
     @property
     def language(self) -> str:
@@ -92,7 +103,8 @@ class PageContext:
 
     def render(self, template: str, **values: Any) -> str:
         """Render a review template with the common values."""
-        return render(f"review/{template}", t=self.t, language=self.language, nonce=self.nonce, **values)
+        common = {"t": self.t, "language": self.language, "nonce": self.nonce, "blind": self.blind}
+        return render(f"review/{template}", **common, **values)
 
 
 def href(conversation_id: str, query: str = "") -> str:
@@ -110,8 +122,12 @@ def _with_display_field(filters: Filters, cards: Sequence[Scorecard]) -> Filters
 
 def _headers(ctx: PageContext, filters: Filters, given: Filters) -> list[dict[str, str]]:
     """The column headers; a sortable one links to the list sorted by it (again: reversed)."""
-    columns = [("conversation", "id"), ("field", "field"), ("total", "total"), ("flags", "fatal")]
-    columns += [("needs_review", "review"), ("low_agreement", ""), ("pending", "pending"), ("reviewed", "")]
+    columns = [("conversation", "id"), ("field", "field")]
+    if ctx.blind:  # nothing that tells the grade or its flags
+        columns.append(("mine", ""))
+    else:
+        columns += [("total", "total"), ("flags", "fatal"), ("needs_review", "review")]
+        columns += [("low_agreement", ""), ("pending", "pending"), ("reviewed", "")]
     headers = []
     for name, sort in columns:
         if name == "field":
@@ -137,8 +153,12 @@ def _headers(ctx: PageContext, filters: Filters, given: Filters) -> list[dict[st
 def list_page(ctx: PageContext, query: Mapping[str, str]) -> str:
     """The queue: filters, exports and the conversations the filters keep."""
     given = Filters.from_query(query)
+    if ctx.blind:
+        given = blind_filters(given)
     filters = _with_display_field(given, ctx.batch.cards)
     shown = select(ctx.rows, filters)
+    if ctx.blind:
+        return _blind_list(ctx, filters, given, shown)
     # The field shown by default stays out of the links, unless the list is sorted by it.
     back = (filters if given.sort == "field" else given).query()
     rows = [
@@ -184,6 +204,34 @@ def list_page(ctx: PageContext, query: Mapping[str, str]) -> str:
     )
 
 
+def _blind_list(ctx: PageContext, filters: Filters, given: Filters, shown: list[ConversationRow]) -> str:
+    """The queue in blind mode: no totals or flags, each conversation's labelling progress."""
+    back = (filters if given.sort == "field" else given).query()
+    counts = progress(ctx.batch, ctx.mine)
+    rows = [
+        {
+            "id": r.conversation_id,
+            "href": href(r.conversation_id, back),
+            "field_value": r.value(filters.field) if filters.field else "",
+            "mine": counts[r.conversation_id],
+        }
+        for r in shown
+    ]
+    done, wanted = (sum(c[k] for c in counts.values()) for k in (0, 1))
+    return ctx.render(
+        "list.html.j2",
+        title=f"{ctx.t('review.list.heading')} — {ctx.batch.rubric.name}",
+        rubric_name=ctx.batch.rubric.name,
+        summary={"conversations": len(ctx.rows), "done": done, "wanted": wanted, "reviewer": ctx.reviewer},
+        filters=filters,
+        field=filters.field,
+        fields=metadata_fields(ctx.batch.cards),
+        sorts=[(s, ctx.t(_SORT_NAMES[s])) for s in SORTS if s in ("id", "field")],
+        headers=_headers(ctx, filters, given),
+        rows=rows,
+    )
+
+
 def _latest_view(
     ctx: PageContext, stored: StoredVerdict | None, labels: Mapping[str, str]
 ) -> dict[str, str] | None:
@@ -218,6 +266,7 @@ def _item_view(
         "id": result.item_id,
         "name": result.name,
         "judge": result.judge,
+        "hidden": False,
         "reasons": flag_reasons(card, result, low_agreement=ctx.low_agreement),
         "tier_text": tier_text,
         "points_text": f"{points_text(result.points)} / {points_text(result.max_points)}",
@@ -233,10 +282,6 @@ def _item_view(
         "history": _history(ctx, history, labels),
         "saved": saved == result.item_id,
     }
-
-
-def _turns(ctx: PageContext, card: Scorecard) -> list[TranscriptTurn]:
-    return card_transcript(card, ctx.batch.conversations.get(card.conversation_id))
 
 
 def _neighbours(ctx: PageContext, filters: Filters, conversation_id: str) -> tuple[str, str, str]:
@@ -267,24 +312,33 @@ def conversation_page(
     """One conversation: the transcript with evidence highlighted, and a verdict form per item."""
     card = ctx.batch.card(conversation_id)
     filters = Filters.from_query(query)
+    if ctx.blind:
+        filters = blind_filters(filters)
+    shown = ctx.reveal(card)
     before, after, position = _neighbours(ctx, filters, conversation_id)
     by_item: dict[str, list[StoredVerdict]] = {}
     for stored in history:
         by_item.setdefault(stored.item_id, []).append(stored)
     saved = str(query.get("saved", ""))
-    reviewed = _reviewed_total(ctx, card, {s.item_id: s.verdict for s in history})
-    items = [_item_view(ctx, card, r, by_item.get(r.item_id, []), saved) for r in card.items]
+    reviewed = _reviewed_total(ctx, card, {s.item_id: s.verdict for s in history}) if shown.card else ""
+    items = [
+        _item_view(ctx, card, r, by_item.get(r.item_id, []), saved)
+        if r.item_id in shown.items
+        else hidden_item(ctx.batch.rubric.item(r.item_id), r)
+        for r in card.items
+    ]
     metadata = [(k, str(v)) for k, v in card.metadata.items() if isinstance(v, (str, int, float))]
     return ctx.render(
         "conversation.html.j2",
         title=f"{conversation_id} — {ctx.t('review.list.heading')}",
         card=card,
-        total=total_text(card, ctx.language),
+        card_hidden=not shown.card,
+        total=total_text(card, ctx.language) if shown.card else "",
         reason_labels={reason: ctx.t(key) for reason, key in _REASONS.items()},
         reviewed_total=reviewed,
-        partial=next(r.partial for r in ctx.rows if r.conversation_id == conversation_id),
+        partial=shown.card and next(r.partial for r in ctx.rows if r.conversation_id == conversation_id),
         metadata=metadata,
-        turns=_turns(ctx, card),
+        turns=card_transcript(card, ctx.batch.conversations.get(card.conversation_id), only=shown.items),
         items=items,
         back_href="/?" + filters.query() if filters.query() else "/",
         back_query=filters.query(),

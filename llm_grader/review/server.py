@@ -144,10 +144,12 @@ def start_review_server(
     reviewer: str = "",
     low_agreement: float = 0.8,
     request_timeout: float = REQUEST_TIMEOUT,
+    blind: bool = False,
 ) -> ReviewServer:
     """Bind a review server for ``batch`` recording into ``store`` (not serving yet).
 
     ``request_timeout``: seconds a request may take to arrive (then 408 and closed).
+    ``blind``: each item's AI grade is hidden from a reviewer until they have labelled it.
     """
     if not request_timeout > 0:
         raise ValueError(f"request_timeout must be above 0 (got {request_timeout!r})")
@@ -167,11 +169,14 @@ def start_review_server(
             reviewer=reviewer,
             allowed_hosts={f"{n}:{bound}" for n in names},
             low_agreement=low_agreement,
+            blind=blind,
         )
         url = f"http://{shown}:{bound}/"
     else:
         token = secrets.token_urlsafe(24)
-        app = ReviewApp(batch, store, reviewer=reviewer, token=token, low_agreement=low_agreement)
+        app = ReviewApp(
+            batch, store, reviewer=reviewer, token=token, low_agreement=low_agreement, blind=blind
+        )
         url = f"http://{shown}:{bound}/?token={token}"
     server.set_app(app)
     return ReviewServer(server=server, app=app, url=url)

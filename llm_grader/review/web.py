@@ -24,7 +24,9 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from ..types import ReviewVerdict
 from .batch import MAX_REVIEWER, ReviewBatch, ReviewError
+from .blind import labelled
 from .pages import PageContext, conversation_page, error_page, href, list_page
 from .queue import Filters, summarise
 from .sheet import HUMAN_COLUMNS, SHEET_COLUMNS, csv_text, human_score_rows, sheet_rows
@@ -136,6 +138,9 @@ class ReviewApp:
 
     ``allowed_hosts``: the ``Host`` values answered (loopback); ``token``: when set, every
     request needs it (servers bound beyond loopback). ``reviewer`` prefills the name field.
+    ``blind``: blind mode (:mod:`.blind`) — an item's AI grade is left out of the page until
+    the reviewer (the name they last submitted with, else ``reviewer``) has labelled it; the
+    exports, which carry grades and other reviewers' labels, are refused.
     """
 
     def __init__(
@@ -147,8 +152,10 @@ class ReviewApp:
         token: str | None = None,
         allowed_hosts: Iterable[str] | None = None,
         low_agreement: float = 0.8,
+        blind: bool = False,
     ) -> None:
         self.batch = batch
+        self.blind = blind
         self.store = store
         self.reviewer = reviewer
         self.token = token
@@ -212,7 +219,9 @@ class ReviewApp:
     def _context(self, nonce: str, request: _Request | None = None, *, latest: bool = True) -> PageContext:
         """What a page needs; ``latest=False`` (error pages) reads no verdicts."""
         name = unquote(request.cookies.get(REVIEWER_COOKIE, "")) if request else ""
+        reviewer = (name or self.reviewer)[:MAX_REVIEWER]
         rows = summarise(self.batch, self.store.latest(), low_agreement=self.low_agreement) if latest else []
+        mine = labelled(self.store.history(), reviewer) if latest and self.blind else {}
         return PageContext(
             batch=self.batch,
             rows=rows,
@@ -220,7 +229,9 @@ class ReviewApp:
             low_agreement=self.low_agreement,
             nonce=nonce,
             csrf=self.csrf,
-            reviewer=(name or self.reviewer)[:MAX_REVIEWER],
+            reviewer=reviewer,
+            blind=self.blind,
+            mine=mine,
         )
 
     def _route(self, request: _Request, nonce: str) -> _Response:
@@ -237,6 +248,9 @@ class ReviewApp:
         if path.startswith("/c/"):
             return self._conversation(request, nonce, path[3:])
         if path in ("/export/human.csv", "/export/review.csv"):
+            if self.blind:
+                message = "blind mode: the exports carry the AI grades; use `llm-grader review export`"
+                raise _Refused(403, "review.error.forbidden", message)
             return self._export(path, nonce)
         raise _Refused(404, "review.error.not_found", f"no page {path!r}")
 
@@ -250,21 +264,39 @@ class ReviewApp:
         return _Response(200, page.encode(), _headers(nonce))
 
     def _export(self, path: str, nonce: str) -> _Response:
-        latest = self.store.latest()
         if path == "/export/human.csv":
-            body, name = csv_text(HUMAN_COLUMNS, human_score_rows(latest)), "human_scores.csv"
+            body, name = csv_text(HUMAN_COLUMNS, human_score_rows(self.store.labels())), "human_scores.csv"
         else:
-            rows = sheet_rows(self.batch, latest, low_agreement=self.low_agreement)
+            rows = sheet_rows(self.batch, self.store.latest(), low_agreement=self.low_agreement)
             body, name = csv_text(SHEET_COLUMNS, rows), "review_sheet.csv"
         headers = _headers(nonce, "text/csv; charset=utf-8")
         headers.append(("Content-Disposition", f'attachment; filename="{name}"'))
         return _Response(200, ("\ufeff" + body).encode(), headers)
+
+    def _check_blind(self, verdict: ReviewVerdict, blind_form: bool, cid: str, item_id: str) -> None:
+        """A blind label only on a blind server, and only while the grade is hidden from its reviewer.
+
+        A blind form from a reviewer who has labelled the item already (a stale page: the
+        grade has been shown since) is refused, as is a blind form on a server not blind.
+        """
+        if not blind_form:
+            return
+        if not self.blind:
+            raise ReviewError("this review server is not in blind mode: reload the page", field="blind")
+        done = labelled(self.store.history(cid, item_id), verdict.reviewer)
+        if done:
+            raise ReviewError(
+                f"{verdict.reviewer} has labelled item {item_id!r} already and its grade has been shown: "
+                "reload the page to change the verdict",
+                field="blind",
+            )
 
     def _post_verdict(self, request: _Request) -> _Response:
         form = request.form()
         self._check_post(request, form)
         back = Filters.from_query(dict(parse_qsl(form.get("back", "")))).query()
         conversation_id, item_id = form.get("conversation", ""), form.get("item", "")
+        blind = form.get("blind") == "1"
         try:
             verdict = self.batch.verdict(
                 conversation_id,
@@ -274,7 +306,9 @@ class ReviewApp:
                 tier=form.get("tier") or None,
                 reason=form.get("reason", ""),
                 kind=form.get("kind", "review"),
+                blind=blind,
             )
+            self._check_blind(verdict, blind, conversation_id, item_id)
         except ReviewError as exc:
             known = any(c.conversation_id == conversation_id for c in self.batch.cards)
             where = href(conversation_id, back) if known else "/"
