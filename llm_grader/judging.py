@@ -78,12 +78,14 @@ class ItemJudging:
         strategy: Strategy = "item",
         samples: int = 1,
         min_agreement: float = 0.6,
+        show_points: bool | None = None,
     ) -> None:
         self.rubric = rubric
         self.prompts = prompts
         self.strategy = strategy
         self.samples = samples
         self.min_agreement = min_agreement
+        self.show_points = show_points
         self.shared_model = answer_model(prompts)
         self.shared_schema = self.shared_model.model_json_schema()
         self._group_model: tuple[type[Answer], dict[str, Any]] | None = None
@@ -122,7 +124,13 @@ class ItemJudging:
     ) -> JudgeRequest:
         """The request for one item alone."""
         messages = compile_messages(
-            rubric=self.rubric, item=item, conversation=shown, prompts=self.prompts, shared=shared
+            rubric=self.rubric,
+            item=item,
+            conversation=shown,
+            prompts=self.prompts,
+            shared=shared,
+            sample=sample,
+            show_points=self.show_points,
         )
         return JudgeRequest(
             messages=messages,
@@ -150,7 +158,13 @@ class ItemJudging:
             return self.item_request(items[0], shown, sample, shared)
         model, schema = self.grouped
         messages = compile_group_messages(
-            rubric=self.rubric, items=items, conversation=shown, prompts=self.prompts, shared=shared
+            rubric=self.rubric,
+            items=items,
+            conversation=shown,
+            prompts=self.prompts,
+            shared=shared,
+            sample=sample,
+            show_points=self.show_points,
         )
         ids = tuple(item.id for item in items)
         return JudgeRequest(

@@ -5,7 +5,8 @@ occurrences) that say the same thing — 推诿 in 处理问题效率's 差 tier
 ``shirked_unsolved`` flag. Once every fact can be told (each item graded, its evidence
 verified), they must all hold or all not hold; when they split, every item of the rule is
 marked ``needs_review`` and the split is recorded in its ``audit.inconsistent``. Points are
-not changed: a reviewer decides which answer stands.
+not changed: a reviewer decides which answer stands, and once a reviewer's verdict is on one
+of the rule's items the rule is not checked again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def mark_inconsistent(rubric: Rubric, results: Sequence[ItemResult]) -> list[Ite
     by_id = {r.item_id: r for r in results}
     broken: dict[str, list[Inconsistency]] = {}
     for rule in rubric.consistency:
+        if any(r.audit.review for c in rule.agree if (r := by_id.get(c.item)) is not None):
+            continue  # a reviewer has settled one of the facts: their verdict stands
         states = [condition_state(c, by_id.get(c.item)) for c in rule.agree]
         if None in states or len(set(states)) < 2:
             continue  # a fact not yet told, or all agree
