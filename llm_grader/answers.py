@@ -1,8 +1,11 @@
 """The structured answers the model gives: one shared answer schema, checked per item.
 
 Every model-judged item of a rubric is answered in the **same** schema (:func:`answer_model`):
-``evidence`` (turn + verbatim quote), ``occurrences`` (deduction items), ``rationale``,
-``tier`` and ``flags`` — evidence before the verdict on purpose. Because tools /
+``evidence`` (turn + verbatim quote), ``occurrences`` (deduction items), ``flags`` (each
+yes/no question answered with its own evidence), ``rationale``, ``tier`` and
+``cannot_determine_reason`` — evidence and flags before the verdict on purpose. ``tier`` may be
+``cannot_determine`` (:data:`~llm_grader.types.CANNOT_DETERMINE`, any item): the model abstains,
+saying why, and the item is left unscored for review — never a guess. Because tools /
 response_format are byte-identical for every item, a conversation's requests share their
 prefix up to the item block, which providers' prompt caches reuse (see ``prompting``).
 
@@ -43,13 +46,15 @@ from .errors import LLMGraderError
 from .evidence import MIN_QUOTE_CHARS, QuoteNotFound, verify_quote
 from .prompting import Prompts
 from .rubric import Item
-from .types import NOT_APPLICABLE, Evidence
+from .types import CANNOT_DETERMINE, NOT_APPLICABLE, Evidence
 
 __all__ = [
     "Answer",
+    "abstained",
     "answer_model",
     "check_entry",
     "checked_model",
+    "flag_values",
     "group_model",
     "located",
     "quote_problems",
@@ -90,7 +95,8 @@ class Answer(BaseModel):
 def located(answer: BaseModel) -> tuple[Evidence, ...]:
     """The evidence a checked answer's validator located: one per quote, in the answer's order.
 
-    The quotes of ``answer.evidence`` (or of ``answer.occurrences``, for a deduction item), each
+    The quotes of the flags the answer raised, then of ``answer.evidence`` (or the quotes of
+    ``answer.occurrences``, for a deduction item), each
     with the turn it was found in, its speaker and its offsets. Raises ``LLMGraderError`` for an
     answer that no item's checked model validated (its quotes were never verified).
     """
@@ -113,6 +119,11 @@ def tier_choices(item: Item) -> list[str]:
     return [t.id for t in item.tiers] + ([NOT_APPLICABLE] if item.not_applicable else [])
 
 
+def _flag_shorthand(data: Any) -> Any:
+    # ``{"flag": true}`` (the answer shape before flags had evidence) is a flag without evidence.
+    return {"answer": data} if isinstance(data, bool) else data
+
+
 def _fields(prompts: Prompts) -> dict[str, Any]:
     d = prompts.text["fields"]
     quote = create_model(
@@ -124,13 +135,30 @@ def _fields(prompts: Prompts) -> dict[str, Any]:
     occurrence = create_model(
         "Occurrence", __base__=quote, severe=(bool, Field(default=False, description=d["severe"]))
     )
+    flag = create_model(
+        "FlagAnswer",
+        __base__=Answer,
+        __validators__={
+            "shorthand": cast("Callable[..., Any]", model_validator(mode="before")(_flag_shorthand))
+        },
+        evidence=(list[quote], Field(default_factory=list, description=d["flag_evidence"])),
+        answer=(bool, Field(description=d["flag_answer"])),
+    )
+    # Field order is the order of generation: evidence, flags (each with its own evidence),
+    # rationale, then the verdict.
     return {
         "evidence": (list[quote], Field(default_factory=list, description=d["evidence"])),
         "occurrences": (list[occurrence], Field(default_factory=list, description=d["occurrences"])),
+        "flags": (dict[str, flag], Field(default_factory=dict, description=d["flags"])),
         "rationale": (str, Field(description=d["rationale"])),
         "tier": (str, Field(default="", description=d["tier"])),
-        "flags": (dict[str, bool], Field(default_factory=dict, description=d["flags"])),
+        "cannot_determine_reason": (str, Field(default="", description=d["cannot_determine_reason"])),
     }
+
+
+def flag_values(answer: Any) -> dict[str, bool]:
+    """An answer's flags as ``{flag id: answer}`` (their evidence is in :func:`located`)."""
+    return {flag_id: bool(flag.answer) for flag_id, flag in answer.flags.items()}
 
 
 def answer_model(prompts: Prompts) -> type[Answer]:
@@ -201,8 +229,15 @@ def quote_problems(
     return _verify(cited, conversation, prompts, speakers)[1]
 
 
+def abstained(answer: Any) -> bool:
+    """Whether the model answered ``cannot_determine`` (it abstains; the item stays unscored)."""
+    return getattr(answer, "tier", "") == CANNOT_DETERMINE
+
+
 def _tier_problem(answer: Any, item: Item, prompts: Prompts) -> str | None:
     choices = tier_choices(item)
+    if abstained(answer):
+        return None if answer.cannot_determine_reason.strip() else prompts.word("reask", "unsure_reason")
     if answer.tier not in choices:
         return prompts.word("reask", "tier", tier=answer.tier, item_id=item.id, choices=", ".join(choices))
     wanted = {f.id for f in item.flags}
@@ -211,9 +246,17 @@ def _tier_problem(answer: Any, item: Item, prompts: Prompts) -> str | None:
             return prompts.word("reask", "no_flags", item_id=item.id)
         return prompts.word("reask", "flags", item_id=item.id, flags=", ".join(sorted(wanted)))
     top = max(item.tiers, key=item.tier_points).id
-    if not answer.evidence and (answer.tier not in (top, NOT_APPLICABLE) or any(answer.flags.values())):
+    raised = [flag for flag in answer.flags.values() if flag.answer]
+    cited = answer.evidence or any(flag.evidence for flag in raised)
+    if not cited and (answer.tier not in (top, NOT_APPLICABLE) or raised):
         return prompts.word("reask", "empty")
     return None
+
+
+def _cited(answer: Any) -> list[_Cited]:
+    """A tiered answer's quotes: those of the flags it raised (in its order), then its evidence."""
+    flagged = [quote for flag in answer.flags.values() if flag.answer for quote in flag.evidence]
+    return [*flagged, *answer.evidence]
 
 
 def _checker(item: Item, prompts: Prompts) -> Callable[..., Any]:
@@ -226,10 +269,12 @@ def _checker(item: Item, prompts: Prompts) -> Callable[..., Any]:
                 f"item {item.id}: no conversation to verify the quotes against "
                 '(validate with context={"conversation": ...})'
             )
+        if deduction and abstained(answer) and not answer.cannot_determine_reason.strip():
+            raise ValueError(prompts.word("reask", "unsure_reason"))
         problem = None if deduction else _tier_problem(answer, item, prompts)
         if problem:
             raise ValueError(problem)
-        cited = answer.occurrences if deduction else answer.evidence
+        cited = answer.occurrences if deduction else _cited(answer)
         evidence, problem = _verify(cited, conversation, prompts, item.evidence_from)
         if problem:
             raise ValueError(problem)

@@ -38,6 +38,9 @@ class GraderConfig:
     strategy: Literal["item", "category", "conversation"] = "item"
     """Model calls per conversation: one per item (default), one per category, or one for the
     whole card; an item whose grouped answer fails its checks is asked again alone."""
+    show_points: bool | None = None
+    """Show the model each tier's points: True or False; None (default) follows the rubric's
+    ``show_points`` (off unless the rubric says so). Points are applied by rule either way."""
 
     def __post_init__(self) -> None:
         for name in ("concurrency", "samples"):

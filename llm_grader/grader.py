@@ -319,7 +319,7 @@ SAMPLING_TEMPERATURE = 0.7
 """The temperature used with ``samples > 1`` when only a model name is given."""
 
 
-_PLANNED = ("strategy", "samples", "min_agreement", "prompts_dir", "mask_pii")
+_PLANNED = ("strategy", "samples", "min_agreement", "prompts_dir", "mask_pii", "show_points")
 """The options that change the requests (what :meth:`Grader.with_judge` keeps)."""
 
 

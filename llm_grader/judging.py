@@ -21,7 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .answers import Answer, answer_model, check_entry, checked_model, group_model, located
+from .answers import (
+    Answer,
+    abstained,
+    answer_model,
+    check_entry,
+    checked_model,
+    flag_values,
+    group_model,
+    located,
+)
 from .confidence import answer_distributions, combine, item_confidence
 from .conversation import Conversation
 from .errors import LLMGraderError
@@ -69,12 +78,14 @@ class ItemJudging:
         strategy: Strategy = "item",
         samples: int = 1,
         min_agreement: float = 0.6,
+        show_points: bool | None = None,
     ) -> None:
         self.rubric = rubric
         self.prompts = prompts
         self.strategy = strategy
         self.samples = samples
         self.min_agreement = min_agreement
+        self.show_points = show_points
         self.shared_model = answer_model(prompts)
         self.shared_schema = self.shared_model.model_json_schema()
         self._group_model: tuple[type[Answer], dict[str, Any]] | None = None
@@ -113,7 +124,13 @@ class ItemJudging:
     ) -> JudgeRequest:
         """The request for one item alone."""
         messages = compile_messages(
-            rubric=self.rubric, item=item, conversation=shown, prompts=self.prompts, shared=shared
+            rubric=self.rubric,
+            item=item,
+            conversation=shown,
+            prompts=self.prompts,
+            shared=shared,
+            sample=sample,
+            show_points=self.show_points,
         )
         return JudgeRequest(
             messages=messages,
@@ -141,7 +158,13 @@ class ItemJudging:
             return self.item_request(items[0], shown, sample, shared)
         model, schema = self.grouped
         messages = compile_group_messages(
-            rubric=self.rubric, items=items, conversation=shown, prompts=self.prompts, shared=shared
+            rubric=self.rubric,
+            items=items,
+            conversation=shown,
+            prompts=self.prompts,
+            shared=shared,
+            sample=sample,
+            show_points=self.show_points,
         )
         ids = tuple(item.id for item in items)
         return JudgeRequest(
@@ -269,9 +292,35 @@ class ItemJudging:
             failed = results[-1]
             audit = audit.model_copy(update={"failure": failed.kind})
             return Judgement(item_id=item.id, error=failed.error, needs_review=True, usage=usage, audit=audit)
+        unsure = [a for a in answers if abstained(a)]
+        if unsure and 2 * len(unsure) >= len(answers):  # a tie abstains too: never a guess
+            return self._abstained(item, unsure, audit, usage)
+        probs = [r.tier_probs for r in results if r.answer is not None and not abstained(r.answer)]
+        sure = [a for a in answers if not abstained(a)]
         if item.deduction is not None:
-            return self._deduction(item, answers, audit, usage)
-        return self._tiered(item, answers, audit, usage, [r.tier_probs for r in results if r.answer])
+            judged = self._deduction(item, sure, audit, usage)
+        else:
+            judged = self._tiered(item, sure, audit, usage, probs)
+        if unsure:  # a minority of the samples abstained: the majority stands, for review
+            note = text("grader.some_unsure", self.rubric.language, n=len(unsure), k=self.samples)
+            judged = replace(judged, needs_review=True, rationale=f"{judged.rationale}\n{note}")
+        return judged
+
+    def _abstained(self, item: Item, unsure: Sequence[Any], audit: Audit, usage: Usage) -> Judgement:
+        """The model could not determine the item: unscored, for review, its reason kept."""
+        chosen = min(unsure, key=lambda a: a.model_dump_json())  # whatever the order
+        reason = chosen.cannot_determine_reason.strip()
+        if self.samples > 1:
+            audit = audit.model_copy(update={"agreement": len(unsure) / self.samples})
+        return Judgement(
+            item_id=item.id,
+            error=text("grader.cannot_determine", self.rubric.language, reason=reason),
+            abstained=True,
+            rationale=chosen.rationale,
+            needs_review=True,
+            usage=usage,
+            audit=audit,
+        )
 
     def _low_agreement(self, share: float, votes: int, kept: str) -> str:
         return text(
@@ -323,7 +372,7 @@ class ItemJudging:
         votes = [
             Vote(
                 tier=a.tier,
-                flags={f.id: bool(a.flags.get(f.id, False)) for f in item.flags},
+                flags={f.id: flag_values(a).get(f.id, False) for f in item.flags},
                 evidence=located(a),
                 key=a.model_dump_json(),
             )

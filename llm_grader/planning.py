@@ -51,6 +51,7 @@ class Planner:
                 strategy=self.config.strategy,
                 samples=self.config.samples,
                 min_agreement=self.config.min_agreement,
+                show_points=self.config.show_points,
             )
         return self._judging
 
@@ -98,7 +99,13 @@ class Planner:
     def messages(self, item: Item, conversation: Conversation) -> list[dict[str, str]]:
         """The exact messages sent for one item (after masking)."""
         shown = self.shown(conversation)
-        return compile_messages(rubric=self.rubric, item=item, conversation=shown, prompts=self.prompts)
+        return compile_messages(
+            rubric=self.rubric,
+            item=item,
+            conversation=shown,
+            prompts=self.prompts,
+            show_points=self.config.show_points,
+        )
 
     def fingerprint(self, item: Item) -> str:
         """The item's fingerprint (the rubric is frozen: computed once per item, not per card)."""

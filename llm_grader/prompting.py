@@ -9,15 +9,19 @@ Message layout (documented order, so providers' prefix caching applies):
    transcript (turns numbered from 1 with speaker and time), the agent's notes and the
    conversation's ``knowledge`` (reference answers, knowledge-base snippets), each inside a
    backtick fence longer than any backtick run in all of them, so nothing in one can close it.
-3. ``user`` — the item block: name, description, tiers with descriptors and points, notes,
-   the not-applicable condition, worked examples, the conversation fields the item declares
-   (``context``: metadata values in a fence of their own), for a hybrid item what its rules
-   found (facts), and the flags to answer.
+3. ``user`` — the item block: name, description, tiers with descriptors (points only when
+   asked: ``show_points``; they are applied afterwards by rule), notes, the not-applicable
+   condition, what to do when unsure (the item's ``when_unsure``), worked examples, the
+   conversation fields the item declares (``context``: metadata values in a fence of their
+   own), for a hybrid item what its rules found (facts), and the flags to answer.
 
 1 and 2 are byte-identical for all items of a conversation; only 3 differs. The answer
 schema (tools / response_format, sent before the messages) is shared by all items too
 (``answers.answer_model``), so a conversation's requests agree up to the item block.
 Grouped judging sends several item blocks in message 3 (:func:`compile_group_messages`).
+Sample ``k`` of an item (``--samples > 1``) lists its tiers in a deterministic permutation
+seeded by ``k`` (:func:`tier_order`); sample 0 keeps the rubric's order, so single-sample
+prompts (and their cached answers) do not depend on sampling.
 
 A language's prompts are four ``string.Template`` files (``system``, ``transcript``,
 ``item``, ``deduction``), whose placeholders are checked when loaded, and ``text.yaml``:
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import string
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,7 +46,7 @@ from ._data import data_dir
 from .conversation import Conversation, normalise_line_breaks
 from .errors import LLMGraderError
 from .grounding import context_section, examples_section, facts_section, fence_for
-from .rubric import Item, Rubric
+from .rubric import Item, Rubric, Tier
 
 __all__ = [
     "PromptTemplate",
@@ -51,6 +56,7 @@ __all__ = [
     "prompt_hash",
     "render_transcript",
     "shared_messages",
+    "tier_order",
 ]
 
 _REQUIRED = {
@@ -69,11 +75,12 @@ _REQUIRED = {
     "item": {
         "item_name",
         "item_id",
-        "item_points",
+        "points_note",
         "description",
         "tiers",
         "notes",
         "not_applicable",
+        "unsure",
         "flags",
         "examples",
         "context",
@@ -82,11 +89,12 @@ _REQUIRED = {
     "deduction": {
         "item_name",
         "item_id",
-        "deduction_points",
+        "points_note",
         "severe_note",
         "description",
         "notes",
         "not_applicable",
+        "unsure",
         "examples",
         "context",
     },
@@ -95,7 +103,10 @@ _REQUIRED = {
 _OPTIONAL = {
     # The output contract moved to the system message (shared by every item, so it is part
     # of the cached prefix); templates written for older versions may still place it here.
-    "item": {"output"},
+    # ``item_points`` / ``deduction_points``: the bare points, for templates that show them
+    # whatever ``show_points`` says.
+    "item": {"output", "item_points"},
+    "deduction": {"deduction_points"},
 }
 
 _TEXT_KEYS = {
@@ -132,6 +143,12 @@ _TEXT_KEYS = {
         "fact",
         "fact_fired",
         "facts_decided",
+        "unsure_strict",
+        "unsure_lenient",
+        "unsure_review",
+        "tier_no_points",
+        "points_item",
+        "points_deduction",
     },
     "fields": {
         "turn",
@@ -144,8 +161,11 @@ _TEXT_KEYS = {
         "severe",
         "item_id",
         "answers",
+        "cannot_determine_reason",
+        "flag_evidence",
+        "flag_answer",
     },
-    "reask": {"bad_quotes", "empty", "quote", "tier", "flags", "no_flags"},
+    "reask": {"bad_quotes", "empty", "quote", "tier", "flags", "no_flags", "unsure_reason"},
     "quote_reasons": {"empty", "bad_turn", "no_content", "too_short", "missing", "wrong_speaker"},
 }
 
@@ -266,17 +286,33 @@ def render_transcript(conversation: Conversation, prompts: Prompts) -> tuple[str
     return body, fence_for(body + "\n" + (conversation.notes or ""))
 
 
-def _tier_lines(item: Item, prompts: Prompts) -> str:
+def tier_order(item: Item, sample: int = 0) -> list[Tier]:
+    """``item``'s tiers in the order sample ``sample`` sees them.
+
+    Sample 0: the rubric's order. Sample k > 0: a permutation seeded by k alone (the same for
+    every item of that many tiers, every run), never the rubric's own order when there is
+    another — so a position bias of the model does not fall on the same tier in every sample.
+    """
+    tiers = list(item.tiers)
+    if sample <= 0 or len(tiers) < 2:
+        return tiers
+    shuffled = random.Random(sample).sample(tiers, len(tiers))
+    if shuffled == tiers:
+        shuffled = shuffled[1:] + shuffled[:1]
+    return shuffled
+
+
+def _tier_lines(item: Item, prompts: Prompts, *, show_points: bool, sample: int) -> str:
     return "\n".join(
         prompts.word(
             "item",
-            "tier",
+            "tier" if show_points else "tier_no_points",
             id=t.id,
             label=t.display,
             points=f"{item.tier_points(t):g}",
             description=t.description or t.display,
         )
-        for t in item.tiers
+        for t in tier_order(item, sample)
     )
 
 
@@ -294,17 +330,29 @@ def _common(item: Item, conversation: Conversation, prompts: Prompts) -> dict[st
         "description": item.description + "\n" if item.description else "",
         "notes": notes,
         "not_applicable": na,
+        "unsure": prompts.word("item", f"unsure_{item.when_unsure}"),
         "examples": examples_section(item, prompts.word),
         "context": context_section(item, conversation, prompts.word),
     }
 
 
-def _item_block(item: Item, conversation: Conversation, rubric: Rubric, prompts: Prompts) -> str:
+def _item_block(
+    item: Item,
+    conversation: Conversation,
+    rubric: Rubric,
+    prompts: Prompts,
+    *,
+    sample: int = 0,
+    show_points: bool | None = None,
+) -> str:
     common = _common(item, conversation, prompts)
+    shown = rubric.show_points if show_points is None else show_points
     if item.deduction is not None:
         severe = prompts.word("item", "severe") if item.deduction.severe_multiplier != 1 else ""
+        points = f"{item.deduction.points:g}"
+        note = prompts.word("item", "points_deduction", points=points) if shown else ""
         block = prompts.deduction.render(
-            **common, deduction_points=f"{item.deduction.points:g}", severe_note=severe
+            **common, points_note=note, deduction_points=points, severe_note=severe
         )
         return block.rstrip() + "\n"
     flags = ""
@@ -315,10 +363,12 @@ def _item_block(item: Item, conversation: Conversation, rubric: Rubric, prompts:
     output = prompts.word(
         "item", "output", flags_field=prompts.word("item", "flags_field") if item.flags else ""
     )
+    points = f"{item.max_points:g}"
     block = prompts.item.render(
         **common,
-        item_points=f"{item.max_points:g}",
-        tiers=_tier_lines(item, prompts),
+        points_note=prompts.word("item", "points_item", points=points) if shown else "",
+        item_points=points,
+        tiers=_tier_lines(item, prompts, show_points=shown, sample=sample),
         facts=facts_section(item, conversation, prompts.word, language=rubric.language),
         flags=flags,
         output=output,
@@ -383,14 +433,19 @@ def compile_messages(
     conversation: Conversation,
     prompts: Prompts | None = None,
     shared: list[dict[str, str]] | None = None,
+    sample: int = 0,
+    show_points: bool | None = None,
 ) -> list[dict[str, str]]:
     """The chat messages for one item of one conversation (see the module docstring).
 
-    ``shared``: the conversation's :func:`shared_messages`, when already rendered.
+    ``shared``: the conversation's :func:`shared_messages`, when already rendered. ``sample``:
+    which sample the request is (its tier order, :func:`tier_order`). ``show_points``: show
+    each tier's points (None: the rubric's ``show_points``, off by default).
     """
     prompts = prompts or Prompts.load(rubric.language)
     shared = shared or shared_messages(rubric=rubric, conversation=conversation, prompts=prompts)
-    return [*shared, {"role": "user", "content": _item_block(item, conversation, rubric, prompts)}]
+    block = _item_block(item, conversation, rubric, prompts, sample=sample, show_points=show_points)
+    return [*shared, {"role": "user", "content": block}]
 
 
 def compile_group_messages(
@@ -400,15 +455,21 @@ def compile_group_messages(
     conversation: Conversation,
     prompts: Prompts | None = None,
     shared: list[dict[str, str]] | None = None,
+    sample: int = 0,
+    show_points: bool | None = None,
 ) -> list[dict[str, str]]:
     """The chat messages asking for several items in one call (grouped judging).
 
     The same system and transcript messages as one item's, then one message with every
-    item's block and the instruction to answer each in ``answers``.
+    item's block and the instruction to answer each in ``answers``. ``sample`` and
+    ``show_points`` as for :func:`compile_messages`.
     """
     prompts = prompts or Prompts.load(rubric.language)
     shared = shared or shared_messages(rubric=rubric, conversation=conversation, prompts=prompts)
-    blocks = "\n".join(_item_block(item, conversation, rubric, prompts) for item in items)
+    blocks = "\n".join(
+        _item_block(item, conversation, rubric, prompts, sample=sample, show_points=show_points)
+        for item in items
+    )
     ask = prompts.word("item", "group", n=len(items), ids=", ".join(item.id for item in items))
     return [*shared, {"role": "user", "content": f"{blocks}\n{ask}\n"}]
 

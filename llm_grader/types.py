@@ -16,10 +16,12 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 __all__ = [
+    "CANNOT_DETERMINE",
     "NOT_APPLICABLE",
     "Audit",
     "Evidence",
     "FailureKind",
+    "Inconsistency",
     "Judgement",
     "NaPolicy",
     "NaSource",
@@ -32,6 +34,10 @@ __all__ = [
 
 NOT_APPLICABLE: Final = "not_applicable"
 """The tier id a model answers when an item does not apply (where the item allows it)."""
+
+CANNOT_DETERMINE: Final = "cannot_determine"
+"""The tier a model answers when it cannot determine the grade (with its reason): the item is
+left unscored and sent to review, never guessed."""
 
 NaPolicy = Literal["full", "exclude"]
 """How a not-applicable item counts: its full points, or left out of the total."""
@@ -140,6 +146,19 @@ class RuleConflict(Record):
     """The tier the model answered (``not_applicable`` included)."""
 
 
+class Inconsistency(Record):
+    """A rubric ``consistency`` rule the items' answers break: facts that should agree do not."""
+
+    id: str
+    """The rule's id."""
+    reason: str
+    """What the facts have in common (the rule's reason)."""
+    holds: list[str]
+    """The facts that hold, as ``item: flag X`` / ``item: tier in [a, b]``."""
+    fails: list[str]
+    """The facts that do not."""
+
+
 class Audit(Record):
     """How an item's grade came about: enough to reproduce, rescore or question it."""
 
@@ -180,6 +199,9 @@ class Audit(Record):
     kept apart from the item's rationale (which is the rule's)."""
     rule_conflict: RuleConflict | None = None
     """A hybrid item whose model answer contradicts the rule that decided it (the rule's tier stands)."""
+    inconsistent: list[Inconsistency] | None = None
+    """The rubric's consistency rules this item's answer takes part in and that the answers
+    break (e.g. 推诿 raised in one item and not in another): the item needs review."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +224,8 @@ class Judgement:
     """The value a rule measured (seconds, count, characters per second)."""
     error: str | None = None
     """Why the item could not be graded; makes it unscored."""
+    abstained: bool = False
+    """The model answered ``cannot_determine`` (``error`` gives its reason): unscored, for review."""
     needs_review: bool = False
     confidence: float | None = None
     """How sure the model was, in [0, 1] (:mod:`llm_grader.confidence`); None for rule

@@ -116,7 +116,7 @@ def is_deduction(item: ItemResult) -> bool:
 def tier_text(item: ItemResult, language: str) -> str:
     """The tier as graders call it, ``N/A``, the occurrences of a deduction, or ``未评分``."""
     if item.error:
-        return text("report.unscored", language)
+        return text("report.cannot_determine" if item.abstained else "report.unscored", language)
     if item.not_applicable:
         return "N/A"
     if not is_deduction(item):

@@ -104,18 +104,22 @@ lab = nb([
            "(35 %) — with a real model, whether the new wording helps is exactly what this notebook measures."),
     ("code", LAB_SETUP),
     ("code", '''import difflib
+import re
 from llm_grader.rubric import rubric_from_text
 source = (ROOT / "rubrics" / "internet_cs_qa.yaml").read_text(encoding="utf-8")
 original = rubric_from_text(source, file="internet_cs_qa.yaml")
+major, minor = original.version.split(".")
+new_version = f"{major}.{int(minor) + 1}"
 old = "一般: 注意力集中,偶有需要客户重复的现象,但整体感知不影响。"
 reworded_text = source.replace(
     "注意力集中,偶有需要客户重复的现象,但整体感知不影响。",
     "注意力集中,有一到两次需要客户重复已说明的信息(例如再次询问订单号),但问题最终得到处理,客户没有表现出不满。",
-).replace('version: "1.0"', 'version: "1.1"')
-reworded = rubric_from_text(reworded_text, file="internet_cs_qa-v1.1.yaml")
+)
+reworded_text = re.sub(r'^version: "[^"]+"', f'version: "{new_version}"', reworded_text, count=1, flags=re.M)
+reworded = rubric_from_text(reworded_text, file=f"internet_cs_qa-v{new_version}.yaml")
 a = Grader(original).messages(original.item("focus"), batch[0])[2]["content"].splitlines()
 b = Grader(reworded).messages(reworded.item("focus"), batch[0])[2]["content"].splitlines()
-print("\\n".join(difflib.unified_diff(a, b, "v1.0", "v1.1", lineterm="")))'''),
+print("\\n".join(difflib.unified_diff(a, b, f"v{original.version}", f"v{new_version}", lineterm="")))'''),
     ("code", '''server = FakeOpenAIServer(lambda request: None).__enter__()   # one endpoint for both variants
 settings = ModelSettings(model="sim-model", base_url=server.base_url, api_key=SecretStr("sk-lab"))
 
@@ -128,7 +132,7 @@ def grade(rubric, rates, salt):
     return cards, len(server.requests) - before
 
 cards_a, calls_a = grade(original, {"focus": 0.35}, salt="")
-cards_b, calls_b = grade(reworded, {"focus": 0.05}, salt="v1.1")
+cards_b, calls_b = grade(reworded, {"focus": 0.05}, salt="reworded")
 server.__exit__(None, None, None)
 print("variant A:", calls_a, "model calls")
 print("variant B:", calls_b, "model calls (only the reworded item; the rest came from the cache)")
@@ -141,7 +145,7 @@ pd.DataFrame([{"item": r.item_id, "kappa A": r.kappa_a, "kappa B": r.kappa_b, "B
            "Only `focus` moved; the paired bootstrap tells whether the move is larger than the resampling noise of 48 conversations."),
     ("md", "## The alignment loop\n\n`llm_grader.alignment.align` (the command `llm-grader align`) does the whole loop: it splits the human-scored "
            "set into a development and a held-out half (seeded, stratified, saved in the output folder), grades it, turns the development "
-           "half's disagreements with the humans' adjudicated tiers into few-shot `examples` in a candidate rubric `v1.3` (with a diff), "
+           "half's disagreements with the humans' adjudicated tiers into few-shot `examples` in a candidate rubric of the next version (with a diff), "
            "and measures old against candidate on the **held-out** half only. Here the simulated grader is wrong 40 % of the time, "
            "and never when the item block shows examples, so the candidate should be measurably better."),
     ("code", '''from llm_grader.alignment import align, read_history

@@ -26,7 +26,7 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 def test_rubric_check_builtin_ok() -> None:
     result = run("rubric", "check", "internet_cs_qa")
     assert result.returncode == 0
-    assert result.stdout.startswith("internet_cs_qa: OK — 互联网客服质检标准 v1.2, 6 categories, 10 items, 100 points")
+    assert result.stdout.startswith("internet_cs_qa: OK — 互联网客服质检标准 v1.3, 6 categories, 10 items, 100 points")
 
 
 def test_rubric_check_reports_errors_and_exits_1() -> None:

@@ -59,12 +59,17 @@ def test_english_prompt(by_id: dict[str, Conversation]) -> None:
 def test_field_descriptions_are_instructions(flagship: Rubric, language: str) -> None:
     schema = response_model(flagship.item("soothing"), Prompts.load(language)).model_json_schema()
     props = schema["properties"]
-    assert list(props) == ["evidence", "occurrences", "rationale", "tier", "flags"]  # evidence before the verdict
+    # Evidence, then the flags (each with its own evidence), then the rationale, then the verdict.
+    assert list(props) == ["evidence", "occurrences", "flags", "rationale", "tier", "cannot_determine_reason"]
+    flag = schema["$defs"]["FlagAnswer"]["properties"]
+    assert list(flag) == ["evidence", "answer"]
     quote = schema["$defs"]["Quote"]["properties"]
     expected = {
-        "zh": ("逐字复制的该轮原文片段,包括标点,不要改写", "等级编号,只能取该项给出的编号之一;扣分项留空"),
+        "zh": ("逐字复制的该轮原文片段,包括标点,不要改写",
+               "等级编号,只能取该项给出的编号之一(扣分项留空);对话信息不足以判断时填 cannot_determine"),
         "en": ("The words copied verbatim from that turn, punctuation included; do not paraphrase",
-               "The tier id, one of those listed for the item; empty for a deduction item"),
+               "The tier id, one of those listed for the item (empty for a deduction item), or cannot_determine "
+               "when the conversation does not allow a judgement"),
     }[language]
     assert (quote["quote"]["description"], props["tier"]["description"]) == expected
     assert all(p.get("description") for p in props.values())
@@ -126,7 +131,7 @@ def test_group_model_has_one_entry_per_item() -> None:
     schema = group_model(ZH).model_json_schema()
     assert list(schema["properties"]) == ["answers"]
     entry = schema["$defs"]["ItemAnswerEntry"]["properties"]
-    assert list(entry) == ["item_id", "evidence", "occurrences", "rationale", "tier", "flags"]
+    assert list(entry) == ["item_id", "evidence", "occurrences", "flags", "rationale", "tier", "cannot_determine_reason"]
 
 
 def test_template_placeholders_are_checked() -> None:

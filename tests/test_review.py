@@ -171,11 +171,11 @@ def test_store_refuses_other_files(tmp_path: Path) -> None:
 def test_batch_is_in_id_order_and_checks_the_rubric(graded: Graded) -> None:
     ids = [c.conversation_id for c in graded.batch.cards]
     assert ids[:3] == ["c001", "c002", "c003"] and ids[-1] == EVIL_ID
-    with pytest.raises(ReviewError, match=r"graded with rubric 'internet_cs_qa' v1.2, not 'phone_answering' v.*; pass the rubric the results were graded with \(-r\)$"):
+    with pytest.raises(ReviewError, match=r"graded with rubric 'internet_cs_qa' v1.3, not 'phone_answering' v.*; pass the rubric the results were graded with \(-r\)$"):
         ReviewBatch.build(load_rubric("phone_answering"), graded.cards)
     changed = RUBRIC.model_copy(deep=True)
     changed.categories[1].items[0] = changed.categories[1].items[0].model_copy(update={"description": "改了"})
-    with pytest.raises(ReviewError, match=r"items record_accuracy differ from rubric 'internet_cs_qa' v1.2 \(new, gone, or"):
+    with pytest.raises(ReviewError, match=r"items record_accuracy differ from rubric 'internet_cs_qa' v1.3 \(new, gone, or"):
         ReviewBatch.build(changed, graded.cards)
     with pytest.raises(ReviewError, match="'c001' is in the results more than once"):
         ReviewBatch.build(RUBRIC, [graded.batch.card("c001"), graded.batch.card("c001")])
@@ -580,7 +580,7 @@ def test_cli_export_import_apply(graded: Graded, tmp_path: Path) -> None:
     assert cards["c004"].item("efficiency").audit.review is not None
     other = run("review", "apply", graded.results, "--db", db, "-r", "phone_answering", "-o", final)
     assert other.returncode == 1
-    assert other.stderr == f"error: {EVIL_ID}: graded with rubric 'internet_cs_qa' v1.2, not 'phone_answering' v1.1; pass the rubric the results were graded with (-r)\n"
+    assert other.stderr == f"error: {EVIL_ID}: graded with rubric 'internet_cs_qa' v1.3, not 'phone_answering' v1.1; pass the rubric the results were graded with (-r)\n"
 
 
 def test_cli_review_needs_a_known_rubric(graded: Graded, tmp_path: Path) -> None:

@@ -345,7 +345,7 @@ def test_item_records(cards: list[Scorecard]) -> None:
     by_item = {r["item_id"]: r for r in c001}
     first_response = cards[0].item("first_response_time")
     assert by_item["first_response_time"] == {
-        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.2", "model": None,
+        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.3", "model": None,
         "item_id": "first_response_time", "name": "首次回应时长规范", "category_id": "service_etiquette",
         "judge": "rule", "tier": "good", "tier_label": "好", "points": 5.0, "max_points": 5.0,
         "not_applicable": False, "needs_review": False, "error": None, "measured": 8.0, "occurrences": None,
@@ -374,7 +374,7 @@ def test_conversation_records(cards: list[Scorecard]) -> None:
     pending = "; ".join(f"{o.kind}:{o.id}" for o in card.pending_overrides)
     assert pending.startswith("fatal:")  # rules only: the model items that could fire them are open
     assert rows[0] == {
-        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.2", "model": None,
+        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.3", "model": None,
         "total_score": 5.0, "max_score": 100.0, "fatal": card.fatal, "zero_score": card.zero_score,
         "overrides": "", "pending_overrides": pending, "complete": False, "unscored_points": 95.0,
         "total_min": card.total_min, "total_max": card.total_max, "masked": "", "errors": "",

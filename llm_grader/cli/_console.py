@@ -169,6 +169,8 @@ class BatchSummary:
         self.graded = 0
         self.unscored = 0
         """Items not scored, over every scorecard."""
+        self.abstained = 0
+        """Of those, the items the model could not determine (``cannot_determine``)."""
         self.failed = 0
         """Scorecards with an error or an item whose model call failed."""
         self.failed_ids: list[str] = []
@@ -179,6 +181,7 @@ class BatchSummary:
         """Count one scorecard (kept only while the table has room)."""
         self.graded += 1
         self.unscored += sum(1 for i in card.items if i.unscored)
+        self.abstained += sum(1 for i in card.items if i.abstained)
         self.usage = self.usage + card.usage
         if card.errors or any(i.audit.failure for i in card.items):
             self.failed += 1
@@ -217,6 +220,11 @@ def _notes(card: Scorecard, language: str) -> list[str]:
         for i in card.items
         if not i.unscored and (i.judge == "rule" or i.audit.decided_by == "rule")
     ]
+    notes += [f"{i.item_id}: {i.error}" for i in card.items if i.abstained]
+    for i in card.items:
+        if i.audit.inconsistent:
+            rules = ", ".join(c.id for c in i.audit.inconsistent)
+            notes.append(f"{i.item_id}: {text('cli.inconsistent', language, rules=rules)}")
     return notes + list(card.errors)
 
 

@@ -359,6 +359,7 @@ def _close(
         unwritten=text("cli.graded_unwritten", language, n=len(unwritten)) if unwritten else "",
         skipped=unreadable + len(not_written),
         unscored=summary.unscored,
+        abstained=summary.abstained,
         calls=usage.calls,
         cached_calls=usage.cached_calls,
         prompt_tokens=usage.prompt_tokens,

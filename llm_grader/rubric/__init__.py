@@ -22,6 +22,7 @@ from .model import (
     Applicability,
     Category,
     Condition,
+    Consistency,
     ContextField,
     DataKind,
     Deduction,
@@ -33,6 +34,7 @@ from .model import (
     Override,
     Rubric,
     Tier,
+    WhenUnsure,
 )
 from .rule_model import (
     RULE_TYPES,
@@ -61,6 +63,7 @@ __all__ = [
     "Check",
     "CombinedRule",
     "Condition",
+    "Consistency",
     "ContextField",
     "DataKind",
     "Deduction",
@@ -81,6 +84,7 @@ __all__ = [
     "SpeakingRateRule",
     "Threshold",
     "Tier",
+    "WhenUnsure",
     "Window",
     "builtin_rubrics",
     "check_rubric",

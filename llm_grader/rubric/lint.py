@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from ..errors import Problem
 from ..patterns import PatternError, compile_pattern
-from ..types import NOT_APPLICABLE
+from ..types import CANNOT_DETERMINE, NOT_APPLICABLE
 from ._fields import Finding as _Finding
 from ._fields import example_problems, unshown_fields
 from ._yaml import FieldPath, LineMap, problem_at
@@ -126,6 +126,10 @@ def _check_overrides(rubric: Rubric) -> Iterator[_Finding]:
             yield _Finding((*path, "cap"), f"cap {override.cap:g} is above max_score {rubric.max_score:g}")
         for wi, condition in enumerate(override.when):
             yield from _condition_findings(condition, (*path, "when", wi), items)
+    for ci, rule in enumerate(rubric.consistency):
+        path = ("consistency", ci)
+        for ai, condition in enumerate(rule.agree):
+            yield from _condition_findings(condition, (*path, "agree", ai), items)
 
 
 def _condition_findings(condition: Condition, path: FieldPath, items: dict[str, Item]) -> Iterator[_Finding]:
@@ -207,6 +211,8 @@ def _tier_findings(item: Item, index: int, path: FieldPath) -> Iterator[_Finding
         yield _Finding((*path, "id"), f"duplicate tier id {tier.id!r}")
     if tier.id == NOT_APPLICABLE:
         yield _Finding((*path, "id"), f"{NOT_APPLICABLE!r} is reserved; use the item's not_applicable field")
+    if tier.id == CANNOT_DETERMINE:
+        yield _Finding((*path, "id"), f"{CANNOT_DETERMINE!r} is reserved: it is the model's abstention")
     if (tier.points is None) == (tier.ratio is None):
         yield _Finding(path, "give exactly one of 'points' and 'ratio'")
     elif tier.points is not None and tier.points > item.points + _EPSILON:

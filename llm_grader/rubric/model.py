@@ -27,6 +27,7 @@ __all__ = [
     "Applicability",
     "Category",
     "Condition",
+    "Consistency",
     "ContextField",
     "DataKind",
     "Deduction",
@@ -38,6 +39,7 @@ __all__ = [
     "Override",
     "Rubric",
     "Tier",
+    "WhenUnsure",
 ]
 
 
@@ -182,6 +184,11 @@ class Example(Strict):
         return {"text": data} if isinstance(data, str) else data
 
 
+WhenUnsure = Literal["strict", "lenient", "review"]
+"""What the model does when it cannot tell: ``strict`` (从严把握, the default and the
+behaviour before the field existed), ``lenient`` (从宽把握) or ``review`` (answer
+``cannot_determine``: the item is left unscored for a human)."""
+
 EvidenceSpeaker = Literal["agent", "customer", "system"]
 _AGENT_ONLY: tuple[EvidenceSpeaker, ...] = ("agent",)
 
@@ -229,6 +236,10 @@ class Item(Strict):
     """When the grader may say the item does not apply."""
     applicability: Applicability | None = None
     """Channels and data the item needs."""
+    when_unsure: WhenUnsure = "strict"
+    """The decision policy when the conversation leaves the grade in doubt, told to the model
+    in the item block: ``strict`` (从严), ``lenient`` (从宽) or ``review`` (cannot_determine).
+    The model may answer ``cannot_determine`` under any policy; ``review`` asks it to."""
     evidence_from: list[EvidenceSpeaker] = Field(default_factory=lambda: list(_AGENT_ONLY), min_length=1)
     """Whose turns the model's evidence may quote (default: the agent's, since items judge the
     agent). A quote found only in another speaker's turn is not verified and is asked again."""
@@ -331,6 +342,22 @@ class Override(Strict):
         return self
 
 
+class Consistency(Strict):
+    """Facts two (or more) items judge alike: all hold, or none; a split sends them to review.
+
+    E.g. 推诿 in 处理问题效率's 差 tier and in 服务主动性's ``shirked_unsolved`` flag. Checked in
+    scoring once every listed item is graded; a disagreement marks each listed item
+    ``needs_review`` and records the rule in its ``audit.inconsistent``.
+    """
+
+    id: str = Field(pattern=IDENTIFIER)
+    """Stable id."""
+    reason: str
+    """What the facts have in common, in the card's language; shown with the disagreement."""
+    agree: list[Condition] = Field(min_length=2)
+    """The facts that must agree (each a condition: an item's flag, tiers or occurrences)."""
+
+
 class Rubric(Strict):
     """A QA scorecard."""
 
@@ -356,6 +383,12 @@ class Rubric(Strict):
     """The categories."""
     overrides: list[Override] = Field(default_factory=list)
     """Fatal-error, zero-score and cap rules."""
+    consistency: list[Consistency] = Field(default_factory=list)
+    """Facts different items judge alike; a disagreement sends those items to review."""
+    show_points: bool = False
+    """Show the model each tier's points (and a deduction's points per occurrence). Off by
+    default: points are applied afterwards by rule, and seeing them only invites the model to
+    weigh them (``Grader(show_points=...)`` overrides this)."""
 
     # ------------------------------------------------------------------ lookups
 

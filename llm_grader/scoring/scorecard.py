@@ -35,6 +35,9 @@ class ItemResult(Record):
     tier and every flag, times the tier token's probability where the endpoint returns
     logprobs; None for rule decisions and for one sample without logprobs."""
     error: str | None = None
+    abstained: bool = False
+    """The model could not determine this item (it answered ``cannot_determine``): the item is
+    unscored and needs review; ``error`` gives the model's reason. Never a guess."""
     occurrences: list[Occurrence] | None = None
     """Occurrences of a deduction item (None for scored items)."""
     deduction: float | None = None
