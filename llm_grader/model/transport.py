@@ -34,6 +34,8 @@ try:  # openai 3.x sends through httpx2, 2.x through httpx: the SDK's errors wra
 except ImportError:  # pragma: no cover - openai 2.x
     _http = importlib.import_module("httpx")
 
+from .urls import without_userinfo
+
 __all__ = ["ChatTransport"]
 
 _RETRIED_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
@@ -48,7 +50,8 @@ class ChatTransport:
 
     def __init__(self, sdk: openai.AsyncOpenAI, *, timeout: float) -> None:
         self.sdk = sdk
-        self.url = str(sdk.base_url).rstrip("/") + "/chat/completions"
+        # Credentials in the URL (user:pass@) are never sent: the key goes in the header, as the SDK does.
+        self.url = without_userinfo(str(sdk.base_url)).rstrip("/") + "/chat/completions"
         self.headers = {
             "Authorization": f"Bearer {sdk.api_key}",
             "Content-Type": "application/json",
