@@ -510,7 +510,7 @@ def cprofile_tables(stats: pstats.Stats, header: str, ms_per_call: float, limit:
             "",
             f"### {title}",
             "",
-            "| function | ms per call | share | calls per model call |",
+            "| function | ms per call | share | entries per model call (an await resumed counts) |",
             "|---|---:|---:|---:|",
             *(
                 f"| {_function(k)} | {v[index] * scale:.3f} | {v[index] / total:.1%} | {v[1] / calls:.1f} |"
