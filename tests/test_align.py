@@ -32,6 +32,7 @@ from .conftest import ROOT
 
 CAL = ROOT / "eval" / "calibration"
 RUBRIC = load_rubric("internet_cs_qa")
+NEXT = next_version(RUBRIC.version)  # the candidate's version
 BATCH = list(load_conversations(CAL / "conversations.jsonl"))
 HUMANS = load_human_scores(CAL / "human_scores.csv")
 TRUTH = {
@@ -39,6 +40,7 @@ TRUTH = {
     for r in map(json.loads, (CAL / "truth.jsonl").read_text(encoding="utf-8").splitlines())
 }
 BOOT = 300
+
 
 
 def _responder(with_examples: float | None, *, rates: float = 0.4) -> Any:
@@ -122,15 +124,15 @@ def test_examples_that_help_are_measured_better_on_the_held_out_part(helped: tup
     run, report, _ = helped
     assert report.verdict == "better" and report.overall is not None and report.overall.interval.low > 0
     assert "优于" in report.sentence and "整体高于 0" in report.sentence
-    assert sum(report.examples_added.values()) > 0 and report.candidate_version == "1.3"
+    assert sum(report.examples_added.values()) > 0 and report.candidate_version == NEXT
     for c in report.items:  # "better" exactly when the whole interval is above 0
         assert (c.verdict == "better") == (c.interval.low > 0), c
     candidate = Path(report.candidate_file or "")
-    assert candidate == run.out / "internet_cs_qa-v1.3.yaml"
+    assert candidate == run.out / f"internet_cs_qa-v{NEXT}.yaml"
     loaded, problems = check_rubric(candidate)
     assert loaded is not None and not [p for p in problems if p.severity == "error"]
     diff = Path(report.diff_file or "").read_text(encoding="utf-8")
-    assert diff.startswith("--- internet_cs_qa.yaml\n+++ internet_cs_qa-v1.3.yaml") and '+version: "1.3"' in diff
+    assert diff.startswith(f"--- internet_cs_qa.yaml\n+++ internet_cs_qa-v{NEXT}.yaml") and f'+version: "{NEXT}"' in diff
     assert "+        examples:" in diff and not [line for line in diff.splitlines() if line.startswith("-") and "version" not in line and not line.startswith("---")]
 
 
@@ -179,7 +181,7 @@ def test_a_rerun_reuses_the_split_answers_from_the_cache_and_grows_the_history(
     first = history.experiments[0]
     assert first.model == "sim" and first.development + first.held_out == 48
     assert first.overall == report.overall and first.items == report.items
-    assert first.usage.calls == calls and first.candidate_version == "1.3"
+    assert first.usage.calls == calls and first.candidate_version == NEXT
 
 
 def test_unchanged_items_of_the_candidate_come_from_the_cache(tmp_path: Path) -> None:
@@ -250,9 +252,9 @@ def test_align_command_end_to_end_and_history(tmp_path: Path) -> None:
     assert "划分:开发集 24 段,留出集 24 段" in result.stdout
     assert "留出集对比" in result.stdout and "更好" in result.stdout and "优于" in result.stdout
     assert "建议(仅供参考,未写入评分表)" in result.stdout
-    assert (tmp_path / "out" / "internet_cs_qa-v1.3.yaml").is_file() and (tmp_path / "out" / "internet_cs_qa-v1.3.diff").is_file()
+    assert (tmp_path / "out" / f"internet_cs_qa-v{NEXT}.yaml").is_file() and (tmp_path / "out" / f"internet_cs_qa-v{NEXT}.diff").is_file()
     shown = _cli("align", "--history", tmp_path / "out", env={}, cwd=tmp_path)
-    assert shown.returncode == 0 and "1.2 → 1.3" in shown.stdout and "better" in shown.stdout
+    assert shown.returncode == 0 and f"{RUBRIC.version} → {NEXT}" in shown.stdout and "better" in shown.stdout
     missing = _cli("align", "-r", "internet_cs_qa", env={}, cwd=tmp_path)
     assert missing.returncode == 1 and "--history DIR" in missing.stderr
     empty = _cli("align", "--history", tmp_path, env={}, cwd=tmp_path)
