@@ -2,8 +2,8 @@
 
 :func:`serve` starts :class:`~llm_grader.testing.FakeOpenAIServer` on 127.0.0.1 with the
 :class:`BenchResponder`, sends its base URL back over a pipe, then answers ``stats``,
-``reset`` and ``stop`` commands. Running it in another process keeps the server's CPU out
-of the grading process's CPU time.
+``bodies`` (the request bodies since the last reset), ``reset`` and ``stop`` commands.
+Running it in another process keeps the server's CPU out of the grading process's CPU time.
 
 The responder
 
@@ -192,14 +192,19 @@ def serve(conn: Connection, rubric: str, latency: float) -> None:
         conn.send(server.base_url)
         while True:
             command = conn.recv()
+            if command == "bodies":
+                # The bodies since the last reset, as sent: what the raw floor posts again.
+                conn.send(list(server.requests))
+                continue
+            if command == "stats":
+                with responder.lock:
+                    conn.send(responder.stats.summary())
+                continue
             # The server keeps every request body; the responder has already counted what it needs.
             server.requests.clear()
             server.headers.clear()
             server.paths.clear()
-            if command == "stats":
-                with responder.lock:
-                    conn.send(responder.stats.summary())
-            elif command == "reset":
+            if command == "reset":
                 responder.reset()
                 conn.send(None)
             else:

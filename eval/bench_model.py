@@ -5,6 +5,8 @@
     python eval/bench_model.py --concurrency 64 --conversations 1000 --latency 0.3
     python eval/bench_model.py --strategy all     # every judging strategy the grader offers
     python eval/bench_model.py --concurrency 64 --conversations 1000 --profile model.pyisession
+    python eval/bench_model.py --strategy all --concurrency 64 --conversations 100 --repeat 3 \
+        --profile model.prof                      # medians of 3 runs; cProfile's top ten
 
 Grades N conversations (the 14 in examples/conversations.jsonl, cycled, each with a unique
 id and a ``BENCH-<n>`` marker in its last turn so the server can tell them apart) with the
@@ -15,26 +17,38 @@ and counts tokens. Results are written to a temporary JSONL file, as a real run 
 
 Per run: model calls (sum of the scorecards' usage.calls), wall time, conv/min, the ideal
 conv/min = C / (calls per conversation × latency) × 60, its share, and the library's CPU per
-call = this process's user+sys CPU time while grading / calls. Per strategy: calls, prompt and
+call = this process's user+sys CPU time while grading / calls. Beside each run, the **raw floor**:
+the very request bodies the server received from the library, posted again from this
+process with one pooled ``aiohttp`` session (keep-alive, ``limit`` = the concurrency,
+``json.dumps`` of the body, ``json.loads`` of the answer) at the same concurrency: its CPU
+per call, its share of ideal, and the library's CPU per call over it. ``--repeat N`` runs
+each row N times and reports the medians. Per strategy: calls, prompt and
 cached tokens per conversation (from the scorecards' usage), the cached-prefix ratio (from the
 requests the server saw) and the estimated cost (when the library's Usage carries one).
 
-``--profile PATH`` re-runs the last row under pyinstrument, saves the session to PATH (open it
-with ``pyinstrument --load PATH``) and prints the CPU per call by component, by our innermost
-function on the stack, and the top hotspots, scaled to the unprofiled CPU per call.
+``--profile PATH`` re-runs the last row of each strategy under a profiler and prints where
+the CPU goes, scaled to the unprofiled CPU per call: with cProfile (PATH ending in ``.prof``,
+or pyinstrument not installed) the top ten functions by self time and by cumulative time,
+stats saved to PATH (``python -m pstats PATH``); with pyinstrument the CPU per call by
+component, by our innermost function and the top hotspots, session saved to PATH
+(``pyinstrument --load PATH``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import cProfile
 import dataclasses
 import gc
 import json
 import multiprocessing
 import os
 import platform
+import pstats
 import re
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -74,6 +88,9 @@ class Row:
     failed_items: int
     server: dict[str, Any]
     latency: float
+    raw_calls: int = 0
+    raw_wall: float = 0.0
+    raw_cpu: float = 0.0
 
     @property
     def calls_per_conversation(self) -> float:
@@ -90,6 +107,20 @@ class Row:
     @property
     def cpu_per_call_ms(self) -> float:
         return self.cpu / max(1, self.calls) * 1000
+
+    @property
+    def raw_cpu_per_call_ms(self) -> float:
+        return self.raw_cpu / max(1, self.raw_calls) * 1000
+
+    @property
+    def share(self) -> float:
+        """The library's share of ideal throughput (calls per second over concurrency / latency)."""
+        return self.calls / self.wall / (self.concurrency / self.latency)
+
+    @property
+    def raw_share(self) -> float:
+        """The raw floor's share of ideal throughput."""
+        return self.raw_calls / max(self.raw_wall, 1e-9) / (self.concurrency / self.latency)
 
 
 def strategies() -> list[str] | None:
@@ -148,6 +179,37 @@ def grade(
         return cards, time.perf_counter() - wall, cpu_seconds() - cpu
 
 
+async def _raw_posts(url: str, bodies: list[dict[str, Any]], concurrency: int) -> int:
+    """Post every body at ``concurrency`` through one pooled aiohttp session; answers read as JSON."""
+    import aiohttp
+
+    headers = {"Authorization": "Bearer sk-test", "Content-Type": "application/json"}
+    pending = iter(bodies)
+    answered = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def worker() -> None:
+            nonlocal answered
+            for body in pending:
+                data = json.dumps(body, ensure_ascii=False).encode()
+                async with session.post(url, data=data) as response:
+                    answer = json.loads(await response.read())
+                answered += "choices" in answer
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return answered
+
+
+def raw_floor(base_url: str, bodies: list[dict[str, Any]], concurrency: int) -> tuple[int, float, float]:
+    """The raw HTTP floor: (calls answered, wall seconds, CPU seconds) for posting ``bodies``."""
+    url = base_url.rstrip("/") + "/chat/completions"
+    gc.collect()
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    answered = asyncio.run(_raw_posts(url, bodies, concurrency))
+    return answered, time.perf_counter() - wall, cpu_seconds() - cpu
+
+
 def run(
     args: argparse.Namespace,
     conn: Any,
@@ -161,6 +223,13 @@ def run(
     cards, wall, cpu = grade(args, base_url, strategy, concurrency, batch)
     conn.send("stats")
     server = conn.recv()
+    conn.send("bodies")
+    bodies = conn.recv()
+    conn.send("reset")
+    conn.recv()
+    raw_calls, raw_wall, raw_cpu = raw_floor(base_url, bodies, concurrency)
+    if raw_calls != len(bodies):
+        raise SystemExit(f"the raw floor got {raw_calls} answers to {len(bodies)} requests")
     usage = sum((c.usage for c in cards), Usage())
     cost = None
     if COST_FIELDS:
@@ -171,22 +240,50 @@ def run(
         (f.default for f in dataclasses.fields(GraderConfig) if f.name == "strategy"), "item"
     )
     return Row(
-        str(label), concurrency, len(cards), usage.calls, wall, cpu, usage, cost, failed, server, args.latency
+        str(label),
+        concurrency,
+        len(cards),
+        usage.calls,
+        wall,
+        cpu,
+        usage,
+        cost,
+        failed,
+        server,
+        args.latency,
+        raw_calls,
+        raw_wall,
+        raw_cpu,
+    )
+
+
+def median_row(rows: list[Row]) -> Row:
+    """One row of repeated runs: the median run by library CPU per call, with the raw floor's medians."""
+    middle = sorted(rows, key=lambda r: r.cpu_per_call_ms)[len(rows) // 2]
+    by_raw = sorted(rows, key=lambda r: r.raw_cpu_per_call_ms)[len(rows) // 2]
+    return dataclasses.replace(
+        middle,
+        wall=statistics.median(r.wall for r in rows),
+        raw_calls=by_raw.raw_calls,
+        raw_wall=statistics.median(r.raw_wall for r in rows),
+        raw_cpu=by_raw.raw_cpu,
     )
 
 
 def throughput_table(rows: list[Row]) -> list[str]:
     lines = [
         "| strategy | concurrency | conversations | model calls | calls/conv | wall s | conv/min "
-        "| ideal conv/min | % of ideal | library CPU per call | max in flight | failed items |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| ideal conv/min | % of ideal | library CPU per call | raw floor CPU per call | library / raw "
+        "| raw % of ideal | max in flight | failed items |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.strategy} | {r.concurrency} | {r.conversations:,} | {r.calls:,} | "
             f"{r.calls_per_conversation:.2f} | {r.wall:.1f} | {r.conv_per_min:,.1f} | {r.ideal:,.0f} | "
-            f"{r.conv_per_min / r.ideal:.0%} | {r.cpu_per_call_ms:.1f} ms | {r.server['max_in_flight']} | "
-            f"{r.failed_items} |"
+            f"{r.share:.0%} | {r.cpu_per_call_ms:.2f} ms | {r.raw_cpu_per_call_ms:.2f} ms | "
+            f"{r.cpu_per_call_ms / max(r.raw_cpu_per_call_ms, 1e-9):.2f}× | {r.raw_share:.0%} | "
+            f"{r.server['max_in_flight']} | {r.failed_items} |"
         )
     return lines
 
@@ -229,6 +326,10 @@ def notes(args: argparse.Namespace, rows: list[Row]) -> list[str]:
         f"rubric {args.rubric}; {os.cpu_count()} CPUs; Python {platform.python_version()}, {versions}.",
         "Ideal conv/min = concurrency / (calls per conversation × latency) × 60. Library CPU per call = "
         "user+sys CPU of the grading process during grade_many (results written to JSONL) / model calls.",
+        "Raw floor: the same request bodies posted again from this process through one aiohttp session "
+        "(limit = concurrency), json.dumps of the body and json.loads of the answer; its CPU per call "
+        "is this process's CPU during those posts / calls."
+        + (f" Medians of {args.repeat} runs per row." if args.repeat > 1 else ""),
         f"Prompt tokens are estimated by the server: characters of tools + response_format + messages "
         f"(compact JSON) / {CHARS_PER_TOKEN:g}. Cached tokens: the prefix shared with the previous "
         f"request of the same conversation, 0 below {CACHE_MIN_TOKENS:,} tokens, else whole "
@@ -379,18 +480,77 @@ def tables(samples: list[tuple[Stack, float]], header: str, ms_per_call: float) 
     ]
 
 
+class _CProfiler:
+    """cProfile behind the start/stop interface of ``grade``'s profiler."""
+
+    def __init__(self) -> None:
+        self.profile = cProfile.Profile()
+
+    def start(self) -> None:
+        self.profile.enable()
+
+    def stop(self) -> None:
+        self.profile.disable()
+
+
+def _function(key: tuple[str, int, str]) -> str:
+    file, line, name = key
+    return f"{name}" if file == "~" else f"{_short(file)}:{line}:{name}"
+
+
+def cprofile_tables(stats: pstats.Stats, header: str, ms_per_call: float, limit: int = 10) -> list[str]:
+    """The top functions by self time and by cumulative time, in ms of CPU per model call."""
+    entries: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for _, _, tt, _, _ in entries.values()) or 1.0
+    scale = ms_per_call / total
+
+    def table(title: str, index: int) -> list[str]:
+        rows = sorted(entries.items(), key=lambda kv: -kv[1][index])[:limit]
+        return [
+            "",
+            f"### {title}",
+            "",
+            "| function | ms per call | share | entries per model call (an await resumed counts) |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {_function(k)} | {v[index] * scale:.3f} | {v[index] / total:.1%} | {v[1] / calls:.1f} |"
+                for k, v in rows
+            ),
+        ]
+
+    calls = max(1, int(header.split(" model calls")[0].split()[-1].replace(",", "")))
+    return [
+        f"{header}; cProfile, scaled so that all self time = {ms_per_call:.2f} ms CPU per call.",
+        *table(f"Top {limit} functions by self time", 2),
+        *table(f"Top {limit} functions by cumulative time", 3),
+    ]
+
+
 def profile(args: argparse.Namespace, base_url: str, row: Row, batch: list[Any]) -> None:
-    """Re-run ``row`` under pyinstrument; save the session and print where the CPU goes."""
+    """Re-run ``row`` under a profiler; save its data and print where the CPU goes."""
+    strategy = row.strategy if strategies() is not None else None
+    path = Path(str(args.profile))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if len(args.strategies) > 1:
+        path = path.with_name(f"{path.stem}-{row.strategy}{path.suffix}")
     try:
         from pyinstrument import Profiler
     except ImportError:
-        raise SystemExit("--profile needs pyinstrument: python -m pip install pyinstrument") from None
+        Profiler = None
+    if Profiler is None or path.suffix in (".prof", ".pstats"):
+        profiler = _CProfiler()
+        cards, _, _ = grade(args, base_url, strategy, row.concurrency, batch[: row.conversations], profiler)
+        profiler.profile.dump_stats(str(path))
+        calls = sum(c.usage.calls for c in cards)
+        header = f"{row.strategy}, concurrency {row.concurrency}, {calls:,} model calls"
+        stats = pstats.Stats(profiler.profile)
+        print("\n".join(["", *cprofile_tables(stats, header, row.cpu_per_call_ms)]))
+        return
     profiler = Profiler(interval=0.0005, async_mode="disabled")
-    strategy = row.strategy if strategies() is not None else None
     cards, _, _ = grade(args, base_url, strategy, row.concurrency, batch[: row.conversations], profiler)
     session = profiler.last_session
     assert session is not None
-    session.save(str(args.profile))
+    session.save(str(path))
     calls = sum(c.usage.calls for c in cards)
     samples = pyinstrument_samples(session.root_frame(trim_stem=False))
     header = f"pyinstrument, {calls:,} model calls ({row.strategy}, concurrency {row.concurrency})"
@@ -437,8 +597,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 × 8, 8 × 64, 64 × 256")
     parser.add_argument("--rubric", default="internet_cs_qa")
     parser.add_argument("--model", default="fake", help="model name sent (a priced name shows a cost)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row; the medians are reported")
     parser.add_argument(
-        "--profile", type=Path, help="re-run the last row under pyinstrument; session to this file"
+        "--profile",
+        type=Path,
+        help="re-run each strategy's last row under a profiler (cProfile for .prof); data to this file",
     )
     parser.add_argument(
         "--analyse", type=Path, help="print the breakdown of a `py-spy record --format raw` file"
@@ -454,6 +617,7 @@ def main() -> None:
         return
     runs = matrix(args)
     plan = chosen_strategies(args.strategy)
+    args.strategies = plan
     batch = make_conversations(max(n for _, n in runs))
 
     context = multiprocessing.get_context("spawn")
@@ -466,18 +630,25 @@ def main() -> None:
         rows: list[Row] = []
         for strategy in plan:
             for concurrency, n in runs:
-                rows.append(run(args, conn, base_url, strategy, concurrency, batch[:n]))
-                r = rows[-1]
-                print(
-                    f"{r.strategy} C={concurrency} N={n}: {r.wall:.1f} s, {r.conv_per_min:,.1f} conv/min, "
-                    f"{r.cpu_per_call_ms:.1f} ms CPU/call",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                repeats = []
+                for _ in range(max(1, args.repeat)):
+                    repeats.append(run(args, conn, base_url, strategy, concurrency, batch[:n]))
+                    r = repeats[-1]
+                    print(
+                        f"{r.strategy} C={concurrency} N={n}: {r.wall:.1f} s, "
+                        f"{r.conv_per_min:,.1f} conv/min, {r.cpu_per_call_ms:.2f} ms CPU/call "
+                        f"(raw floor {r.raw_cpu_per_call_ms:.2f} ms, "
+                        f"load {os.getloadavg()[0]:.2f})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                rows.append(median_row(repeats))
         print("\n".join(["", *throughput_table(rows), "", *strategy_table(rows), ""]))
         print("\n".join(f"- {line}" for line in notes(args, rows)))
         if args.profile is not None:
-            profile(args, base_url, rows[-1], batch)
+            for strategy in plan:
+                last = [r for r in rows if r.strategy == (strategy or rows[-1].strategy)]
+                profile(args, base_url, (last or rows)[-1], batch)
     finally:
         conn.send("stop")
         conn.recv()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConversationError, InputError, LLMGraderError, NotFoundError, RubricError
 
 if TYPE_CHECKING:
+    from .batching import collect_batch, submit_batch
     from .calibration import calibrate, compare_variants
     from .conversation import Conversation, load_conversations
     from .grader import Grader
@@ -31,11 +32,13 @@ _LAZY = {
     "Rubric": "rubric",
     "Scorecard": "scoring",
     "calibrate": "calibration",
+    "collect_batch": "batching",
     "compare_variants": "calibration",
     "load_conversations": "conversation",
     "load_rubric": "rubric",
     "read_results": "results",
     "rescore": "scoring",
+    "submit_batch": "batching",
 }
 
 __all__ = [
@@ -51,11 +54,13 @@ __all__ = [
     "Scorecard",
     "__version__",
     "calibrate",
+    "collect_batch",
     "compare_variants",
     "load_conversations",
     "load_rubric",
     "read_results",
     "rescore",
+    "submit_batch",
 ]
 
 

@@ -1,9 +1,12 @@
 """The structured answers the model gives: one shared answer schema, checked per item.
 
 Every model-judged item of a rubric is answered in the **same** schema (:func:`answer_model`):
-``evidence`` (turn + verbatim quote), ``occurrences`` (deduction items), ``checks`` (only in
-a rubric with decomposed items: per check its evidence, then ``passed``), ``rationale``,
-``tier`` and ``flags`` — evidence before the verdict on purpose. Because tools /
+``evidence`` (turn + verbatim quote), ``occurrences`` (deduction items), ``flags`` (each
+yes/no question answered with its own evidence), ``checks`` (only in a rubric with decomposed
+items: per check its evidence, then ``passed``), ``rationale``, ``tier`` and
+``cannot_determine_reason`` — evidence, flags and checks before the verdict on purpose. ``tier``
+may be ``cannot_determine`` (:data:`~llm_grader.types.CANNOT_DETERMINE`, any item): the model
+abstains, saying why, and the item is left unscored for review — never a guess. Because tools /
 response_format are byte-identical for every item, a conversation's requests share their
 prefix up to the item block, which providers' prompt caches reuse (see ``prompting``).
 What the schema holds is decided once per rubric (:func:`answer_shape`): when every model
@@ -48,16 +51,18 @@ from .errors import LLMGraderError
 from .evidence import MIN_QUOTE_CHARS, QuoteNotFound, verify_quote
 from .prompting import Prompts
 from .rubric import Item, Rubric
-from .types import NOT_APPLICABLE, Evidence
+from .types import CANNOT_DETERMINE, NOT_APPLICABLE, Evidence
 
 __all__ = [
     "EXTRA_TIERS",
     "Answer",
     "AnswerShape",
+    "abstained",
     "answer_model",
     "answer_shape",
     "check_entry",
     "checked_model",
+    "flag_values",
     "group_model",
     "located",
     "located_checks",
@@ -100,9 +105,10 @@ class Answer(BaseModel):
 def located(answer: BaseModel) -> tuple[Evidence, ...]:
     """The evidence a checked answer's validator located: one per quote, in the answer's order.
 
-    The quotes of ``answer.evidence`` (or of ``answer.occurrences``, for a deduction item), then
-    those of its checks (a decomposed item; by check: :func:`located_checks`), each with the
-    turn it was found in, its speaker and its offsets. Raises ``LLMGraderError`` for an
+    The quotes of the flags the answer raised, then of ``answer.evidence`` (or the quotes of
+    ``answer.occurrences``, for a deduction item), then those of its checks (a decomposed item;
+    by check: :func:`located_checks`), each with the turn it was found in, its speaker and its
+    offsets. Raises ``LLMGraderError`` for an
     answer that no item's checked model validated (its quotes were never verified).
     """
     found = getattr(answer, "_located", None)
@@ -129,15 +135,16 @@ class _Cited(Protocol):
     quote: str
 
 
-EXTRA_TIERS: Final[tuple[str, ...]] = ()
+EXTRA_TIERS: Final[tuple[str, ...]] = (CANNOT_DETERMINE,)
 """Answers every tiered item may give besides its tiers and ``not_applicable``; they join the
-``tier`` enum of :func:`answer_shape` and the choices of :func:`tier_choices`. The hook for the
-abstention answer (``cannot_determine``, issue 18.4), which is not part of the answer yet."""
+``tier`` enum of :func:`answer_shape`: the abstention answer (``cannot_determine``, with its
+``cannot_determine_reason``; see :func:`abstained`), which is checked before the tier and so is
+not among the :func:`tier_choices` a wrong tier's re-ask lists."""
 
 
 def tier_choices(item: Item) -> list[str]:
     """The tier ids a model may answer for ``item`` (``not_applicable`` where allowed)."""
-    return [t.id for t in item.tiers] + ([NOT_APPLICABLE] if item.not_applicable else []) + list(EXTRA_TIERS)
+    return [t.id for t in item.tiers] + ([NOT_APPLICABLE] if item.not_applicable else [])
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,11 @@ def answer_shape(rubric: Rubric) -> AnswerShape:
     return AnswerShape(tiers=enum, tier_required=tiered, checks=any(item.checks for item in items))
 
 
+def _flag_shorthand(data: Any) -> Any:
+    # ``{"flag": true}`` (the answer shape before flags had evidence) is a flag without evidence.
+    return {"answer": data} if isinstance(data, bool) else data
+
+
 def _fields(prompts: Prompts, shape: AnswerShape) -> dict[str, Any]:
     d = prompts.text["fields"]
     quote = create_model(
@@ -184,10 +196,20 @@ def _fields(prompts: Prompts, shape: AnswerShape) -> dict[str, Any]:
     occurrence = create_model(
         "Occurrence", __base__=quote, severe=(bool, Field(default=False, description=d["severe"]))
     )
+    flag = create_model(
+        "FlagAnswer",
+        __base__=Answer,
+        __validators__={
+            "shorthand": cast("Callable[..., Any]", model_validator(mode="before")(_flag_shorthand))
+        },
+        evidence=(list[quote], Field(default_factory=list, description=d["flag_evidence"])),
+        answer=(bool, Field(description=d["flag_answer"])),
+    )
     evidence: tuple[Any, Any] = (list[quote], Field(default_factory=list, description=d["evidence"]))
     fields: dict[str, Any] = {
         "evidence": evidence,
         "occurrences": (list[occurrence], Field(default_factory=list, description=d["occurrences"])),
+        "flags": (dict[str, flag], Field(default_factory=dict, description=d["flags"])),
     }
     if shape.checks:
         check = create_model(
@@ -201,12 +223,19 @@ def _fields(prompts: Prompts, shape: AnswerShape) -> dict[str, Any]:
         tier["json_schema_extra"] = {"enum": list(shape.tiers)}
     if not shape.tier_required:
         tier["default"] = ""
+    # Field order is the order of generation: evidence, flags (each with its own evidence),
+    # checks, rationale, then the verdict.
     return {
         **fields,
         "rationale": (str, Field(description=d["rationale"])),
         "tier": (str, Field(**tier)),
-        "flags": (dict[str, bool], Field(default_factory=dict, description=d["flags"])),
+        "cannot_determine_reason": (str, Field(default="", description=d["cannot_determine_reason"])),
     }
+
+
+def flag_values(answer: Any) -> dict[str, bool]:
+    """An answer's flags as ``{flag id: answer}`` (their evidence is in :func:`located`)."""
+    return {flag_id: bool(flag.answer) for flag_id, flag in answer.flags.items()}
 
 
 def answer_model(prompts: Prompts, shape: AnswerShape | None = None) -> type[Answer]:
@@ -280,8 +309,15 @@ def quote_problems(
     return _verify(cited, conversation, prompts, speakers)[1]
 
 
+def abstained(answer: Any) -> bool:
+    """Whether the model answered ``cannot_determine`` (it abstains; the item stays unscored)."""
+    return getattr(answer, "tier", "") == CANNOT_DETERMINE
+
+
 def _tier_problem(answer: Any, item: Item, prompts: Prompts) -> str | None:
     choices = tier_choices(item)
+    if abstained(answer):
+        return None if answer.cannot_determine_reason.strip() else prompts.word("reask", "unsure_reason")
     if answer.tier not in choices:
         return prompts.word("reask", "tier", tier=answer.tier, item_id=item.id, choices=", ".join(choices))
     wanted = {f.id for f in item.flags}
@@ -293,7 +329,9 @@ def _tier_problem(answer: Any, item: Item, prompts: Prompts) -> str | None:
     if item.checks or given:
         return _checks_problem(answer.tier, given, item, prompts)
     top = max(item.tiers, key=item.tier_points).id
-    if not answer.evidence and (answer.tier not in (top, NOT_APPLICABLE) or any(answer.flags.values())):
+    raised = [flag for flag in answer.flags.values() if flag.answer]
+    cited = answer.evidence or any(flag.evidence for flag in raised)
+    if not cited and (answer.tier not in (top, NOT_APPLICABLE) or raised):
         return prompts.word("reask", "empty")
     return None
 
@@ -319,6 +357,12 @@ def _check_quotes(answer: Any, item: Item) -> list[tuple[str, Sequence[_Cited]]]
     return [(check.id, given[check.id].evidence) for check in item.checks if check.id in given]
 
 
+def _cited(answer: Any) -> list[_Cited]:
+    """A tiered answer's quotes: those of the flags it raised (in its order), then its evidence."""
+    flagged = [quote for flag in answer.flags.values() if flag.answer for quote in flag.evidence]
+    return [*flagged, *answer.evidence]
+
+
 def _checker(item: Item, prompts: Prompts) -> Callable[..., Any]:
     deduction = item.deduction is not None
 
@@ -329,10 +373,12 @@ def _checker(item: Item, prompts: Prompts) -> Callable[..., Any]:
                 f"item {item.id}: no conversation to verify the quotes against "
                 '(validate with context={"conversation": ...})'
             )
+        if deduction and abstained(answer) and not answer.cannot_determine_reason.strip():
+            raise ValueError(prompts.word("reask", "unsure_reason"))
         problem = None if deduction else _tier_problem(answer, item, prompts)
         if problem:
             raise ValueError(problem)
-        cited = answer.occurrences if deduction else answer.evidence
+        cited = answer.occurrences if deduction else _cited(answer)
         per_check = [] if deduction else _check_quotes(answer, item)
         every = [*cited, *(quote for _, quotes in per_check for quote in quotes)]
         evidence, problem = _verify(every, conversation, prompts, item.evidence_from)

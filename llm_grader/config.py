@@ -24,6 +24,10 @@ class GraderConfig:
     """Ask each item this many times and take the majority tier (self-consistency)."""
     min_agreement: float = 0.6
     """Below this share of samples agreeing, the item is marked for review."""
+    review_below: float | None = None
+    """Mark for review every model item whose confidence is below this (0–1), with the reason;
+    None: confidence routes nothing. Items without a confidence (one sample, no logprobs) are
+    not routed."""
     mask_pii: bool = True
     """Mask phone, ID-card and bank-card numbers before any text leaves the machine."""
     cache: bool | str | Path | None = True
@@ -34,6 +38,9 @@ class GraderConfig:
     strategy: Literal["item", "category", "conversation"] = "item"
     """Model calls per conversation: one per item (default), one per category, or one for the
     whole card; an item whose grouped answer fails its checks is asked again alone."""
+    show_points: bool | None = None
+    """Show the model each tier's points: True or False; None (default) follows the rubric's
+    ``show_points`` (off unless the rubric says so). Points are applied by rule either way."""
 
     def __post_init__(self) -> None:
         for name in ("concurrency", "samples"):
@@ -44,6 +51,8 @@ class GraderConfig:
             raise LLMGraderError(
                 f"strategy must be one of item, category, conversation (got {self.strategy!r})"
             )
+        if self.review_below is not None and not 0 <= self.review_below <= 1:
+            raise LLMGraderError(f"review_below must be between 0 and 1 (got {self.review_below!r})")
         if self.requests_per_minute is not None and not self.requests_per_minute > 0:
             raise LLMGraderError(f"requests_per_minute must be above 0 (got {self.requests_per_minute!r})")
 

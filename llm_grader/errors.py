@@ -10,7 +10,9 @@
     ├── RescoreError                stored answers cannot serve a changed rubric
     ├── ModelConfigurationError     the model endpoint refuses every call (key, model, URL):
     │                               the run stops at the first one
-    └── OutputLockedError           another run is writing the same results file
+    ├── OutputLockedError           another run is writing the same results file
+    └── OutputWriteError            the results file cannot be written (disk full, I/O error):
+                                    the run stops; what the file holds is whole lines
 
 Every message names the file, the line and the field where it can, quotes names with
 ``!r``, lists the valid choices where there are any, and says how to fix the input.
@@ -19,7 +21,7 @@ Every message names the file, the line and the field where it can, quotes names 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 __all__ = [
     "ConversationError",
@@ -28,6 +30,7 @@ __all__ = [
     "ModelConfigurationError",
     "NotFoundError",
     "OutputLockedError",
+    "OutputWriteError",
     "Problem",
     "RescoreError",
     "RubricError",
@@ -118,3 +121,19 @@ class ModelConfigurationError(LLMGraderError):
 
 class OutputLockedError(LLMGraderError):
     """Another process holds the lock on a results file."""
+
+
+class OutputWriteError(LLMGraderError):
+    """A results file could not be written (``ENOSPC``, ``EIO``, quota): the run stops at once.
+
+    The writer has cut the file back to its last whole line, so it holds every scorecard
+    written before and ``--resume`` / ``report`` accept it. ``path`` and ``errno`` say what
+    and where; ``unwritten`` holds the scorecards graded but not written (their model calls
+    were paid for), filled in by the batch that stopped.
+    """
+
+    def __init__(self, message: str, *, path: str, errno: int | None) -> None:
+        self.path = path
+        self.errno = errno
+        self.unwritten: list[Any] = []
+        super().__init__(message)

@@ -24,16 +24,15 @@ counted. Costs come from :mod:`llm_grader.model.prices` (estimates themselves).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .model import JudgeRequest, ModelSettings, PriceTable, load_prices, priced, prompt_size
+from .model import JudgeRequest, PriceTable, load_prices, priced
 from .types import Usage
 
 if TYPE_CHECKING:
@@ -137,7 +136,7 @@ def tokenizer(model: str | None = None) -> Tokenizer:
 
 def _request_text(request: JudgeRequest) -> str:
     """The request in the order the API sees it: the answer schema, then each message."""
-    schema = json.dumps(request.schema, ensure_ascii=False, separators=(",", ":"))
+    schema = request.canonical["schema"]  # serialised once per request, shared with its digest
     return "\n".join([schema, *(f"{m.get('role', '')}\n{m.get('content') or ''}" for m in request.messages)])
 
 
@@ -253,12 +252,6 @@ class Estimate:
         return shown
 
 
-def _settings(judge: Any) -> ModelSettings | None:
-    """The model settings behind a judge (unwrapping the answer cache), when it has any."""
-    settings = getattr(getattr(judge, "inner", judge), "settings", None)
-    return settings if isinstance(settings, ModelSettings) else None
-
-
 @dataclass
 class _Counts:
     conversations: int = 0
@@ -278,7 +271,7 @@ def _count(
         counts.calls += 1
         counts.prompt += tokens.count(text) + MESSAGE_TOKENS * len(request.messages) + REPLY_TOKENS
         counts.completion += per_item * max(len(request.item_ids), 1)
-        if budget is not None and prompt_size(request) > budget:
+        if budget is not None and request.size > budget:
             counts.over_budget += 1
         if index:
             shared = max(_common_prefix(text, earlier) for earlier in texts[:index])
@@ -298,11 +291,11 @@ def estimate(
     the table to use (default: the grader's model settings' price file, else
     ``$LLM_GRADER_PRICES``, else the built-in table).
     """
-    settings = _settings(grader.judge)
+    settings = grader.judge.endpoint if grader.judge is not None else None
     provider = settings.profile.name if settings else None
     table = prices or load_prices(settings.prices if settings else None)
     tokens = tokenizer(grader.model)
-    budget = getattr(grader.judge, "prompt_budget", None)
+    budget = grader.judge.prompt_budget if grader.judge is not None else None
     counts = _Counts()
     for conversation in conversations:
         counts.conversations += 1

@@ -9,33 +9,32 @@ model-judged items are unscored with the reason — never zero or full.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sized
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sized
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from ._batch_output import cancel_all, written
 from .answers import Answer
+from .arguments import checked_judge, many_conversations, one_conversation, settings_options
+from .confidence import routed
 from .config import GraderConfig, grader_config
-from .conversation import Conversation, mask_conversation
+from .conversation import Conversation, Conversations
 from .errors import LLMGraderError, ModelConfigurationError
-from .judging import ItemJudging, merge_flags, open_flags
-from .messages import text
-from .model import Judge, JudgeRequest, ModelSettings, Pacer, build_judge
+from .judging import ItemJudging, merge_flags
+from .model import Judge, JudgeRequest, ModelSettings, Pacer, ResultCache, build_judge
+from .planning import Planner
 from .progress import ProgressCallback, progress_reporter, traced_grade
-from .prompting import Prompts, compile_messages
+from .prompting import Prompts
 from .results import ResultsWriter
-from .rubric import Item, Rubric, item_fingerprint, load_rubric
-from .rules import applicability_reason, judge_hybrid, judge_rule
+from .rubric import Item, Rubric, load_rubric
+from .running import run_sync
 from .scoring import Scorecard, score
-from .types import Audit, Judgement
-
-if TYPE_CHECKING:
-    from .batching import BatchState
 
 __all__ = ["Grader", "GraderConfig"]
 
 _T = TypeVar("_T")
+"""What a :class:`~llm_grader.model.Judge` has."""
 
 
 class Grader:
@@ -46,6 +45,7 @@ class Grader:
     :class:`~llm_grader.model.Judge` (e.g. :class:`~llm_grader.testing.FakeJudge`). Options
     are one :class:`GraderConfig`, given as ``config=`` or as its fields as keywords.
     Async users close connections with ``await grader.aclose()`` (or ``async with grader``).
+    The Batch API is :func:`llm_grader.batching.submit_batch` / :func:`~llm_grader.batching.collect_batch`.
     """
 
     def __init__(
@@ -57,40 +57,50 @@ class Grader:
         **options: Any,
     ) -> None:
         self.rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+        settings = settings_options(model, options)
         self.config = grader_config(config, options)
         self.judge: Judge | None = None
-        if isinstance(model, str) and self.config.samples > 1:
-            # Sampling means something only above temperature 0: a name alone gets SAMPLING_TEMPERATURE.
-            model = ModelSettings.from_env(model=model, temperature=SAMPLING_TEMPERATURE)
+        self.cache: ResultCache | None = None
+        """The answer cache the grader put in front of its model (None when given a judge)."""
+        if isinstance(model, str) and (settings or self.config.samples > 1):
+            if self.config.samples > 1:
+                # Sampling means something only above temperature 0: a name alone gets SAMPLING_TEMPERATURE.
+                settings.setdefault("temperature", SAMPLING_TEMPERATURE)
+            model = ModelSettings.from_env(model=model, **settings)
         if isinstance(model, (str, ModelSettings)):
-            self.judge = build_judge(model, cache=self.config.cache_path)
+            path = self.config.cache_path
+            self.cache = ResultCache(path) if path is not None else None
+            self.judge = build_judge(model, cache=self.cache)
         elif model is not None:
-            self.judge = model
+            self.judge = checked_judge(model)
         _check_sampling(self.judge, self.config.samples)
         self.model: str | None = str(self.judge.identity["model"]) if self.judge else None
-        self._prompts: Prompts | None = None
-        self._judging: ItemJudging | None = None
-        self._fingerprints: dict[str, str] = {}
+        self.planner = Planner(self.rubric, self.config)
+        """What grading asks the model, decided without it (:meth:`plan`)."""
+
+    def with_judge(self, judge: Judge, *, config: GraderConfig | None = None) -> Grader:
+        """The same grader (rubric, prompts, answer models) grading with another ``judge``.
+
+        ``config`` replaces the options that do not change the requests (concurrency, rate,
+        cache); one that changes them (strategy, samples, prompts, masking) is refused.
+        """
+        config = config or self.config
+        changed = [f for f in _PLANNED if getattr(config, f) != getattr(self.config, f)]
+        if changed:
+            raise LLMGraderError(f"with_judge keeps the requests: {', '.join(changed)} cannot change")
+        other = Grader(self.rubric, judge, config=config)
+        other.planner = self.planner
+        return other
 
     @property
     def prompts(self) -> Prompts:
         """The prompts in the rubric's language (loaded once, on first use)."""
-        if self._prompts is None:
-            self._prompts = Prompts.load(self.rubric.language, self.config.prompts_dir)
-        return self._prompts
+        return self.planner.prompts
 
     @property
     def judging(self) -> ItemJudging:
         """The model-item requests and answers of this grader (answer models built once)."""
-        if self._judging is None:
-            self._judging = ItemJudging(
-                self.rubric,
-                self.prompts,
-                strategy=self.config.strategy,
-                samples=self.config.samples,
-                min_agreement=self.config.min_agreement,
-            )
-        return self._judging
+        return self.planner.judging
 
     def answer_model(self, item: Item) -> tuple[type[Answer], dict[str, Any]]:
         """The item's checked answer model and the JSON schema sent (shared by every item)."""
@@ -99,69 +109,26 @@ class Grader:
     def plan(self, conversation: Conversation) -> list[JudgeRequest]:
         """The model requests grading ``conversation`` starts with (first attempts, every sample).
 
-        Items decided without a model (rules, applicability) send nothing. Used for
-        ``--dry-run`` estimates and to build Batch API files.
+        Items decided without a model (rules, applicability) send nothing, and a grader
+        without a model sends nothing at all. Used for ``--dry-run`` estimates; the planning
+        itself needs no model (:class:`~llm_grader.planning.Planner`).
         """
-        asked = self._decide(conversation)[1]
-        return self.judging.plan(asked, self.shown(conversation)) if asked else []
-
-    def _decide(self, conversation: Conversation) -> tuple[dict[str, Judgement | None], list[Item]]:
-        """What rules decide before any call (None: the model's), and the items to ask the model.
-
-        A hybrid its rule decided is asked too when the model is there and only it can answer
-        the item's flags. Without a model nothing is asked (model items come back unscored).
-        """
-        decided = {item.id: self._precheck(item, conversation) for _, item in self.rubric.items()}
-        if self.judge is None:
-            return decided, []
-        asked = [i for _, i in self.rubric.items() if decided[i.id] is None or open_flags(i, decided[i.id])]
-        return decided, asked
+        return self.planner.plan(conversation) if self.judge is not None else []
 
     def shown(self, conversation: Conversation) -> Conversation:
         """The conversation as it leaves the machine (personal data masked unless disabled)."""
-        return self._masked(conversation)[0]
-
-    def _masked(self, conversation: Conversation) -> tuple[Conversation, dict[str, int]]:
-        return mask_conversation(conversation) if self.config.mask_pii else (conversation, {})
+        return self.planner.shown(conversation)
 
     def messages(self, item: Item, conversation: Conversation) -> list[dict[str, str]]:
         """The exact messages sent for one item (after masking)."""
-        return self._compile(item, self.shown(conversation))
-
-    def _compile(self, item: Item, shown: Conversation) -> list[dict[str, str]]:
-        return compile_messages(rubric=self.rubric, item=item, conversation=shown, prompts=self.prompts)
-
-    # ------------------------------------------------------------------ one item
-
-    def _precheck(self, item: Item, conversation: Conversation) -> Judgement | None:
-        language = self.rubric.language
-        reason = applicability_reason(item, conversation, language=language)
-        if reason is not None:
-            return Judgement(
-                item_id=item.id,
-                not_applicable=True,
-                na_policy=item.applicability.policy if item.applicability else None,
-                rationale=text("grader.not_applicable", language, reason=reason),
-                audit=Audit(na_source="applicability"),
-            )
-        if item.judge == "rule":
-            return judge_rule(item, conversation, language=language)
-        if item.decide_by_rule:  # a hybrid: decided here when one of its rules fires
-            return judge_hybrid(item, conversation, language=language, model=self.judge is not None)
-        if self.judge is None:
-            return Judgement.unscored(item.id, text("grader.not_graded", language))
-        return None
-
-    def _fingerprint(self, item: Item) -> str:
-        if item.id not in self._fingerprints:  # the rubric is frozen: once per item, not per card
-            self._fingerprints[item.id] = item_fingerprint(item)
-        return self._fingerprints[item.id]
+        return self.planner.messages(item, conversation)
 
     # ------------------------------------------------------------------ one conversation
 
     async def _agrade(self, conversation: Conversation, pacer: Pacer) -> Scorecard:
-        shown, masked = self._masked(conversation) if self.judge is not None else (conversation, {})
-        decided, asked = self._decide(conversation)
+        planner = self.planner
+        shown, masked = planner.masked(conversation) if self.judge is not None else (conversation, {})
+        decided, asked = planner.decide(conversation, model=self.judge is not None)
         if asked:
             assert self.judge is not None
             answers = await self.judging.judge_items(asked, shown, self.judge, pacer)
@@ -174,7 +141,8 @@ class Grader:
         for _, item in self.rubric.items():
             judgement = decided[item.id]
             assert judgement is not None
-            audit = judgement.audit.model_copy(update={"item_hash": self._fingerprint(item)})
+            judgement = routed(judgement, self.config.review_below, self.rubric.language)
+            audit = judgement.audit.model_copy(update={"item_hash": planner.fingerprint(item)})
             judgements.append(replace(judgement, audit=audit))
         card = score(
             self.rubric,
@@ -186,15 +154,21 @@ class Grader:
         )
         return card.model_copy(update={"masked": masked}) if masked else card
 
-    async def agrade(self, conversation: Conversation) -> Scorecard:
-        """Grade one conversation (async)."""
+    async def agrade(self, conversation: Conversation | Mapping[str, Any]) -> Scorecard:
+        """Grade one conversation (async); see :meth:`grade`."""
         return await self._agrade(
-            conversation, Pacer(self.config.concurrency, self.config.requests_per_minute)
+            one_conversation(conversation), Pacer(self.config.concurrency, self.config.requests_per_minute)
         )
 
-    def grade(self, conversation: Conversation) -> Scorecard:
-        """Grade one conversation."""
-        return _run_sync(self._closing(self.agrade(conversation)))
+    def grade(self, conversation: Conversation | Mapping[str, Any]) -> Scorecard:
+        """Grade one conversation: a :class:`Conversation` or a dict shaped like a JSONL record.
+
+        A dict is read as a JSONL line is (speaker aliases, times); a malformed one raises its
+        :class:`~llm_grader.errors.ConversationError`. Anything else is refused with an
+        :class:`~llm_grader.errors.LLMGraderError` saying what is expected.
+        """
+        one = one_conversation(conversation)  # refused before any connection opens
+        return run_sync(self._closing(self.agrade(one)))
 
     async def aclose(self) -> None:
         """Close the model's connections (they reopen on next use)."""
@@ -217,7 +191,7 @@ class Grader:
 
     async def agrade_many(
         self,
-        conversations: Iterable[Conversation],
+        conversations: Conversations | Iterable[Conversation | Mapping[str, Any]] | str | Path | Any,
         *,
         output: str | Path | None = None,
         resume: bool = False,
@@ -228,6 +202,7 @@ class Grader:
         collect: bool = True,
     ) -> list[Scorecard]:
         """Grade many conversations concurrently; see :meth:`grade_many`."""
+        conversations = many_conversations(conversations)
         writer = ResultsWriter(output, resume=resume, overwrite=overwrite) if output is not None else None
         done = writer.done if writer else set()
         total = sum(1 for c in conversations if c.id not in done) if isinstance(conversations, Sized) else 0
@@ -242,14 +217,8 @@ class Grader:
         async def one(index: int, conversation: Conversation) -> None:
             try:
                 card = await self._guarded(conversation, pacer)
-                if writer:
-                    try:
-                        writer.write(card)
-                    except Exception as exc:  # e.g. a value that cannot be serialised
-                        if on_error:
-                            on_error(conversation.id, f"not written: {type(exc).__name__}: {exc}")
-                        reporter.advance(card, written=False)
-                        return
+                if writer and not written(writer, card, reporter, on_error):
+                    return
                 if on_scorecard:
                     on_scorecard(card)
                 if collect:
@@ -257,6 +226,9 @@ class Grader:
                 reporter.advance(card)
             except BaseException as exc:
                 stopped.append(exc)
+                if not isinstance(exc, asyncio.CancelledError):  # stop the others before they call again
+                    for task in running - {asyncio.current_task()}:
+                        task.cancel()
                 raise
             finally:
                 slots.release()
@@ -272,11 +244,12 @@ class Grader:
                 future = asyncio.ensure_future(one(index, conversation))
                 running.add(future)
                 future.add_done_callback(running.discard)
-            await asyncio.gather(*running)
+            if stopped:  # the run stopped (a full disk, a rejected key): no more calls for the rest
+                await cancel_all(running)
+            else:
+                await asyncio.gather(*running)
         except BaseException:
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await cancel_all(running)
             raise
         finally:
             reporter.close()
@@ -297,7 +270,7 @@ class Grader:
 
     def grade_many(
         self,
-        conversations: Iterable[Conversation],
+        conversations: Conversations | Iterable[Conversation | Mapping[str, Any]] | str | Path | Any,
         *,
         output: str | Path | None = None,
         resume: bool = False,
@@ -313,14 +286,17 @@ class Grader:
         to back. With ``resume``, ids already in ``output`` are skipped; an ``output`` that
         already holds scorecards is otherwise refused unless ``overwrite``. A conversation
         that fails is recorded with its error and the batch goes on; one whose scorecard
-        cannot be written is reported to ``on_error(conversation_id, message)``. A
+        cannot be serialised is reported to ``on_error(conversation_id, message)``. A
         :class:`~llm_grader.errors.ModelConfigurationError` (rejected key, unknown model,
-        unreachable endpoint) stops the run at once. ``progress``: True (a bar) or a callback of Progress.
+        unreachable endpoint) or :class:`~llm_grader.errors.OutputWriteError` (a full disk:
+        see :mod:`._batch_output`) stops the run at once, with no model call after it.
+        ``progress``: True (a bar) or a callback of Progress.
 
-        ``conversations`` may be any iterable, read lazily: at most ``concurrency`` are held
-        at once. With ``collect=False`` nothing is kept (scorecards go to ``output`` and
-        ``on_scorecard``) and the list returned is empty — memory stays flat however many
-        conversations stream through.
+        ``conversations``: any iterable of conversations or dict records, read lazily (at most
+        ``concurrency`` held at once), a DataFrame, a ``datasets.Dataset`` or a file/folder path
+        (:func:`~llm_grader.arguments.many_conversations`). With ``collect=False`` nothing is
+        kept (scorecards go to ``output`` and ``on_scorecard``) and the list returned is empty —
+        memory stays flat however many conversations stream through.
         """
         batch = self.agrade_many(
             conversations,
@@ -332,37 +308,7 @@ class Grader:
             progress=progress,
             collect=collect,
         )
-        return _run_sync(self._closing(batch))
-
-    # ------------------------------------------------------------------ Batch API
-
-    def submit_batch(
-        self, conversations: Iterable[Conversation], *, state: str | Path, **options: Any
-    ) -> BatchState:
-        """Send the model requests as Batch API jobs (or pick up ``state``); see :mod:`.batching`."""
-        from . import batching
-
-        return _run_sync(batching.asubmit_batch(self, conversations, state=state, **options))
-
-    def collect_batch(
-        self,
-        conversations: Iterable[Conversation],
-        *,
-        state: str | Path,
-        output: str | Path | None = None,
-        wait: bool = True,
-        poll_interval: float = 30.0,
-        progress: Callable[[BatchState], None] | None = None,
-        **options: Any,
-    ) -> list[Scorecard]:
-        """Wait for the batch, then grade from its results (failures asked again); see :mod:`.batching`."""
-        from . import batching
-
-        collecting = batching.acollect_batch(
-            self, conversations, state=state, output=output, wait=wait,
-            poll_interval=poll_interval, progress=progress, **options,
-        )  # fmt: skip
-        return _run_sync(self._closing(collecting))
+        return run_sync(self._closing(batch))
 
 
 def _without(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -371,6 +317,10 @@ def _without(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 SAMPLING_TEMPERATURE = 0.7
 """The temperature used with ``samples > 1`` when only a model name is given."""
+
+
+_PLANNED = ("strategy", "samples", "min_agreement", "prompts_dir", "mask_pii", "show_points")
+"""The options that change the requests (what :meth:`Grader.with_judge` keeps)."""
 
 
 def _check_sampling(judge: Judge | None, samples: int) -> None:
@@ -388,16 +338,3 @@ def _failed_card(grader: Grader, conversation: Conversation, exc: BaseException)
     """The scorecard of a conversation that could not be graded: every item unscored, the reason kept."""
     reason = str(exc) if isinstance(exc, LLMGraderError) else f"{type(exc).__name__}: {exc}"
     return score(grader.rubric, [], conversation_id=conversation.id, model=grader.model, errors=[reason])
-
-
-def _run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """Run a coroutine to completion from sync code.
-
-    Inside a running event loop (a notebook) it runs on a worker thread with a loop of its own.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()

@@ -21,17 +21,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .answers import Answer, answer_model, answer_shape, check_entry, checked_model, group_model, located
+from .answers import (
+    Answer,
+    abstained,
+    answer_model,
+    answer_shape,
+    check_entry,
+    checked_model,
+    flag_values,
+    group_model,
+    located,
+)
+from .confidence import answer_distributions, combine, item_confidence
 from .conversation import Conversation
 from .decomposed import by_checks
 from .errors import LLMGraderError
 from .messages import text
-from .model import Judge, JudgeRequest, ModelResult, Pacer, prompt_size
+from .model import Judge, JudgeRequest, ModelResult, Pacer
 from .progress import traced_call
-from .prompting import Prompts, compile_group_messages, compile_messages, prompt_hash, shared_messages
+from .prompting import Prompts, compile_group_messages, compile_messages, shared_messages
 from .rubric import Item, Rubric
 from .sampling import Vote, majority_occurrences, majority_verdict
-from .types import NOT_APPLICABLE, Audit, Judgement, Occurrence, Usage
+from .types import NOT_APPLICABLE, Audit, Judgement, Occurrence, RuleConflict, Usage
 
 __all__ = ["STRATEGIES", "ItemJudging", "Strategy", "merge_flags", "open_flags"]
 
@@ -51,6 +62,7 @@ class _Sampled:
     attempts: int = 0
     prompt_hash: str = ""
     group: tuple[str, ...] = ()
+    tier_probs: dict[str, float] | None = None  # read from the content's token logprobs
 
 
 class ItemJudging:
@@ -68,12 +80,14 @@ class ItemJudging:
         strategy: Strategy = "item",
         samples: int = 1,
         min_agreement: float = 0.6,
+        show_points: bool | None = None,
     ) -> None:
         self.rubric = rubric
         self.prompts = prompts
         self.strategy = strategy
         self.samples = samples
         self.min_agreement = min_agreement
+        self.show_points = show_points
         self.shape = answer_shape(rubric)
         self.shared_model = answer_model(prompts, self.shape)
         self.shared_schema = self.shared_model.model_json_schema()
@@ -113,7 +127,13 @@ class ItemJudging:
     ) -> JudgeRequest:
         """The request for one item alone."""
         messages = compile_messages(
-            rubric=self.rubric, item=item, conversation=shown, prompts=self.prompts, shared=shared
+            rubric=self.rubric,
+            item=item,
+            conversation=shown,
+            prompts=self.prompts,
+            shared=shared,
+            sample=sample,
+            show_points=self.show_points,
         )
         return JudgeRequest(
             messages=messages,
@@ -141,7 +161,13 @@ class ItemJudging:
             return self.item_request(items[0], shown, sample, shared)
         model, schema = self.grouped
         messages = compile_group_messages(
-            rubric=self.rubric, items=items, conversation=shown, prompts=self.prompts, shared=shared
+            rubric=self.rubric,
+            items=items,
+            conversation=shown,
+            prompts=self.prompts,
+            shared=shared,
+            sample=sample,
+            show_points=self.show_points,
         )
         ids = tuple(item.id for item in items)
         return JudgeRequest(
@@ -189,7 +215,8 @@ class ItemJudging:
             kind=result.kind,
             usage=result.usage,
             attempts=result.attempts,
-            prompt_hash=prompt_hash(request.messages, request.schema),
+            prompt_hash=request.prompt_hash,
+            tier_probs=answer_distributions([(item, result.answer)], result.logprobs)[0],
         )
 
     async def _group(
@@ -203,8 +230,10 @@ class ItemJudging:
     ) -> dict[str, _Sampled]:
         request = self.group_request(items, shown, sample, shared)
         result = await self._call(judge, request, pacer, shown.id)
-        hashed = prompt_hash(request.messages, request.schema)
+        hashed = request.prompt_hash
         entries = {e.item_id: e for e in getattr(result.answer, "answers", [])}
+        by_id = {item.id: item for item in items}
+        probs = answer_distributions([(by_id.get(i), e) for i, e in entries.items()], result.logprobs)
         out: dict[str, _Sampled] = {}
         ids = tuple(item.id for item in items)
         for item in items:
@@ -221,6 +250,7 @@ class ItemJudging:
                 prompt_hash=hashed,
                 group=ids,
                 attempts=result.attempts if item is items[0] else 0,
+                tier_probs=dict(zip(entries, probs, strict=True)).get(item.id),
             )
         # The grouped call's usage is booked once, on the first item it answered.
         first = items[0].id
@@ -265,9 +295,35 @@ class ItemJudging:
             failed = results[-1]
             audit = audit.model_copy(update={"failure": failed.kind})
             return Judgement(item_id=item.id, error=failed.error, needs_review=True, usage=usage, audit=audit)
+        unsure = [a for a in answers if abstained(a)]
+        if unsure and 2 * len(unsure) >= len(answers):  # a tie abstains too: never a guess
+            return self._abstained(item, unsure, audit, usage)
+        probs = [r.tier_probs for r in results if r.answer is not None and not abstained(r.answer)]
+        sure = [a for a in answers if not abstained(a)]
         if item.deduction is not None:
-            return self._deduction(item, answers, audit, usage)
-        return self._tiered(item, answers, audit, usage)
+            judged = self._deduction(item, sure, audit, usage)
+        else:
+            judged = self._tiered(item, sure, audit, usage, probs)
+        if unsure:  # a minority of the samples abstained: the majority stands, for review
+            note = text("grader.some_unsure", self.rubric.language, n=len(unsure), k=self.samples)
+            judged = replace(judged, needs_review=True, rationale=f"{judged.rationale}\n{note}")
+        return judged
+
+    def _abstained(self, item: Item, unsure: Sequence[Any], audit: Audit, usage: Usage) -> Judgement:
+        """The model could not determine the item: unscored, for review, its reason kept."""
+        chosen = min(unsure, key=lambda a: a.model_dump_json())  # whatever the order
+        reason = chosen.cannot_determine_reason.strip()
+        if self.samples > 1:
+            audit = audit.model_copy(update={"agreement": len(unsure) / self.samples})
+        return Judgement(
+            item_id=item.id,
+            error=text("grader.cannot_determine", self.rubric.language, reason=reason),
+            abstained=True,
+            rationale=chosen.rationale,
+            needs_review=True,
+            usage=usage,
+            audit=audit,
+        )
 
     def _low_agreement(self, share: float, votes: int, kept: str) -> str:
         return text(
@@ -297,17 +353,21 @@ class ItemJudging:
                 needs_review = True
                 kept = ", ".join(f"turn {o.turn}" for o in occurrences) or "∅"
                 rationale += "\n" + self._low_agreement(share, round(share * len(answers)), kept)
+        confidence = combine(agreeing=round(share * len(answers)), samples=self.samples)
         return Judgement(
             item_id=item.id,
             occurrences=occurrences,
             evidence=occurrences,
             rationale=rationale,
             needs_review=needs_review,
+            confidence=confidence,
             usage=usage,
             audit=audit,
         )
 
-    def _tiered(self, item: Item, answers: Sequence[Any], audit: Audit, usage: Usage) -> Judgement:
+    def _tiered(
+        self, item: Item, answers: Sequence[Any], audit: Audit, usage: Usage, probs: list[Any]
+    ) -> Judgement:
         """The samples' verdict (:func:`~llm_grader.sampling.majority_verdict`), whatever their order.
 
         A flag the samples disagree on lowers the agreement and sends the item to review.
@@ -315,14 +375,15 @@ class ItemJudging:
         decided = [by_checks(item, a, self.rubric.language) if item.checks else None for a in answers]
         if bad := next((d for d in decided if d and d.error), None):
             return Judgement(item_id=item.id, error=bad.error, needs_review=True, usage=usage, audit=audit)
+        raised = [flag_values(a) for a in answers]
         votes = [
             Vote(
                 tier=d.tier if d else a.tier,
-                flags={f.id: bool(a.flags.get(f.id, False) or (d and f.id in d.flags)) for f in item.flags},
+                flags={f.id: bool(given.get(f.id, False) or (d and f.id in d.flags)) for f in item.flags},
                 evidence=located(a),
                 key=a.model_dump_json(),
             )
-            for a, d in zip(answers, decided, strict=True)
+            for a, d, given in zip(answers, decided, raised, strict=True)
         ]
         verdict = majority_verdict(votes, {t.id: item.tier_points(t) for t in item.tiers})
         tier, needs_review = verdict.tier, False
@@ -352,6 +413,10 @@ class ItemJudging:
                 notes.insert(0, self._low_agreement(votes_for / self.samples, votes_for, tier))
             needs_review = share < self.min_agreement or bool(notes)
             rationale = "\n".join([rationale, *notes])
+        if item.checks:  # the tier is computed from the checks: the model's tier tokens do not tell it
+            probs = [None] * len(answers)
+        confidence, mean = item_confidence(verdict.agreeing_samples, self.samples, probs, tier)
+        audit = audit.model_copy(update={"tier_probs": mean}) if mean else audit
         return Judgement(
             item_id=item.id,
             tier=None if tier == NOT_APPLICABLE else tier,
@@ -361,6 +426,7 @@ class ItemJudging:
             flags=verdict.flags,
             measured=measured,
             needs_review=needs_review,
+            confidence=confidence,
             usage=usage,
             audit=audit.model_copy(update={"na_source": "model"}) if tier == NOT_APPLICABLE else audit,
         )
@@ -368,8 +434,7 @@ class ItemJudging:
 
 def _check_budget(request: JudgeRequest, judge: Judge, conversation_id: str) -> None:
     """Refuse a request over the judge's prompt budget: an over-long input is never sent blindly."""
-    budget = getattr(judge, "prompt_budget", None)
-    size = prompt_size(request)
+    budget, size = judge.prompt_budget, request.size
     if budget is not None and size > budget:
         raise LLMGraderError(
             f"{conversation_id}: the prompt is {size:,} characters, over the budget of {budget:,} "
@@ -387,7 +452,10 @@ def open_flags(item: Item, judgement: Judgement | None) -> bool:
 
 
 def merge_flags(item: Item, decided: Judgement, asked: Judgement) -> Judgement:
-    """The rule's tier and evidence, with the flags the model answered (and its evidence for them).
+    """The rule's tier, evidence and rationale, with the flags the model answered (and its evidence).
+
+    The model's rationale goes to ``audit.model_rationale``; a model tier other than the rule's
+    to ``audit.rule_conflict`` (the rule's tier stands).
 
     The rule decides the tier of a hybrid when it fires; the model is asked only because the
     item has flags (e.g. a service taboo) no rule can see. A failed model answer leaves those
@@ -406,12 +474,25 @@ def merge_flags(item: Item, decided: Judgement, asked: Judgement) -> Judgement:
     # The model's evidence first: it is what an override on its flags (e.g. fatal) cites.
     seen = {(e.turn, e.quote) for e in asked.evidence}
     evidence = (*asked.evidence, *(e for e in decided.evidence if (e.turn, e.quote) not in seen))
-    audit = asked.audit.model_copy(update={"decided_by": "rule", "na_source": None})
+    # The rationale shown is the rule's (it decided); the model's is kept apart, and a model
+    # tier that contradicts the rule is a recorded fact, not a sentence glued to the rule's.
+    model_tier = NOT_APPLICABLE if asked.not_applicable else asked.tier
+    conflict = None
+    if model_tier is not None and decided.tier is not None and model_tier != decided.tier:
+        conflict = RuleConflict(rule_tier=decided.tier, model_tier=model_tier)
+    audit = asked.audit.model_copy(
+        update={
+            "decided_by": "rule",
+            "na_source": None,
+            "model_rationale": asked.rationale,
+            "rule_conflict": conflict,
+        }
+    )
     return replace(
         decided,
         flags=flags,
         evidence=evidence,
-        rationale=f"{decided.rationale}\n{asked.rationale}",
+        rationale=decided.rationale,
         needs_review=decided.needs_review or asked.needs_review,
         usage=asked.usage,
         audit=audit,

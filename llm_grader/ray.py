@@ -168,16 +168,26 @@ def scorecard_rows(
 
     A row is a conversation in columns (``id``, ``turns``, ...) or one JSONL line in a ``text``
     column (as ``ray.data.read_text`` gives). Rows whose id is in ``done`` are left out; a row
-    that is not a valid conversation is a failed row. (One actor's work on one batch; usable
-    without Ray.)
+    that is not a valid conversation is a failed row. An id given twice is graded once (the
+    first row wins); the later row is a failed row without an id whose ``error`` names it, so
+    ids stay unique among the scorecard rows. (One actor's work on one batch — duplicates
+    across batches are not seen here; usable without Ray.)
     """
     results: list[dict[str, Any] | Conversation] = []
-    for row in rows:
+    first: dict[str, int] = {}
+    for index, row in enumerate(rows):
         if "turns" not in row and isinstance(row.get("text"), str) and not row["text"].strip():
             continue  # a blank line
         conversation_id, built = _conversation(row)
         if conversation_id in done:
             continue
+        if conversation_id is not None and conversation_id in first:
+            where = f"first at row {first[conversation_id]}"
+            error = f"<Dataset>:row {index}: duplicate conversation id {conversation_id!r} ({where})"
+            results.append(_bad_row(None, grader.rubric, error))
+            continue
+        if conversation_id is not None:
+            first[conversation_id] = index
         results.append(_bad_row(conversation_id, grader.rubric, built) if isinstance(built, str) else built)
     conversations = [r for r in results if isinstance(r, Conversation)]
     cards = iter(grader.grade_many(conversations)) if conversations else iter(())

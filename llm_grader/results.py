@@ -7,6 +7,8 @@ once instead of grading everything again and writing duplicates.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from collections import Counter
@@ -16,7 +18,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from .errors import InputError, LLMGraderError, OutputLockedError
+from .errors import InputError, LLMGraderError, OutputLockedError, OutputWriteError
 from .scoring import Scorecard
 from .textfiles import decode_utf8, shown_key
 
@@ -25,7 +27,7 @@ try:  # POSIX; elsewhere the results file is not locked (said in docs/cli.md)
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["ResultsWriter", "load_results", "read_results"]
+__all__ = ["ResultsWriter", "count_results", "load_results", "read_results"]
 
 
 def _lock(path: Path) -> IO[bytes] | None:
@@ -45,11 +47,17 @@ def _lock(path: Path) -> IO[bytes] | None:
 
 
 class ResultsWriter:
-    """Append-only JSONL of scorecards: one complete line per conversation, flushed at once.
+    """Append-only JSONL of scorecards: one complete line per conversation, synced at once.
 
     On open with ``resume``, a torn last line (from a killed run) is cut off and the ids
     already written are in ``done``; new scorecards are appended. Without ``resume``, a file
     that already holds scorecards is refused unless ``overwrite`` says to replace it.
+
+    A line is written whole or not at all: the writer knows the offset after the last line
+    that was written and synced, and when a write or an ``fsync`` fails (a full disk, an
+    I/O error) it cuts the file back to that offset and raises
+    :class:`~llm_grader.errors.OutputWriteError`; every later :meth:`write` raises the same
+    error, so no line is ever glued to a torn one.
     """
 
     def __init__(self, path: str | Path, *, resume: bool = False, overwrite: bool = False) -> None:
@@ -57,6 +65,7 @@ class ResultsWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _lock(self.path)
         self.done: set[str] = set()
+        self._failed: OutputWriteError | None = None
         try:
             if resume and self.path.exists():
                 self._repair()
@@ -68,7 +77,9 @@ class ResultsWriter:
                 )
             elif self.path.exists():
                 self.path.unlink()
-            self._file = self.path.open("a", encoding="utf-8")
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            self._good = os.fstat(self._fd).st_size
+            """Bytes of whole lines, written and synced: where a failed write is cut back to."""
         except BaseException:
             self._unlock()
             raise
@@ -78,17 +89,51 @@ class ResultsWriter:
         if data and not data.endswith(b"\n"):
             with self.path.open("r+b") as f:
                 f.truncate(data.rfind(b"\n") + 1)
+                f.flush()
+                os.fsync(f.fileno())
 
     def write(self, card: Scorecard) -> None:
-        """Append one scorecard as one line with a single write, and make it durable.
+        """Append one scorecard as one whole line and make it durable, or raise and append nothing.
 
         The line is built before anything is written, so a scorecard that cannot be
-        serialised raises and leaves the file as it was.
+        serialised raises (``ValueError``) and leaves the file as it was. An ``OSError``
+        while writing or syncing cuts the file back to its last whole line and raises
+        :class:`~llm_grader.errors.OutputWriteError`, here and on every later call.
         """
-        line = card.model_dump_json() + "\n"
-        self._file.write(line)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if self._failed is not None:
+            raise self._failed
+        data = (card.model_dump_json() + "\n").encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:  # a short write (the disk filling up) is followed by the rest, or by an error
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._failed = self._fail(exc)
+            raise self._failed from None
+        self._good += len(data)
+
+    def _fail(self, exc: OSError) -> OutputWriteError:
+        """Cut the file back to its last whole line; the error that says what and where."""
+        where = f"results file {str(self.path)!r}"
+        reason = exc.strerror or str(exc)
+        code = errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno is not None else ""
+        try:
+            os.ftruncate(self._fd, self._good)
+            with contextlib.suppress(OSError):  # what readers see is cut back already; syncing it is a bonus
+                os.fsync(self._fd)
+            kept = "it keeps every scorecard written before, as whole lines"
+        except OSError as cut:
+            kept = (
+                f"cutting it back to its last whole line also failed ({cut.strerror or cut}): "
+                "a partial last line may remain, which --resume removes"
+            )
+        return OutputWriteError(
+            f"cannot write to {where}: {reason}" + (f" ({code})" if code else "") + f"; the run stopped, "
+            f"{kept}; make room (or choose another -o) and rerun with --resume",
+            path=str(self.path),
+            errno=exc.errno,
+        )
 
     def _unlock(self) -> None:
         if self._lock is not None:
@@ -96,9 +141,23 @@ class ResultsWriter:
             self._lock = None
 
     def close(self) -> None:
-        """Close the file and release the lock."""
-        self._file.close()
+        """Close the file and release the lock (idempotent)."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
         self._unlock()
+
+
+def count_results(path: str | Path) -> int:
+    """How many whole, non-blank lines (scorecards) ``path`` holds; 0 when it does not exist.
+
+    Counted from the bytes, without parsing: cheap enough for a closing line.
+    """
+    try:
+        with Path(path).open("rb") as f:
+            return sum(1 for line in f if line.endswith(b"\n") and line.strip())
+    except FileNotFoundError:
+        return 0
 
 
 def _not_a_scorecard(path: str | Path, number: int, data: Any, exc: Exception) -> InputError:

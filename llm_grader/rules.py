@@ -49,8 +49,7 @@ class _Measure:
     """Why the value cannot be measured."""
 
 
-def _t(language: str, key: str, **values: object) -> str:
-    return text(f"rule.{key}", language, **values)
+_WHO = {"agent": "rule.agent", "customer": "rule.customer", "any": "rule.both"}  # the message naming them
 
 
 def _evidence(index: int, turn: Turn, start: int = 0, end: int | None = None) -> Occurrence:
@@ -71,12 +70,12 @@ def _select(conversation: Conversation, speaker: str, window: Window) -> list[tu
 
 
 def _scope(language: str, speaker: str, window: Window) -> str:
-    who = _t(language, {"any": "both"}.get(speaker, speaker))
+    who = text(_WHO[speaker], language)
     if window.first is not None:
-        return _t(language, "scope_first", who=who, n=window.first)
+        return text("rule.scope_first", language, who=who, n=window.first)
     if window.last is not None:
-        return _t(language, "scope_last", who=who, n=window.last)
-    return _t(language, "scope_any", who=who)
+        return text("rule.scope_last", language, who=who, n=window.last)
+    return text("rule.scope_any", language, who=who)
 
 
 class _Search:
@@ -135,13 +134,13 @@ def _phrases(rule: PhraseRule, conversation: Conversation, language: str) -> _Me
             found.append(hit)
         else:
             missing.append("/".join(alternatives))
-    detail = _t(language, "missing_parts", parts="、".join(missing)) if missing else ""
+    detail = text("rule.missing_parts", language, parts="、".join(missing)) if missing else ""
     scope = _scope(language, rule.speaker, rule.window)
     return _Measure(
         value=len(found),
         occurrences=found,
-        rationale=_t(
-            language, "phrases", scope=scope, found=len(found), total=len(rule.phrases), detail=detail
+        rationale=text(
+            "rule.phrases", language, scope=scope, found=len(found), total=len(rule.phrases), detail=detail
         ),
     )
 
@@ -164,13 +163,13 @@ def _forbidden(rule: ForbiddenWordsRule, conversation: Conversation, language: s
     words = "、".join(
         f"“{h.quote}”(第{h.turn}轮)" if language == "zh" else f"{h.quote!r} (turn {h.turn})" for h in hits
     )
-    detail = _t(language, "found_words", words=words) if hits else ""
+    detail = text("rule.found_words", language, words=words) if hits else ""
     return _Measure(
         value=len(hits),
         occurrences=hits,
-        rationale=_t(
+        rationale=text(
+            "rule.forbidden",
             language,
-            "forbidden",
             scope=_scope(language, rule.speaker, rule.window),
             n=len(hits),
             detail=detail,
@@ -181,7 +180,7 @@ def _forbidden(rule: ForbiddenWordsRule, conversation: Conversation, language: s
 def _needs_starts(conversation: Conversation, indices: Sequence[int], language: str) -> str | None:
     lacking = [i + 1 for i in indices if conversation.turns[i].start is None]
     if lacking:
-        return _t(language, "no_times", turns=", ".join(map(str, lacking)))
+        return text("rule.no_times", language, turns=", ".join(map(str, lacking)))
     return None
 
 
@@ -189,7 +188,7 @@ def _first_response(rule: FirstResponseRule, conversation: Conversation, languag
     turns = conversation.turns
     agent = next((i for i, t in enumerate(turns) if t.speaker == "agent"), None)
     if agent is None:
-        return _Measure(missing=_t(language, "no_agent"))
+        return _Measure(missing=text("rule.no_agent", language))
     customer = next((i for i, t in enumerate(turns[:agent]) if t.speaker == "customer"), None)
     needed = [agent] if customer is None else [customer, agent]
     if (missing := _needs_starts(conversation, needed, language)) is not None:
@@ -198,14 +197,14 @@ def _first_response(rule: FirstResponseRule, conversation: Conversation, languag
     origin = 0.0 if customer is None else turns[customer].start or 0.0
     value = round(start - origin, 3)
     where = (
-        _t(language, "origin_start")
+        text("rule.origin_start", language)
         if customer is None
-        else _t(language, "origin_customer", turn=customer + 1)
+        else text("rule.origin_customer", language, turn=customer + 1)
     )
     return _Measure(
         value=value,
         occurrences=[_evidence(agent, turns[agent])],
-        rationale=_t(language, "first_response", v=value, origin=where, turn=agent + 1),
+        rationale=text("rule.first_response", language, v=value, origin=where, turn=agent + 1),
     )
 
 
@@ -223,19 +222,19 @@ def _longest_gap(rule: LongestGapRule, conversation: Conversation, language: str
         assert since is not None and start is not None
         gaps.append((round(max(start - since, 0.0), 3), i))
     if not gaps:
-        return _Measure(value=0.0, rationale=_t(language, "no_gap"))
+        return _Measure(value=0.0, rationale=text("rule.no_gap", language))
     value, where = max(gaps)
     counted = [_evidence(i, turns[i]) for gap, i in gaps if rule.min_seconds and gap >= rule.min_seconds]
     return _Measure(
         value=value,
         occurrences=counted or [_evidence(where, turns[where])],
-        rationale=_t(language, "gap", v=value, turn=where + 1),
+        rationale=text("rule.gap", language, v=value, turn=where + 1),
     )
 
 
 def _interruptions(rule: InterruptionRule, conversation: Conversation, language: str) -> _Measure:
     if not conversation.has_end_times:
-        return _Measure(missing=_t(language, "no_end_times"))
+        return _Measure(missing=text("rule.no_end_times", language))
     turns = conversation.turns
     hits = []
     for i in range(1, len(turns)):
@@ -247,7 +246,9 @@ def _interruptions(rule: InterruptionRule, conversation: Conversation, language:
             and previous.end - turn.start >= rule.min_overlap
         ):
             hits.append(_evidence(i, turn))
-    return _Measure(value=len(hits), occurrences=hits, rationale=_t(language, "interruptions", n=len(hits)))
+    return _Measure(
+        value=len(hits), occurrences=hits, rationale=text("rule.interruptions", language, n=len(hits))
+    )
 
 
 def _speaking_rate(rule: SpeakingRateRule, conversation: Conversation, language: str) -> _Measure:
@@ -262,9 +263,11 @@ def _speaking_rate(rule: SpeakingRateRule, conversation: Conversation, language:
         seconds += turn.end - turn.start
         used.append(i)
     if not used:
-        return _Measure(missing=_t(language, "no_rate_turns"))
+        return _Measure(missing=text("rule.no_rate_turns", language))
     value = round(chars / seconds, 3)
-    return _Measure(value=value, rationale=_t(language, "rate", v=value, chars=chars, secs=round(seconds, 2)))
+    return _Measure(
+        value=value, rationale=text("rule.rate", language, v=value, chars=chars, secs=round(seconds, 2))
+    )
 
 
 def _combined(rule: CombinedRule, conversation: Conversation, language: str) -> _Measure:
@@ -277,11 +280,11 @@ def _combined(rule: CombinedRule, conversation: Conversation, language: str) -> 
             return _Measure(missing=f"{check.label}{':' if language == 'zh' else ': '}{measure.missing}")
         passed = measure.value is not None and check.pass_when.holds(measure.value)
         failed += not passed
-        verdict = "check_pass" if passed else "check_fail"
-        parts.append(_t(language, verdict, name=check.label, rationale=measure.rationale))
+        verdict = "rule.check_pass" if passed else "rule.check_fail"
+        parts.append(text(verdict, language, name=check.label, rationale=measure.rationale))
         evidence += measure.occurrences
     details = (";" if language == "zh" else "; ").join(parts)
-    rationale = _t(language, "checks", failed=failed, total=len(rule.checks), details=details)
+    rationale = text("rule.checks", language, failed=failed, total=len(rule.checks), details=details)
     return _Measure(value=failed, occurrences=evidence, rationale=rationale)
 
 
@@ -347,7 +350,7 @@ def judge_rule(item: Item, conversation: Conversation, *, language: str = "zh") 
         return _decided(item, item.rule, threshold, measure, flags=flags)
     return Judgement(
         item_id=item.id,
-        error=_t(language, "no_threshold", v=measure.value),
+        error=text("rule.no_threshold", language, v=measure.value),
         needs_review=True,
         evidence=occurrences,
         measured=measure.value,
@@ -375,7 +378,7 @@ def judge_hybrid(
         if threshold is None:
             found.append(measure.missing or measure.rationale)
         else:
-            rationale = _t(language, "decided", rationale=measure.rationale)
+            rationale = text("rule.decided", language, rationale=measure.rationale)
             flags = dict.fromkeys(threshold.flags, True)
             audit = Audit(decided_by="rule")
             return _decided(item, rule, threshold, measure, flags=flags, rationale=rationale, audit=audit)
@@ -386,7 +389,7 @@ def judge_hybrid(
         item_id=item.id,
         error=text("grader.not_graded", language),
         needs_review=True,
-        rationale=_t(language, "not_fired", findings=findings),
+        rationale=text("rule.not_fired", language, findings=findings),
     )
 
 

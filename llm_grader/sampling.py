@@ -87,6 +87,8 @@ class Verdict:
     """Samples that raised each flag."""
     agreeing: int
     """Samples that gave the kept tier and every flag as kept."""
+    agreeing_samples: tuple[int, ...]
+    """Their indices in the votes."""
     split: tuple[str, ...]
     """The flags the samples disagree on."""
     evidence: tuple[Evidence, ...]
@@ -128,6 +130,7 @@ def majority_verdict(votes: Sequence[Vote], points: Mapping[str, float]) -> Verd
         tier_votes=dict(tiers),
         flag_votes=raised,
         agreeing=len(agreeing),
+        agreeing_samples=tuple(agreeing),
         split=tuple(f for f, n in raised.items() if 0 < n < len(votes)),
         evidence=_pooled([votes[i].evidence for i in sorted({*backing, *raisers})]),
         chosen=min(backing, key=lambda i: votes[i].key),

@@ -16,22 +16,29 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "CANNOT_DETERMINE",
     "NOT_APPLICABLE",
     "Audit",
     "CheckResult",
     "Evidence",
     "FailureKind",
+    "Inconsistency",
     "Judgement",
     "NaPolicy",
     "NaSource",
     "Occurrence",
     "Record",
     "ReviewVerdict",
+    "RuleConflict",
     "Usage",
 ]
 
 NOT_APPLICABLE: Final = "not_applicable"
 """The tier id a model answers when an item does not apply (where the item allows it)."""
+
+CANNOT_DETERMINE: Final = "cannot_determine"
+"""The tier a model answers when it cannot determine the grade (with its reason): the item is
+left unscored and sent to review, never guessed."""
 
 NaPolicy = Literal["full", "exclude"]
 """How a not-applicable item counts: its full points, or left out of the total."""
@@ -125,6 +132,32 @@ class ReviewVerdict(Record):
     """A QA reviewer's check, or the outcome of an agent's appeal."""
     at: str = ""
     """When, as an ISO-8601 timestamp."""
+    blind: bool = False
+    """Whether the reviewer gave this label blind: the AI grade was hidden from them until they
+    had submitted it (the review page's blind mode). Only blind labels measure agreement
+    without anchoring on the model."""
+
+
+class RuleConflict(Record):
+    """A hybrid item whose rule decided the tier while the model, asked for the flags, answered another."""
+
+    rule_tier: str
+    """The tier the firing rule decided (the grade that stands)."""
+    model_tier: str
+    """The tier the model answered (``not_applicable`` included)."""
+
+
+class Inconsistency(Record):
+    """A rubric ``consistency`` rule the items' answers break: facts that should agree do not."""
+
+    id: str
+    """The rule's id."""
+    reason: str
+    """What the facts have in common (the rule's reason)."""
+    holds: list[str]
+    """The facts that hold, as ``item: flag X`` / ``item: tier in [a, b]``."""
+    fails: list[str]
+    """The facts that do not."""
 
 
 class CheckResult(Record):
@@ -166,10 +199,21 @@ class Audit(Record):
     """Votes per tier across samples (self-consistency)."""
     flag_votes: dict[str, int] | None = None
     """Samples that raised each flag of the item (self-consistency; a flag is raised by majority)."""
+    tier_probs: dict[str, float] | None = None
+    """The model's probability of each tier at the tier token (token logprobs), averaged over
+    the samples that returned logprobs; None when the endpoint returned none."""
     review: ReviewVerdict | None = None
     """A reviewer's verdict applied to this item (the grade above is then the reviewer's)."""
     group: list[str] | None = None
     """Grouped judging: the items answered by the same call (its usage is booked on the first)."""
+    model_rationale: str | None = None
+    """A hybrid item its rule decided, asked of the model for its flags: the model's rationale,
+    kept apart from the item's rationale (which is the rule's)."""
+    rule_conflict: RuleConflict | None = None
+    """A hybrid item whose model answer contradicts the rule that decided it (the rule's tier stands)."""
+    inconsistent: list[Inconsistency] | None = None
+    """The rubric's consistency rules this item's answer takes part in and that the answers
+    break (e.g. 推诿 raised in one item and not in another): the item needs review."""
     checks: list[CheckResult] | None = Field(default=None, exclude_if=lambda v: v is None)
     """A decomposed item: each check as the model answered it (of the sample kept); the tier
     was computed from the failed ones by the item's thresholds."""
@@ -195,7 +239,12 @@ class Judgement:
     """The value a rule measured (seconds, count, characters per second)."""
     error: str | None = None
     """Why the item could not be graded; makes it unscored."""
+    abstained: bool = False
+    """The model answered ``cannot_determine`` (``error`` gives its reason): unscored, for review."""
     needs_review: bool = False
+    confidence: float | None = None
+    """How sure the model was, in [0, 1] (:mod:`llm_grader.confidence`); None for rule
+    decisions and for a single sample without token logprobs."""
     usage: Usage = field(default_factory=Usage)
     audit: Audit = field(default_factory=Audit)
     """Prompt hash, raw model answer and the like, kept on the scorecard."""

@@ -97,24 +97,29 @@ print(len(batch), "conversations,", len(humans), "human grades")'''
 
 lab = nb([
     ("md", "# 02 · Rubric wording lab\n\nChange the wording of one item, see the prompt diff, re-grade the calibration set "
-           "(unchanged items come from the cache), and compare agreement with humans, with paired bootstrap intervals.\n\n"
+           "(unchanged items come from the cache), and compare agreement with humans, with paired bootstrap intervals. "
+           "Then run the alignment loop: examples drawn from the graders' disagreements, proven on held-out scores.\n\n"
            "Offline: the model is a **simulated grader** with known error rates behind the local fake server. To make the "
            "demonstration visible, the simulation answers the reworded `focus` item with fewer errors (5 %) than the original "
            "(35 %) — with a real model, whether the new wording helps is exactly what this notebook measures."),
     ("code", LAB_SETUP),
     ("code", '''import difflib
+import re
 from llm_grader.rubric import rubric_from_text
 source = (ROOT / "rubrics" / "internet_cs_qa.yaml").read_text(encoding="utf-8")
 original = rubric_from_text(source, file="internet_cs_qa.yaml")
+major, minor = original.version.split(".")
+new_version = f"{major}.{int(minor) + 1}"
 old = "一般: 注意力集中,偶有需要客户重复的现象,但整体感知不影响。"
 reworded_text = source.replace(
     "注意力集中,偶有需要客户重复的现象,但整体感知不影响。",
     "注意力集中,有一到两次需要客户重复已说明的信息(例如再次询问订单号),但问题最终得到处理,客户没有表现出不满。",
-).replace('version: "1.0"', 'version: "1.1"')
-reworded = rubric_from_text(reworded_text, file="internet_cs_qa-v1.1.yaml")
+)
+reworded_text = re.sub(r'^version: "[^"]+"', f'version: "{new_version}"', reworded_text, count=1, flags=re.M)
+reworded = rubric_from_text(reworded_text, file=f"internet_cs_qa-v{new_version}.yaml")
 a = Grader(original).messages(original.item("focus"), batch[0])[2]["content"].splitlines()
 b = Grader(reworded).messages(reworded.item("focus"), batch[0])[2]["content"].splitlines()
-print("\\n".join(difflib.unified_diff(a, b, "v1.0", "v1.1", lineterm="")))'''),
+print("\\n".join(difflib.unified_diff(a, b, f"v{original.version}", f"v{new_version}", lineterm="")))'''),
     ("code", '''server = FakeOpenAIServer(lambda request: None).__enter__()   # one endpoint for both variants
 settings = ModelSettings(model="sim-model", base_url=server.base_url, api_key=SecretStr("sk-lab"))
 
@@ -127,7 +132,7 @@ def grade(rubric, rates, salt):
     return cards, len(server.requests) - before
 
 cards_a, calls_a = grade(original, {"focus": 0.35}, salt="")
-cards_b, calls_b = grade(reworded, {"focus": 0.05}, salt="v1.1")
+cards_b, calls_b = grade(reworded, {"focus": 0.05}, salt="reworded")
 server.__exit__(None, None, None)
 print("variant A:", calls_a, "model calls")
 print("variant B:", calls_b, "model calls (only the reworded item; the rest came from the cache)")
@@ -138,6 +143,47 @@ pd.DataFrame([{"item": r.item_id, "kappa A": r.kappa_a, "kappa B": r.kappa_b, "B
               for r in comparison.items]).set_index("item").round(3)'''),
     ("md", "Items whose wording did not change get identical answers (from the cache) in both variants, so their difference is exactly 0. "
            "Only `focus` moved; the paired bootstrap tells whether the move is larger than the resampling noise of 48 conversations."),
+    ("md", "## The alignment loop\n\n`llm_grader.alignment.align` (the command `llm-grader align`) does the whole loop: it splits the human-scored "
+           "set into a development and a held-out half (seeded, stratified, saved in the output folder), grades it, turns the development "
+           "half's disagreements with the humans' adjudicated tiers into few-shot `examples` in a candidate rubric of the next version (with a diff), "
+           "and measures old against candidate on the **held-out** half only. Here the simulated grader is wrong 40 % of the time, "
+           "and never when the item block shows examples, so the candidate should be measurably better."),
+    ("code", '''from llm_grader.alignment import align, read_history
+
+ALIGN = WORK / "align"
+def run_align(with_examples):
+    responder = simulated_responder(Grader(original), list(batch), truth, error_rates=0.4, seed=1, with_examples=with_examples)
+    with FakeOpenAIServer(responder) as server:
+        settings = ModelSettings(model="sim-model", base_url=server.base_url, api_key=SecretStr("sk-lab"))
+        return align("internet_cs_qa", CAL / "human_scores.csv", CAL / "conversations.jsonl", ALIGN / str(with_examples),
+                     model=settings, cache=WORK / "align-cache.sqlite", n_boot=500)
+
+helped = run_align(0.0)
+print(helped.sentence)
+print(helped.examples_added)
+pd.DataFrame([{"item": c.item_id, "kappa old": c.kappa_a, "kappa candidate": c.kappa_b, "difference": c.difference,
+               "95% low": c.interval.low, "95% high": c.interval.high, "verdict": c.verdict}
+              for c in [*helped.items, helped.overall]]).set_index("item").round(3)'''),
+    ("md", "The candidate rubric is written beside the old, with a readable diff; the examples are now in the item's prompt:"),
+    ("code", '''print(Path(helped.diff_file).read_text(encoding="utf-8")[:1500])
+candidate = load_rubric(helped.candidate_file)
+item_id = next(iter(helped.examples_added))
+prompt = Grader(candidate).messages(candidate.item(item_id), batch[0])[-1]["content"]
+print(prompt[prompt.index("示例"):][:600])'''),
+    ("md", "Tier descriptions the disagreements point at are **suggestions** only: nothing is changed in the rubric without you."),
+    ("code", '''pd.DataFrame([{"item": p.item_id, "model": s.model_tier, "humans": s.human_tier, "n": len(s.conversations), "suggestion": s.text}
+              for p in helped.proposals for s in p.suggestions]).head(8)'''),
+    ("md", "A grader whose answers the examples merely reshuffle (same error rate) shows gains and losses inside the noise: the loop "
+           "refuses to call that better whenever the held-out interval includes 0."),
+    ("code", '''shaken = run_align(0.4)
+print(shaken.sentence)
+pd.DataFrame([{"item": c.item_id, "difference": c.difference, "95% low": c.interval.low, "95% high": c.interval.high,
+               "verdict": c.verdict} for c in [*shaken.items, shaken.overall]]).set_index("item").round(3)'''),
+    ("md", "Every run is recorded in `history.json` in its folder (`llm-grader align --history DIR` prints it):"),
+    ("code", '''pd.DataFrame([{"rubric": f"{e.old_version} -> {e.candidate_version}", "model": e.model,
+               "dev/held": f"{e.development}/{e.held_out}", "kappa old": e.overall.kappa_a, "kappa new": e.overall.kappa_b,
+               "verdict": e.verdict, "calls": e.usage.calls}
+              for e in read_history(ALIGN / "0.0").experiments]).round(3)'''),
 ])
 
 report_nb = nb([

@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, load_rubric
-from llm_grader.batching import BatchPending, BatchState, state_path
+from llm_grader.batching import BatchPending, BatchState, collect_batch, state_path, submit_batch
 from llm_grader.errors import LLMGraderError, ModelConfigurationError
 from llm_grader.model import ModelSettings
 from llm_grader.model.batch import BatchFormat, custom_id
@@ -130,7 +130,9 @@ def test_batch_body_is_exactly_the_synchronous_request(mode: str, provider: str 
 def test_custom_id_is_a_hash_of_messages_schema_and_sample(by_id: dict[str, Conversation]) -> None:
     grader = Grader(FLAGSHIP, model=ModelSettings(model="m", temperature=0.7), cache=None, samples=2)
     first, second = grader.plan(by_id["c006"])[:2]
-    assert first.messages == second.messages and (first.sample, second.sample) == (0, 1)
+    # Sample 1 lists the tiers in another order (issue 18.4): the same prefix, another item block.
+    assert first.messages[:2] == second.messages[:2] and (first.sample, second.sample) == (0, 1)
+    assert first.messages[2] != second.messages[2]
     assert custom_id(first) != custom_id(second)
     again = grader.plan(by_id["c006"])[0]
     assert custom_id(again) == custom_id(first)  # deterministic: results map back by id, not order
@@ -149,10 +151,10 @@ def test_batch_grades_exactly_like_ordinary_calls(conversations: list[Conversati
         server.batches.script = BatchScript(polls=3)
         grader = make(server)
         path = tmp_path / "cards.jsonl.batch.json"
-        state = grader.submit_batch(everyone, state=path, max_lines=10)
+        state = submit_batch(grader, everyone, state=path, max_lines=10)
         saved = json.loads(path.read_text(encoding="utf-8"))
         seen: list[tuple[str, int, int]] = []
-        cards = grader.collect_batch(everyone, state=path, output=tmp_path / "cards.jsonl", poll_interval=FAST,
+        cards = collect_batch(grader, everyone, state=path, output=tmp_path / "cards.jsonl", poll_interval=FAST,
                                      progress=lambda s: seen.append((s.status, s.completed, s.total)))
         batch_lines = len(server.batches.lines)
     unique = calls - 9  # the twin's nine requests are the same lines as c006's
@@ -183,8 +185,8 @@ def test_every_mode_reads_batch_answers_as_instructor_does(mode: str, by_id: dic
         ordinary = make(server, mode).grade_many(conversations)
         calls = len(server.requests)
         grader = make(server, mode)
-        grader.submit_batch(conversations, state=tmp_path / "deep" / "s.json")
-        cards = grader.collect_batch(conversations, state=tmp_path / "deep" / "s.json", poll_interval=FAST)
+        submit_batch(grader, conversations, state=tmp_path / "deep" / "s.json")
+        cards = collect_batch(grader, conversations, state=tmp_path / "deep" / "s.json", poll_interval=FAST)
     assert len(server.requests) == calls  # every batch answer was read and verified: none asked again
     assert [stripped(c) for c in cards] == [stripped(c) for c in ordinary]
     assert cards[0].item("focus").evidence[0].quote == "初步判断是入户光缆或者楼道分光箱的问题"
@@ -210,8 +212,8 @@ def test_expired_batch_failed_and_invalid_lines_are_asked_again(conversations: l
             fail=lambda line: "the model is overloaded" if item_of(line["body"]) == "focus" else None)
         grader = make(server)
         path = tmp_path / "state.json"
-        grader.submit_batch(conversations, state=path)
-        cards = grader.collect_batch(conversations, state=path, poll_interval=FAST)
+        submit_batch(grader, conversations, state=path)
+        cards = collect_batch(grader, conversations, state=path, poll_interval=FAST)
         again = server.requests[calls:]
     batches = server.batches
     (batch,) = batches.batches.values()
@@ -242,16 +244,16 @@ def test_a_killed_run_picks_its_batch_up_by_id(conversations: list[Conversation]
     with FakeOpenAIServer(keyed(conversations, SCRIPTED)) as server:
         assert server.batches is not None
         server.batches.script = BatchScript(polls=10_000)
-        first = make(server).submit_batch(conversations, state=path)
+        first = submit_batch(make(server), conversations, state=path)
         with pytest.raises(BatchPending, match=r"is in_progress \(\d+ of 33 requests answered, 0 failed\)"):
-            make(server).collect_batch(conversations, state=path, wait=False)
+            collect_batch(make(server), conversations, state=path, wait=False)
         assert json.loads(path.read_text(encoding="utf-8"))["parts"][0]["status"] == "in_progress"
         # A new process: the same command picks the batch up; nothing is uploaded or created again.
         grader = make(server)
-        again = grader.submit_batch(conversations, state=path)
+        again = submit_batch(grader, conversations, state=path)
         assert again.batch_ids == first.batch_ids
         server.batches.script.polls = 1
-        cards = grader.collect_batch(conversations, state=path, poll_interval=FAST)
+        cards = collect_batch(grader, conversations, state=path, poll_interval=FAST)
         uploads = [c for c in server.batches.calls if c == ("POST", "/v1/files")]
     assert len(server.batches.created) == len(uploads) == 1
     assert len(cards) == 4 and not server.requests and cards[0].total_score == 98
@@ -262,13 +264,13 @@ def test_killed_between_create_and_save_finds_the_batch_instead_of_creating_anot
     path = tmp_path / "s.json"
     with FakeOpenAIServer(keyed(conversations, {})) as server:
         assert server.batches is not None
-        make(server).submit_batch(conversations, state=path)
+        submit_batch(make(server), conversations, state=path)
         data = json.loads(path.read_text(encoding="utf-8"))
         data["parts"][0].update(id=None, status="uploaded")  # as saved just before the batch was created
         path.write_text(json.dumps(data), encoding="utf-8")
-        state = make(server).submit_batch(conversations, state=path)
+        state = submit_batch(make(server), conversations, state=path)
         assert len(server.batches.created) == 1 and state.batch_ids == [next(iter(server.batches.batches))]
-        cards = make(server).collect_batch(conversations, state=path, poll_interval=FAST)
+        cards = collect_batch(make(server), conversations, state=path, poll_interval=FAST)
     assert len(cards) == 4 and all(c.complete for c in cards)
 
 
@@ -279,29 +281,29 @@ def test_a_batch_that_failed_as_a_whole_stops_instead_of_paying_full_price(
         assert server.batches is not None
         server.batches.script = BatchScript(status="failed")
         grader = make(server)
-        grader.submit_batch(conversations, state=path)
+        submit_batch(grader, conversations, state=path)
         with pytest.raises(LLMGraderError, match=r"^batch batch_\d+ failed at 127.0.0.1:\d+: the input file failed "
                                                  r"validation \(scripted\); none of its 33 request\(s\) was answered. "
                                                  r"Delete .*s.json to submit anew, or grade without --batch$"):
-            grader.collect_batch(conversations, state=path, poll_interval=FAST)
+            collect_batch(grader, conversations, state=path, poll_interval=FAST)
     assert not server.requests and path.exists()
 
 
 def test_a_state_file_for_other_options_is_refused(conversations: list[Conversation], tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     with FakeOpenAIServer(keyed(conversations, {})) as server:
-        make(server).submit_batch(conversations, state=path)
+        submit_batch(make(server), conversations, state=path)
         with pytest.raises(LLMGraderError, match=r"s.json holds batch batch_\d+ made with judge .*'mode': 'tools'.*"
                                                  r"but this run has .*'mode': 'json_schema'.*delete the file"):
-            make(server, "json_schema").submit_batch(conversations, state=path)
+            submit_batch(make(server, "json_schema"), conversations, state=path)
         with pytest.raises(LLMGraderError, match=re.escape("made with options {'strategy': 'item', 'samples': 1}")):
-            make(server, strategy="category").collect_batch(conversations, state=path)
+            collect_batch(make(server, strategy="category"), conversations, state=path)
 
 
 def test_an_endpoint_without_a_batch_api_is_a_clear_error(conversations: list[Conversation], tmp_path: Path) -> None:
     with FakeOpenAIServer(keyed(conversations, {}), batches=False) as server, \
             pytest.raises(ModelConfigurationError) as caught:
-        make(server).submit_batch(conversations, state=tmp_path / "s.json")
+        submit_batch(make(server), conversations, state=tmp_path / "s.json")
     assert str(caught.value) == (
         f"127.0.0.1:{server.base_url.split(':')[2].split('/')[0]} has no Batch API (upload the batch input file "
         "(POST /files): 404 Not Found); the Batch API is offered by OpenAI, Azure OpenAI (global batch deployments) "
@@ -313,9 +315,9 @@ def test_rules_only_and_in_process_judges_cannot_batch(conversations: list[Conve
     from llm_grader.testing import FakeJudge
 
     with pytest.raises(LLMGraderError, match=r"^the Batch API needs a model: this grader grades rule items only$"):
-        Grader(FLAGSHIP).submit_batch(conversations, state=tmp_path / "s.json")
+        submit_batch(Grader(FLAGSHIP), conversations, state=tmp_path / "s.json")
     with pytest.raises(LLMGraderError, match=r"needs a model endpoint .*not a FakeJudge"):
-        Grader(FLAGSHIP, model=FakeJudge.top_tier(FLAGSHIP)).submit_batch(conversations, state=tmp_path / "s.json")
+        submit_batch(Grader(FLAGSHIP, model=FakeJudge.top_tier(FLAGSHIP)), conversations, state=tmp_path / "s.json")
 
 
 def test_cached_answers_are_not_sent_and_batch_answers_are_cached(conversations: list[Conversation],
@@ -324,10 +326,10 @@ def test_cached_answers_are_not_sent_and_batch_answers_are_cached(conversations:
     with FakeOpenAIServer(keyed(conversations, SCRIPTED)) as server:
         assert server.batches is not None
         make(server, cache=cache).grade_many(conversations[:1])  # c006's nine answers cached
-        state = make(server, cache=cache).submit_batch(conversations, state=tmp_path / "a.json")
+        state = submit_batch(make(server, cache=cache), conversations, state=tmp_path / "a.json")
         assert state.total == 33 - 9
-        make(server, cache=cache).collect_batch(conversations, state=tmp_path / "a.json", poll_interval=FAST)
-        again = make(server, cache=cache).submit_batch(conversations, state=tmp_path / "b.json")
+        collect_batch(make(server, cache=cache), conversations, state=tmp_path / "a.json", poll_interval=FAST)
+        again = submit_batch(make(server, cache=cache), conversations, state=tmp_path / "b.json")
     assert again.total == 0 and again.parts == [] and again.status == "empty"
     assert len(server.batches.created) == 1 and len(server.requests) == 9
 
@@ -339,8 +341,8 @@ def test_batch_answers_are_priced_at_the_batch_rate(by_id: dict[str, Conversatio
                                api_key=SecretStr(KEY))
         (ordinary,) = Grader(FLAGSHIP, model=priced, cache=None).grade_many([conversation])
         grader = Grader(FLAGSHIP, model=priced, cache=None)
-        grader.submit_batch([conversation], state=tmp_path / "s.json")
-        (batched,) = grader.collect_batch([conversation], state=tmp_path / "s.json", poll_interval=FAST)
+        submit_batch(grader, [conversation], state=tmp_path / "s.json")
+        (batched,) = collect_batch(grader, [conversation], state=tmp_path / "s.json", poll_interval=FAST)
     # 9 calls of 100 prompt + 20 completion tokens at $0.15 / $0.60 per million; the batch at half.
     assert ordinary.usage.cost == pytest.approx(9 * (100 * 0.15 + 20 * 0.60) / 1e6)
     assert batched.usage.cost == pytest.approx(ordinary.usage.cost / 2)
@@ -353,6 +355,137 @@ def test_state_file_round_trips_and_rejects_garbage(tmp_path: Path) -> None:
     with pytest.raises(LLMGraderError, match=r"x.batch.json:1: not a batch state file of this version .*delete it"):
         BatchState.load(path)
     assert state_path(tmp_path / "cards.jsonl") == tmp_path / "cards.jsonl.batch.json"
+
+
+# ----------------------------------------------------------------------------- never twice, never lost (issue 17.4)
+
+
+def _crashed_after_create(path: Path) -> None:
+    """The state as saved just before ``batches.create`` returned (the batch exists, its id was never saved)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["parts"][0].update(id=None, status="uploaded")
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_a_rerun_refuses_to_create_a_batch_when_the_list_cannot_be_read(conversations: list[Conversation],
+                                                                        tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with FakeOpenAIServer(keyed(conversations, {})) as server:
+        assert server.batches is not None
+        submit_batch(make(server), conversations, state=path)
+        _crashed_after_create(path)
+        server.batches.script.list_error = 400
+        with pytest.raises(LLMGraderError, match=r"^cannot list the batches at 127.0.0.1:\d+ \(BadRequestError 400 "
+                                                 r"after retries: listing failed \(scripted\)\) to see whether a batch "
+                                                 r"was created from file 'file-\d+' .*not creating another"):
+            submit_batch(make(server), conversations, state=path)
+        assert len(server.batches.created) == 1 and path.exists()
+        server.batches.script.list_error = None  # listing works again: the batch is found, not made anew
+        state = submit_batch(make(server), conversations, state=path)
+        cards = collect_batch(make(server), conversations, state=path, poll_interval=FAST)
+    assert len(server.batches.created) == 1 and state.batch_ids == [next(iter(server.batches.batches))]
+    assert len(cards) == 4 and all(c.complete for c in cards) and not server.requests
+
+
+def test_the_batch_is_found_past_the_first_page_of_the_list(conversations: list[Conversation],
+                                                             tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with FakeOpenAIServer(keyed(conversations, {})) as server:
+        assert server.batches is not None
+        first = submit_batch(make(server), conversations, state=path)
+        _crashed_after_create(path)
+        server.batches.files["file-other"] = b""
+        for _ in range(130):  # the account's later batches push ours to the second page of 100
+            server.batches.post("/v1/batches", json.dumps({"input_file_id": "file-other"}).encode(), "")
+        state = submit_batch(make(server), conversations, state=path)
+        listed = [c for c in server.batches.calls if c[1].startswith("/v1/batches?")]
+    assert len(server.batches.created) == 131 and state.batch_ids == first.batch_ids
+    assert len(listed) == 2
+
+
+def test_malformed_results_lines_are_failed_lines_asked_again(conversations: list[Conversation],
+                                                               tmp_path: Path) -> None:
+    def mangle(line: dict[str, Any]) -> Any:
+        sent = next(i for b in batches.batches.values() for i in b.lines if i["custom_id"] == line["custom_id"])
+        item = item_of(sent["body"])
+        if item == "politeness":
+            return {**line, "response": "oops"}
+        if item == "focus":
+            return {**line, "error": "boom"}
+        if item == "proactiveness":
+            body = line["response"]["body"]
+            return {**line, "response": {**line["response"], "body": {**body, "usage": {"prompt_tokens": "many"}}}}
+        if item == "answer_rigor":
+            return {**line, "response": {**line["response"], "body": {**line["response"]["body"], "choices": 7}}}
+        return line
+
+    respond = keyed(conversations, SCRIPTED)
+    path = tmp_path / "s.json"
+    with FakeOpenAIServer(respond) as server:
+        ordinary = make(server).grade_many(conversations)
+        calls = len(server.requests)
+        assert server.batches is not None
+        batches = server.batches
+        batches.script = BatchScript(mangle=mangle)
+        grader = make(server)
+        submit_batch(grader, conversations, state=path)
+        current, answers = await_and_answer(grader, path)
+        cards = answers.grade_many(conversations)
+        again = server.requests[calls:]
+    mangled = [i for b in batches.batches.values() for i in b.lines
+               if item_of(i["body"]) in ("politeness", "focus", "proactiveness", "answer_rigor")]
+    assert len(mangled) >= 4 and len(again) == len(mangled)  # one ordinary call each, nothing else lost
+    assert [stripped(c) for c in cards] == [stripped(c) for c in ordinary]
+    assert not any(c.errors or any(i.audit.failure for i in c.items) for c in cards)
+    assert current.path.exists()  # kept until the caller finishes the batch
+
+
+def await_and_answer(grader: Grader, path: Path) -> tuple[BatchState, Grader]:
+    """The batch awaited and downloaded, and the grader answering from it."""
+    from llm_grader.batching import await_batch, batch_grader
+    from llm_grader.running import run_sync
+
+    state = run_sync(await_batch(grader, path, poll_interval=FAST))
+    return state, batch_grader(grader, state)[0]
+
+
+GOOD_PART = {"custom_ids": ["llmg-1"], "input_file_id": "file-1", "id": "batch_1", "status": "in_progress",
+             "total": 1, "completed": 0, "failed": 0, "output_file_id": None, "error_file_id": None, "problem": None}
+GOOD_STATE = {"version": 1, "rubric": {"id": "r", "version": "1"}, "judge": {"model": "m"}, "options": {},
+              "conversations": ["c1"], "parts": [GOOD_PART], "created_at": "2025-01-01T00:00:00+0000"}
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("parts.0.output_file_id", "../../../home/x", "parts[0].output_file_id: '../../../home/x' is not a plain id (letters, digits, '-', '_')"),
+    ("parts.0.input_file_id", "file 1", "parts[0].input_file_id: 'file 1' is not a plain id (letters, digits, '-', '_')"),
+    ("parts.0.id", 7, 'parts[0].id: a string expected, got 7'),
+    ("parts.0.total", "5", 'parts[0].total: a whole number of at least 0 expected, got "5"'),
+    ("parts.0.failed", -1, "parts[0].failed: a whole number of at least 0 expected, got -1"),
+    ("parts.0.custom_ids", [["x"]], 'parts[0].custom_ids[0]: a string expected, got ["x"]'),
+    ("parts.0", [1], "parts[0]: an object expected, got list"),
+    ("conversations", "c1", 'conversations: a list expected, got "c1"'),
+    ("rubric", {"id": 1, "version": "1"}, "rubric.id: a string expected, got 1"),
+    ("judge", None, "judge: an object expected, got null"),
+    ("extra", 1, "extra: unknown field"),
+])
+def test_a_tampered_state_file_is_refused_field_by_field(field: str, value: Any, message: str,
+                                                          tmp_path: Path) -> None:
+    data: Any = json.loads(json.dumps(GOOD_STATE))
+    *where, last = field.split(".")
+    target = data
+    for key in where:
+        target = target[int(key)] if key.isdigit() else target[key]
+    target[int(last) if last.isdigit() else last] = value
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(LLMGraderError) as caught:
+        BatchState.load(path)
+    assert str(caught.value) == f"{path}: {message}; delete it to submit anew"
+    path.write_text(json.dumps(GOOD_STATE), encoding="utf-8")
+    assert BatchState.load(path).parts[0].id == "batch_1"  # the untampered file loads
+    path.write_text("[" * 100_000, encoding="utf-8")
+    with pytest.raises(LLMGraderError, match="nested too deep"):
+        BatchState.load(path)
 
 
 # ----------------------------------------------------------------------------- the command line

@@ -184,7 +184,7 @@ def test_reports_render(tmp_path: Path) -> None:
     data = json.loads(files["json"].read_text(encoding="utf-8"))
     assert data["items"][0]["item_id"] == "quality" and data["conversations"] == 60
     markdown = files["markdown"].read_text(encoding="utf-8")
-    assert "| quality 质量 | ordinal | 120 |" in markdown
+    assert "| quality 质量 | 有序 | 120 |" in markdown  # a zh rubric: the report is Chinese
     html = files["html"].read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 2 and "<table class=\"heat\">" in html
     assert files["kappa_by_item"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

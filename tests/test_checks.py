@@ -192,6 +192,17 @@ def test_a_decomposed_item_may_still_not_apply() -> None:
     assert item.not_applicable and item.error is None and item.audit.checks is None
 
 
+def test_a_decomposed_item_may_abstain_and_is_left_unscored() -> None:
+    unsure = {"evidence": [], "rationale": "看不出", "tier": "cannot_determine",
+              "cannot_determine_reason": "对话被截断,无法判断是否推诿"}
+    item = Grader(RUBRIC, model=scripted(unsure)).grade(chat()).item("efficiency")
+    assert item.tier is None and item.points is None and item.needs_review
+    assert item.error is not None and "对话被截断" in item.error and item.audit.checks is None
+    no_reason = {**unsure, "cannot_determine_reason": ""}  # an abstention must say why: re-asked
+    item = Grader(RUBRIC, model=scripted(no_reason, efficiency())).grade(chat()).item("efficiency")
+    assert item.tier == "good" and item.audit.attempts == 2
+
+
 def test_the_prompt_lists_the_checks() -> None:
     grader = Grader(RUBRIC, model=FakeJudge.top_tier(RUBRIC))
     block = grader.messages(RUBRIC.item("efficiency"), chat())[-1]["content"]
@@ -249,9 +260,9 @@ def test_rubric_show_renders_the_checks() -> None:
 
 def test_tier_is_an_enum_when_every_model_item_shares_its_tiers() -> None:
     flagship = load_rubric("internet_cs_qa")
-    assert answer_shape(flagship).tiers == ("good", "fair", "poor", "not_applicable")
+    assert answer_shape(flagship).tiers == ("good", "fair", "poor", "not_applicable", "cannot_determine")
     schema = Grader(flagship, model=FakeJudge.top_tier(flagship)).judging.shared_schema
-    assert schema["properties"]["tier"]["enum"] == ["good", "fair", "poor", "not_applicable"]
+    assert schema["properties"]["tier"]["enum"] == ["good", "fair", "poor", "not_applicable", "cannot_determine"]
     assert "tier" in schema["required"] and "checks" not in schema["properties"]
     mixed = answer_shape(rubric_from_text(CARD.replace(
         "          - {id: good, label: 好, points: 5}\n          - {id: fair, label: 一般, points: 3}\n"
@@ -298,7 +309,7 @@ def test_checks_through_the_openai_sdk_and_the_fake_server() -> None:
     assert item.tier == "poor" and item.audit.checks is not None and not item.audit.checks[0].passed
     parameters = [r["tools"][0]["function"]["parameters"] for r in sent]
     assert all(p == parameters[0] for p in parameters)  # one schema for every item
-    assert parameters[0]["properties"]["tier"]["enum"] == ["good", "fair", "poor", "not_applicable"]
+    assert parameters[0]["properties"]["tier"]["enum"] == ["good", "fair", "poor", "not_applicable", "cannot_determine"]
     assert "tier" in parameters[0]["required"] and "checks" in parameters[0]["properties"]
 
 

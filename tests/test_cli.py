@@ -26,7 +26,7 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 def test_rubric_check_builtin_ok() -> None:
     result = run("rubric", "check", "internet_cs_qa")
     assert result.returncode == 0
-    assert result.stdout.startswith("internet_cs_qa: OK — 互联网客服质检标准 v1.1, 6 categories, 10 items, 100 points")
+    assert result.stdout.startswith("internet_cs_qa: OK — 互联网客服质检标准 v1.3, 6 categories, 10 items, 100 points")
 
 
 def test_rubric_check_reports_errors_and_exits_1() -> None:
@@ -36,6 +36,16 @@ def test_rubric_check_reports_errors_and_exits_1() -> None:
     assert len(lines) == 9
     assert lines[0] == f"{DATA / 'bad_rubric.yaml'}:4: max_score: categories add up to 10, not the declared total 100"
     assert lines[-1] == f"{DATA / 'bad_rubric.yaml'}: 8 error(s), 0 warning(s)"
+
+
+def test_a_problem_on_line_100_prints_its_line_number_not_an_emoji(tmp_path: Path) -> None:
+    # rich would turn ":100:" into an emoji: every file:line: message goes out as written.
+    text = (DATA / "bad_rubric.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "card.yaml"
+    path.write_text("#\n" * 96 + text, encoding="utf-8")
+    result = run("rubric", "check", path)
+    assert f"{path}:100: max_score: categories add up to 10" in result.stderr, result.stderr
+    assert "\U0001f4af" not in result.stderr
 
 
 def test_unknown_rubric_name() -> None:
@@ -257,7 +267,7 @@ def test_calibrate_on_the_eval_set_writes_the_four_report_forms(tmp_path: Path) 
         again, _ = second.communicate(timeout=300)
         assert len(server.requests) == calls  # --results reused: no model call
     assert calls == 48 * 8 + 24  # 8 model items each, record_accuracy on the 24 with notes
-    assert "agreement with humans — 48 conversations" in stdout and "reusing 48 scorecard(s)" in again
+    assert "与人工评分的一致性 — 48 条对话" in stdout and "reusing 48 scorecard(s)" in again  # a zh rubric: Chinese table title
     for name in ("report.md", "report.html", "report.json", "plots/kappa_by_item.png", "plots/confusion_matrices.png"):
         assert (tmp_path / "report" / name).stat().st_size > 500, name
     report = _json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
@@ -273,7 +283,7 @@ def test_rescore_command(tmp_path: Path) -> None:
     text = builtin_rubrics()["phone_answering"].read_text(encoding="utf-8")
     changed = tmp_path / "phone_v2.yaml"
     # A new version with the same items: the stored answers serve it as they are.
-    changed.write_text(text.replace('version: "1.0"', 'version: "1.1"'), encoding="utf-8")
+    changed.write_text(text.replace('version: "1.1"', 'version: "1.2"'), encoding="utf-8")
     ok = run("rescore", results, "-r", changed, "-o", tmp_path / "out.jsonl")
     assert ok.returncode == 0, ok.stderr
     assert "14 scorecard(s) rescored with no model call, 0 total(s) changed" in ok.stdout
@@ -283,3 +293,20 @@ def test_rescore_command(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert refused.stderr.startswith(f"error: cannot rescore with {reworded}: the wording, tiers, flags or rule "
                                      "of these items changed (or they are new): standard_greeting; grade them again")
+
+
+def test_sampling_without_a_temperature_samples_at_the_sampling_temperature(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # make_grader once named SAMPLING_TEMPERATURE without importing it: `grade --samples 2`
+    # with no --temperature failed with a NameError before any call.
+    from llm_grader import load_rubric
+    from llm_grader.cli._grading import make_grader
+    from llm_grader.grader import SAMPLING_TEMPERATURE
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    rubric = load_rubric("internet_cs_qa")
+    grader = make_grader(rubric, model="m", base_url="http://127.0.0.1:9/v1", samples=2, no_cache=True)
+    assert grader.judge is not None and grader.judge.identity["params"] == {"temperature": SAMPLING_TEMPERATURE}
+    single = make_grader(rubric, model="m", base_url="http://127.0.0.1:9/v1", no_cache=True)
+    assert single.judge is not None and single.judge.identity["params"] == {"temperature": 0.0}

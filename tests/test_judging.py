@@ -76,7 +76,10 @@ def test_a_checked_answer_keeps_the_evidence_it_located(flagship: Rubric) -> Non
     validated = checked.model_validate(reply, context={"conversation": CHAT})
     assert [(e.turn, e.speaker, e.start_char, e.end_char, e.quote) for e in located(validated)] == [
         (3, "agent", 16, 24, "别老打电话来烦人"), (1, "agent", 0, 6, "您好，在的。")]
-    assert "_located" not in validated.model_dump_json() and validated.model_dump() == {**reply, "occurrences": []}
+    # A flag given as a bare boolean is a flag answered without evidence of its own.
+    assert "_located" not in validated.model_dump_json() and validated.model_dump() == {
+        **reply, "occurrences": [], "flags": {"service_taboo": {"evidence": [], "answer": True}},
+        "cannot_determine_reason": ""}
     assert located(validated.model_copy()) == located(validated)
     with pytest.raises(LLMGraderError, match="not validated by an item's checked model"):
         located(shared.model_validate(reply))

@@ -29,7 +29,7 @@ from llm_grader.evidence import QuoteNotFound, verify_quote
 
 CORPUS = Path(__file__).resolve().parent / "data" / "pii" / "cases.jsonl"
 CASES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
-DIGITS = set("0123456789０１２３４５６７８９零〇一二三四五六七八九幺两Xx")
+DIGITS = set("0123456789０１２３４５６７８９零〇一二三四五六七八九幺两Xx叉")
 
 
 # ----------------------------------------------------------------------------- the corpus
@@ -68,7 +68,7 @@ def test_corpus_masked_format(case: dict[str, Any]) -> None:
         assert shown == text[span.end - span.keep : span.end]
         assert not any(c.isalnum() for c in hidden)  # every letter and digit before the tail is masked
         if span.kind == "email":
-            assert shown.lstrip().startswith(("@", "＠", "艾特"))
+            assert shown.lstrip().startswith(("@", "＠", "艾特", "at ", "AT "))  # "at": spelt out in words
         else:
             assert sum(c in DIGITS for c in shown) >= 4  # the last four digits stay
             assert sum(c in DIGITS for c in text[span.start : span.end - span.keep]) >= 6
@@ -129,7 +129,25 @@ def test_each_detector_finds_only_its_kind() -> None:
         ("身份证号110101199003071234", ["id_card"]),  # an ID label: the shape is enough
         ("订单号2024050112345676", []),  # passes Luhn, but an order label
         ("卡号2024050112345678", ["bank_card"]),  # fails Luhn, but a card label
-        ("订单号13812345678", ["mobile"]),  # mobiles are masked whatever the label
+        ("订单号13812345678", []),  # 11 digits right after an order-number label are that number
+        ("订单号是：13812345678", []),
+        ("订单13812345678", ["mobile"]),  # otherwise mobiles are masked whatever the label
+        ("订单号是多少？手机13812345678", ["mobile"]),  # the nearest label decides
+        ("订单号13812345678 13987654321", ["mobile"]),  # only the number right after the label
+        ("电话138，1234，5678", ["mobile"]),  # Arabic digit groups split by a comma
+        ("电话138,1234,5678", ["mobile"]),
+        ("电话138、1234、5678", ["mobile"]),
+        ("电话138。1234。5678", ["mobile"]),
+        ("身份证号11010519800101018 叉", ["id_card"]),  # the check character apart, as ASR writes it
+        ("身份证号11010519800101018x", ["id_card"]),
+        ("11010519800101018 x", ["id_card"]),  # a valid check character: no label needed
+        ("身份证号11010519900307123", ["id_card"]),  # 17 digits after an ID label
+        ("编号11010519900307123", []),  # 17 digits are no ID without its label
+        ("z h a n g @ q q . c o m", ["email"]),  # spelt out with spaces
+        ("zhangsan @ qq . com", ["email"]),
+        ("zhangsan at qq dot com", ["email"]),
+        ("look at this. com", []),
+        ("My email is Amy.Chen@outlook.com. Thanks", ["email"]),
         ("订单号110105198506123315", ["id_card"]),  # so are checked 18-digit IDs
         ("发票代码044031900111", []),  # landline-shaped, but an invoice label
         ("快递员电话0755-88886666", ["landline"]),  # the nearest label decides

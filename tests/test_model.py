@@ -129,7 +129,7 @@ def test_scripted_answers_give_hand_computed_totals(mode: str, by_id: dict[str, 
     assert len(server.requests) == 9 + 8 + 8
     assert c006.usage.calls == 9 and c006.usage.prompt_tokens == 900
     audit = c006.item("politeness").audit
-    assert audit.model == "fake-model" and audit.mode == mode and audit.rubric_version == "1.1"
+    assert audit.model == "fake-model" and audit.mode == mode and audit.rubric_version == "1.3"
     assert len(audit.prompt_hash) == 16 and '"tier":"good"' in audit.raw.replace(" ", "")
 
 

@@ -93,3 +93,41 @@ def test_results_page_sorts_a_partial_total_by_its_lower_bound(tmp_path: Path) -
         assert shown == ["c2"]  # an undetermined fatal is not filtered out as "not fatal"
         browser.close()
     assert problems == []
+
+
+def test_dashboard_page_sorts_and_links_to_the_results_page(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from .test_qa_lead import GEN
+
+    _, scorecards = GEN.generate(tmp_path / "qa", 200, seed=3)
+    page_path = tmp_path / "dashboard.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "llm_grader", "report", str(scorecards), "-o", str(page_path),
+         "--by", "metadata.agent_id,metadata.team", "--period", "week"],
+        capture_output=True, text=True, encoding="utf-8", timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+        page.goto(page_path.as_uri())
+        assert page.title() and page.locator("html").get_attribute("lang") == "zh-CN"
+        page.screenshot(path=str(tmp_path / "dashboard.png"))
+        page.click("#groups-1 thead th:nth-child(5)")  # 均分, ascending: the weak agent first
+        first = page.eval_on_selector("#groups-1 tbody tr", "r => r.dataset.key")
+        assert first == f"{GEN.WEAK_AGENT}/T1"
+        page.click("#groups-1 thead th:nth-child(5)")  # descending: the weak agent last
+        assert page.eval_on_selector("#groups-1 tbody tr:last-child", "r => r.dataset.key") == first
+        assert page.locator("svg polyline").count() == 3  # a trend per team
+        href = page.get_attribute("#groups-1 tbody tr:last-child a", "href")
+        assert href is not None and href.startswith("dashboard.results.html#ids=")
+        page.goto((tmp_path / href.split("#")[0]).as_uri() + "#" + href.split("#")[1])
+        shown = page.eval_on_selector_all("#conversations tbody tr:not([hidden])", "rs => rs.length")
+        assert shown == 10  # the agent's 10 conversations only
+        browser.close()
+    assert problems == []
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000

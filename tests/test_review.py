@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -169,11 +171,11 @@ def test_store_refuses_other_files(tmp_path: Path) -> None:
 def test_batch_is_in_id_order_and_checks_the_rubric(graded: Graded) -> None:
     ids = [c.conversation_id for c in graded.batch.cards]
     assert ids[:3] == ["c001", "c002", "c003"] and ids[-1] == EVIL_ID
-    with pytest.raises(ReviewError, match=r"graded with rubric 'internet_cs_qa' v1.1, not 'phone_answering' v.*; pass the rubric the results were graded with \(-r\)$"):
+    with pytest.raises(ReviewError, match=r"graded with rubric 'internet_cs_qa' v1.3, not 'phone_answering' v.*; pass the rubric the results were graded with \(-r\)$"):
         ReviewBatch.build(load_rubric("phone_answering"), graded.cards)
     changed = RUBRIC.model_copy(deep=True)
     changed.categories[1].items[0] = changed.categories[1].items[0].model_copy(update={"description": "改了"})
-    with pytest.raises(ReviewError, match=r"items record_accuracy differ from rubric 'internet_cs_qa' v1.1 \(new, gone, or"):
+    with pytest.raises(ReviewError, match=r"items record_accuracy differ from rubric 'internet_cs_qa' v1.3 \(new, gone, or"):
         ReviewBatch.build(changed, graded.cards)
     with pytest.raises(ReviewError, match="'c001' is in the results more than once"):
         ReviewBatch.build(RUBRIC, [graded.batch.card("c001"), graded.batch.card("c001")])
@@ -310,10 +312,10 @@ def test_human_scores_feed_calibration(graded: Graded, tmp_path: Path) -> None:
     out = tmp_path / "human.csv"
     assert write_human_scores(latest, out) == 3
     assert out.read_text(encoding="utf-8-sig").splitlines() == [
-        "conversation_id,rater,item_id,value",
-        "c001,qa1,soothing,not_applicable",
-        "c002,qa1,expression,good",
-        "c004,qa2,efficiency,fair",
+        "conversation_id,rater,item_id,value,blind",
+        "c001,qa1,soothing,not_applicable,0",
+        "c002,qa1,expression,good,0",
+        "c004,qa2,efficiency,fair,0",
     ]
     humans = load_human_scores(out)
     report = calibrate(RUBRIC, graded.cards, humans, n_boot=20)
@@ -528,7 +530,7 @@ def test_app_exports(app: ReviewApp) -> None:
     call(app, "POST", "/verdict", form=good_form(app))
     human = call(app, "GET", "/export/human.csv")
     assert human.headers["Content-Disposition"] == 'attachment; filename="human_scores.csv"'
-    assert human.body.splitlines() == ["conversation_id,rater,item_id,value", "c004,qa1,efficiency,good"]
+    assert human.body.splitlines() == ["conversation_id,rater,item_id,value,blind", "c004,qa1,efficiency,good,0"]
     sheet = call(app, "GET", "/export/review.csv")
     assert sheet.body.splitlines()[0].startswith("conversation_id,item_id,item,metadata,flags,current_tier")
     assert "accept by qa1" in sheet.body
@@ -578,7 +580,7 @@ def test_cli_export_import_apply(graded: Graded, tmp_path: Path) -> None:
     assert cards["c004"].item("efficiency").audit.review is not None
     other = run("review", "apply", graded.results, "--db", db, "-r", "phone_answering", "-o", final)
     assert other.returncode == 1
-    assert other.stderr == f"error: {EVIL_ID}: graded with rubric 'internet_cs_qa' v1.1, not 'phone_answering' v1.0; pass the rubric the results were graded with (-r)\n"
+    assert other.stderr == f"error: {EVIL_ID}: graded with rubric 'internet_cs_qa' v1.3, not 'phone_answering' v1.1; pass the rubric the results were graded with (-r)\n"
 
 
 def test_cli_review_needs_a_known_rubric(graded: Graded, tmp_path: Path) -> None:
@@ -720,3 +722,17 @@ def test_rescore_applies_the_reviewers_verdicts(tmp_path: Path) -> None:
     efficiency = next(i for i in final["items"] if i["item_id"] == "efficiency")
     assert efficiency["tier"] == "poor" and efficiency["audit"]["review"]["reviewer"] == "张三"
     assert card.total_score is not None and final["total_score"] < card.total_score  # rescaled (N/A items)
+
+
+def test_review_list_shows_a_partial_total_as_its_range(app: ReviewApp, graded: Graded) -> None:
+    partial = next(c for c in graded.cards if c.conversation_id == "c005")
+    assert not partial.complete and partial.total_min is not None and partial.total_max is not None
+    listing = call(app, "GET", "/")
+    row = re.search(r'<tr data-id="c005">(.*?)</tr>', listing.body, re.S)
+    assert row, listing.body
+    cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+    low, high = (f"{v:.2f}".rstrip("0").rstrip(".") for v in (partial.total_min, partial.total_max))
+    totals = [c for c in cells if c.endswith("/ 100")]
+    assert totals == [f"部分 {low}–{high} / 100"]  # never the bare total_score of a partial card
+    page = call(app, "GET", "/c/c005")
+    assert f"c005 — 部分 {low}–{high} / 100" in html.unescape(page.body)

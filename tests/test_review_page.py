@@ -1,4 +1,4 @@
-"""The review page and the batch report page in headless Chromium: filter, override, reload, export, keyboard.
+"""The review page and the batch report page in headless Chromium: filter, override, reload, export, keyboard, blind mode.
 
 Screenshots go to ``$REVIEW_SCREENSHOTS`` (e.g. ``/tmp``) as ``review_*.png`` when it is set,
 else to the test's temporary directory.
@@ -97,6 +97,10 @@ def test_filter_override_reload_export(browser: Any, served: Served, shots: Path
     page.goto(served.base)
     assert page.title().startswith("复核队列")
     assert len(rows(page)) == 15
+    total = page.locator('#queue tr[data-id="c005"] td.num').first.inner_text()
+    assert total.startswith("部分 ") and total.endswith(" / 100")  # a partial card: its range, never a bare total
+    page.locator('#queue tr[data-id="c005"]').scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "review_list_partial.png"))
     page.get_by_label("需复核", exact=True).check()
     page.get_by_role("button", name="应用").click()
     page.wait_for_url(lambda url: "/?needs_review=1&" in url)
@@ -112,7 +116,8 @@ def test_filter_override_reload_export(browser: Any, served: Served, shots: Path
     status = page.locator("#item-efficiency-status")
     assert status.inner_text().startswith("已改判 → 差 张三 · ")
     assert status.inner_text().endswith("处理拖沓,<b>不是</b>“好”")  # shown as text, not markup
-    assert page.locator("h1").inner_text() == "c004 — 94.4 / 100 → 复核后 77.8 / 100"  # politeness 差 by its rule
+    # Totals as everywhere else (views.total_text: two decimals; this page rounded to one before).
+    assert page.locator("h1").inner_text() == "c004 — 94.44 / 100 → 复核后 77.78 / 100"  # politeness 差 by its rule
     assert page.evaluate("document.activeElement.id") == "item-efficiency"  # focus follows the saved item
     page.screenshot(path=str(shots / "review_override.png"), full_page=True)
 
@@ -128,7 +133,7 @@ def test_filter_override_reload_export(browser: Any, served: Served, shots: Path
         page.get_by_role("link", name="人工评分 CSV(用于校准)").click()
     assert download.value.suggested_filename == "human_scores.csv"
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    assert text.splitlines() == ["conversation_id,rater,item_id,value", "c004,张三,efficiency,poor"]
+    assert text.splitlines() == ["conversation_id,rater,item_id,value,blind", "c004,张三,efficiency,poor,0"]
 
     page.goto(served.base + "c/" + EVIL_ID.replace("/", "%2F"))  # hostile markup stays text
     assert "<script>alert(1)</script>你好" in page.locator("#turn-1").inner_text()
@@ -217,3 +222,37 @@ def test_report_page_sorts_filters_and_exports(browser: Any, graded: Graded, tmp
     ]
     assert exported[0]["reason"].endswith("一致率 33% 低于 60%")  # a rationale over two lines, quoted
     assert problems == []
+
+
+def test_blind_mode_hides_the_ai_tier_until_submitted(browser: Any, graded: Graded, tmp_path: Path, shots: Path) -> None:
+    with VerdictStore(tmp_path / "blind.sqlite") as store:
+        server = start_review_server(graded.batch, store, reviewer="李四", blind=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            problems: list[str] = []
+            page = open_page(browser, problems)
+            page.goto(server.url)
+            assert "盲评模式" in page.locator("#blind-mode").inner_text()
+            assert page.locator('#queue tr[data-id="c004"] td').last.inner_text() == "0 / 10"
+            page.get_by_role("link", name="c004", exact=True).click()
+            item = page.locator("#item-efficiency")
+            assert item.locator("strong").count() == 0  # the AI tier is not in the DOM, nor its rationale
+            assert "一致率" not in page.content() and page.locator("mark").count() == 0
+            assert page.locator("h1").inner_text() == "c004"
+            page.screenshot(path=str(shots / "review_blind_before.png"), full_page=True)
+            item.get_by_label("你的评分").select_option("poor")
+            item.get_by_role("button", name="提交我的评分").click()
+            page.wait_for_url(lambda url: url.endswith("/c/c004?saved=efficiency#item-efficiency"))
+            item = page.locator("#item-efficiency")
+            assert item.locator("p.status strong").inner_text() == "好"  # revealed: the AI said 好
+            assert "一致率 33%" in item.inner_text() and page.locator("#item-efficiency-status").inner_text().startswith("已改判 → 差 李四")
+            assert page.locator("#item-norm_compliance strong").count() == 0  # the others stay hidden
+            item.scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "review_blind_after.png"))
+            stored = store.latest()[("c004", "efficiency")].verdict
+            assert (stored.reviewer, stored.tier, stored.original_tier, stored.blind) == ("李四", "poor", "good", True)
+            assert problems == []
+        finally:
+            server.shutdown()
+            thread.join(timeout=30)

@@ -234,8 +234,9 @@ def test_rule_types_come_from_the_rule_classes() -> None:
 def test_the_rubric_modules_import_only_downwards() -> None:
     # rule_model < model < lint < load: the models know nothing of loading or checks.
     below = {"_strict": set(), "_yaml": set(), "rule_model": {"_strict"}, "model": {"_strict", "rule_model"},
-             "_lint_parts": {"_yaml", "model", "rule_model"},
-             "lint": {"_lint_parts", "_yaml", "model", "rule_model"}, "load": {"_yaml", "lint", "model", "rule_model"}}
+             "_fields": {"_yaml", "model"}, "_lint_parts": {"_fields", "_yaml", "model", "rule_model"},
+             "lint": {"_fields", "_lint_parts", "_yaml", "model", "rule_model"},
+             "load": {"_yaml", "lint", "model", "rule_model"}}
     for name, allowed in below.items():
         tree = ast.parse((ROOT / "llm_grader" / "rubric" / f"{name}.py").read_text(encoding="utf-8"))
         siblings = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}

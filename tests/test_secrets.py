@@ -1,4 +1,4 @@
-"""Secrets (issue 17.8): credentials in a base URL are never shown or stored; redaction finds keys.
+"""Secrets: credentials in a base URL are never shown or stored; redaction finds keys.
 
 ``--base-url http://user:pass@host/v1`` put ``user:pass`` in error messages and in
 ``OUT.batch.json``; every place that shows or stores an endpoint now goes through
@@ -15,7 +15,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from pydantic import SecretStr
 
-from llm_grader import Conversation, Grader, load_rubric
+from llm_grader import Conversation, Grader, load_rubric, submit_batch
 from llm_grader.errors import ModelConfigurationError
 from llm_grader.model import ModelSettings, redact, without_userinfo
 from llm_grader.model.instructor_judge import InstructorJudge
@@ -79,7 +79,7 @@ def test_the_batch_state_file_stores_no_url_credentials(tmp_path: Path, by_id: d
         settings = ModelSettings(model="fake-model", base_url=with_credentials(server.base_url),
                                  api_key=SecretStr(KEY), transport_retries=1)
         state = tmp_path / "cards.jsonl.batch.json"
-        Grader(RUBRIC, model=settings, cache=None).submit_batch([by_id["c006"]], state=state)
+        submit_batch(Grader(RUBRIC, model=settings, cache=None), [by_id["c006"]], state=state)
     stored = state.read_text(encoding="utf-8")
     assert PASSWORD not in stored and "alice" not in stored and KEY not in stored
     assert server.base_url.split("://", 1)[1] in stored  # the endpoint itself is kept

@@ -316,7 +316,7 @@ def test_flagship_politeness_left_to_the_model(flagship_rules: Grader, said: str
 
 def test_flagship_hybrid_rules_are_documented_and_mirrored_in_english() -> None:
     zh, en = load_rubric("internet_cs_qa"), load_rubric("internet_cs_qa_en")
-    assert zh.version == en.version == "1.1"
+    assert zh.version == en.version == "1.3"
     shapes = [
         [(type(r).__name__, [t.tier for t in r.thresholds]) for r in rubric.item("politeness").decide_by_rule]
         for rubric in (zh, en)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_grader.conversation import load_conversations
+from llm_grader.conversation import implausible_seconds, load_conversations
 
 ROOT = Path(__file__).resolve().parent.parent
 ASR = ROOT / "tests" / "data" / "asr"
@@ -79,3 +79,18 @@ def test_time_unit_and_channel_options(tmp_path: Path) -> None:
     wrong = cli("grade", text, "-r", "phone_answering", "--rules-only", "--time-unit", "minutes",
                 "-o", tmp_path / "d.jsonl")
     assert wrong.returncode == 1 and "valid units: s, ms" in wrong.stderr
+
+
+def test_a_chat_with_iso_datetimes_is_not_taken_for_milliseconds() -> None:
+    # k022 of the shipped calibration set: a takeaway chat over 5.5 minutes, no end times,
+    # 0.47 characters per second with the waits between messages; it once warned.
+    shipped = ROOT / "eval" / "calibration" / "conversations.jsonl"
+    loaded = load_conversations(shipped)
+    assert "k022" in {c.id for c in loaded} and loaded.errors == []
+    assert loaded.warnings == []
+    # The same chat with its offsets in milliseconds read as seconds still warns (at x60,
+    # 5.5 hours, by the rate; at x1000 by the length).
+    (k022,) = [c for c in loaded if c.id == "k022"]
+    for factor, said in ((60, "the conversation carries 0.008 characters per second"), (1000, "lasts 92.2 h")):
+        turns = [t.model_copy(update={"start": (t.start or 0) * factor}) for t in k022.turns]
+        assert said in (implausible_seconds(k022.model_copy(update={"turns": turns})) or "")

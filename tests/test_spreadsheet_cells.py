@@ -1,4 +1,4 @@
-"""Spreadsheet cells are data (issue 17.6): no cell of ours runs as a formula, and ids round-trip.
+"""Spreadsheet cells are data: no cell of ours runs as a formula, and ids round-trip.
 
 The review sheet, ``human.csv`` and ``llm-grader export`` CSV neutralise every text cell that
 starts with ``=``, ``+``, ``-``, ``@``, tab or CR (OWASP CSV injection: a ``'`` before it);

@@ -53,6 +53,7 @@ def per_turn_rows() -> list[dict[str, Any]]:
             "conversation_id": r["id"],
             "channel": r["channel"],
             **({"notes": r["notes"]} if "notes" in r else {}),
+            **({"knowledge": r["knowledge"]} if "knowledge" in r else {}),
             **{f"metadata.{k}": v for k, v in r["metadata"].items()},
             **turn,
         }
@@ -96,16 +97,16 @@ def test_per_turn_dataframe_with_typed_columns() -> None:
             "start": pd.to_datetime(["2024-05-01T10:00:03+08:00", "2024-05-01T10:00:11+08:00", None]),
             "channel": ["chat", None, "chat"],
             "metadata.agent_id": ["A1", "A1", None],
-            "turn_no": [1, 2, 1],  # an unknown column is ignored, as in CSV files
+            "turn_no": [1, 2, 1],  # an unknown column is kept as metadata, per turn when it changes
         }
     )
     loaded = conversations_from_table(frame)
     assert not loaded.errors
     first, second = loaded
-    assert (first.id, first.channel, first.metadata) == ("7", "chat", {"agent_id": "A1"})
+    assert (first.id, first.channel, first.metadata) == ("7", "chat", {"agent_id": "A1", "turn_no": [1, 2]})
     assert [(t.speaker, t.start) for t in first.turns] == [("customer", 0.0), ("agent", 8.0)]
     assert first.started_at is not None and first.started_at.isoformat() == "2024-05-01T10:00:03+08:00"
-    assert (second.id, second.metadata, second.turns[0].start) == ("8", {}, None)
+    assert (second.id, second.metadata, second.turns[0].start) == ("8", {"turn_no": 1}, None)
     assert list(frame.columns)[-1] == "turn_no" and frame.shape == (3, 7)  # not modified
 
 
@@ -239,8 +240,8 @@ def test_missing_columns_and_wrong_inputs() -> None:
     loaded = conversations_from_table(pd.DataFrame({"who": ["agent"], "text": ["hi"]}))
     assert messages(loaded) == [
         "<DataFrame>: columns lack 'conversation_id', 'speaker'; expected one row per turn "
-        "(conversation_id, speaker, text[, start, end, channel, notes, metadata.*]) or one row per "
-        "conversation (id, turns[, channel, notes, metadata])"
+        "(conversation_id, speaker, text[, start, end, channel, notes, knowledge, metadata.*]) or one row per "
+        "conversation (id, turns[, channel, notes, knowledge, metadata])"
     ]
     with pytest.raises(TypeError, match="not str; read files with load_conversations"):
         conversations_from_table("examples/conversations.jsonl")
@@ -344,7 +345,7 @@ def test_item_records(cards: list[Scorecard]) -> None:
     by_item = {r["item_id"]: r for r in c001}
     first_response = cards[0].item("first_response_time")
     assert by_item["first_response_time"] == {
-        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.1", "model": None,
+        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.3", "model": None,
         "item_id": "first_response_time", "name": "首次回应时长规范", "category_id": "service_etiquette",
         "judge": "rule", "tier": "good", "tier_label": "好", "points": 5.0, "max_points": 5.0,
         "not_applicable": False, "needs_review": False, "error": None, "measured": 8.0, "occurrences": None,
@@ -373,7 +374,7 @@ def test_conversation_records(cards: list[Scorecard]) -> None:
     pending = "; ".join(f"{o.kind}:{o.id}" for o in card.pending_overrides)
     assert pending.startswith("fatal:")  # rules only: the model items that could fire them are open
     assert rows[0] == {
-        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.1", "model": None,
+        "conversation_id": "c001", "rubric_id": "internet_cs_qa", "rubric_version": "1.3", "model": None,
         "total_score": 5.0, "max_score": 100.0, "fatal": card.fatal, "zero_score": card.zero_score,
         "overrides": "", "pending_overrides": pending, "complete": False, "unscored_points": 95.0,
         "total_min": card.total_min, "total_max": card.total_max, "masked": "", "errors": "",

@@ -1,16 +1,30 @@
 """Grading through a provider's Batch API (about half the price of ordinary calls).
 
-    state = grader.submit_batch(conversations, state="cards.jsonl.batch.json")
-    cards = grader.collect_batch(conversations, state="cards.jsonl.batch.json", output="cards.jsonl")
+    from llm_grader.batching import collect_batch, submit_batch
+
+    state = submit_batch(grader, conversations, state="cards.jsonl.batch.json")
+    cards = collect_batch(grader, conversations, state="cards.jsonl.batch.json", output="cards.jsonl")
+
+The Batch API is a driver above the grader: the grader plans the requests without a model,
+and grades the batch's answers through an ordinary :class:`~llm_grader.model.Judge`.
 
 - :mod:`.state` — :class:`BatchState`, the state file that makes a run resumable;
-- :mod:`.run` — submit (:func:`asubmit_batch`), wait and download (:func:`await_batch`),
-  grade from the results (:func:`batch_grader`, :func:`acollect_batch`).
+- :mod:`.run` — submit (:func:`submit_batch`, :func:`asubmit_batch`), wait and download
+  (:func:`await_batch`), grade from the results (:func:`collect_batch`, :func:`acollect_batch`,
+  :func:`batch_grader`).
 
 The requests and answers themselves are :mod:`llm_grader.model.batch`'s.
 """
 
-from .run import acollect_batch, asubmit_batch, await_batch, batch_grader, finish_batch
+from .run import (
+    acollect_batch,
+    asubmit_batch,
+    await_batch,
+    batch_grader,
+    collect_batch,
+    finish_batch,
+    submit_batch,
+)
 from .state import BatchPart, BatchPending, BatchState, state_path
 
 __all__ = [
@@ -21,6 +35,8 @@ __all__ = [
     "asubmit_batch",
     "await_batch",
     "batch_grader",
+    "collect_batch",
     "finish_batch",
     "state_path",
+    "submit_batch",
 ]

@@ -1,22 +1,29 @@
 """A batch run: submit, wait (resumably), then grade from the results.
 
-1. :func:`asubmit_batch` plans each conversation's first-attempt requests
-   (:meth:`~llm_grader.grader.Grader.plan`), leaves out those the answer cache already holds
-   or that exceed the prompt budget, writes every distinct request once as a JSONL line
-   (at most 50,000 lines and 190 MB per batch; more are split across batches), uploads and
-   creates the batches, and saves a state file after each step: batch and file ids, the
-   rubric id and version, the judge's identity (never the key), the strategy and samples,
-   the custom ids and conversation ids, and status. When the state file exists it is
-   picked up instead (a killed run resumes its batch by id; nothing is sent twice).
+This driver sits above the grader: the grader knows nothing of batches. The batch's
+answers are just another :class:`~llm_grader.model.Judge` the ordinary grader grades with.
+
+1. :func:`asubmit_batch` plans each conversation's first-attempt requests (the grader's
+   :class:`~llm_grader.planning.Planner`, which needs no model), leaves out those the
+   answer cache already holds or that exceed the prompt budget, writes every distinct
+   request once as a JSONL line (at most 50,000 lines and 190 MB per batch; more are split
+   across batches), uploads and creates the batches, and saves a state file after each
+   step: batch and file ids, the rubric id and version, the judge's identity (never the
+   key), the strategy and samples, the custom ids and conversation ids, and status. When
+   the state file exists it is picked up instead (a killed run resumes its batch by id;
+   nothing is sent twice).
 2. :func:`await_batch` polls until every batch has ended (completed, expired, failed or
    cancelled), saving the status after each poll, then downloads the output and error files.
-3. :func:`batch_grader` is a copy of the grader whose judge answers from those files
-   (:class:`~llm_grader.model.batch.BatchAnswers`) in front of the real one; its
+3. :func:`batch_grader` is the grader with a judge that answers from those files
+   (:class:`~llm_grader.model.batch.BatchAnswers`, in front of the grader's own judge and
+   behind its answer cache: :meth:`~llm_grader.grader.Grader.with_judge`); its
    ``grade_many`` is the usual one — rules, scoring, evidence checks, results and exit
    codes — and a line missing, failed, expired or invalid becomes an ordinary call with
    re-asks.
 4. :func:`acollect_batch` runs 2 and 3 and then :func:`finish_batch` removes the state file
    and the downloads.
+
+:func:`submit_batch` and :func:`collect_batch` are the same from sync code.
 """
 
 from __future__ import annotations
@@ -28,36 +35,42 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ..conversation import Conversation
 from ..errors import LLMGraderError, ModelConfigurationError
-from ..model import CachedJudge, Judge, ModelSettings, Pacer, ResultCache, prompt_size
+from ..grader import Grader
+from ..model import CachedJudge, Judge, ModelSettings, Pacer, ResultCache
+from ..running import run_sync
+from ..scoring import Scorecard
 from .state import BatchPart, BatchPending, BatchState
 
 if TYPE_CHECKING:
-    from ..conversation import Conversation
-    from ..grader import Grader
     from ..model.batch import BatchAnswers, BatchClient
-    from ..scoring import Scorecard
 
-__all__ = ["acollect_batch", "asubmit_batch", "await_batch", "batch_grader", "finish_batch"]
+__all__ = [
+    "acollect_batch",
+    "asubmit_batch",
+    "await_batch",
+    "batch_grader",
+    "collect_batch",
+    "finish_batch",
+    "submit_batch",
+]
 
 # ----------------------------------------------------------------------------- the endpoint
 
 
-def _endpoint(grader: Grader) -> tuple[Judge, ResultCache | None, ModelSettings]:
-    """The grader's real judge, its answer cache, and the endpoint settings the batch goes to."""
-    judge, cache = grader.judge, None
+def _endpoint(grader: Grader) -> tuple[Judge, ModelSettings]:
+    """The grader's judge and the endpoint (its settings) the batch goes to."""
+    judge = grader.judge
     if judge is None:
         raise LLMGraderError("the Batch API needs a model: this grader grades rule items only")
-    if isinstance(judge, CachedJudge):
-        cache = judge.cache
-        judge = judge.inner
-    settings = getattr(judge, "settings", None)
-    if not isinstance(settings, ModelSettings):
+    settings = judge.endpoint
+    if settings is None:
         raise LLMGraderError(
             "the Batch API needs a model endpoint (a model name or ModelSettings), "
             f"not a {type(judge).__name__}"
         )
-    return judge, cache, settings
+    return judge, settings
 
 
 def _facts(grader: Grader) -> dict[str, Any]:
@@ -122,8 +135,8 @@ def _prepare(
 ) -> BatchState:
     from ..model.batch import BatchFormat, custom_id
 
-    judge, cache, settings = _endpoint(grader)
-    batch_format = BatchFormat(settings)
+    judge, settings = _endpoint(grader)
+    batch_format, cache, budget = BatchFormat(settings), grader.cache, judge.prompt_budget
     state = BatchState(path=path, conversations=[], **_facts(grader))
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = _Writer(state, max_lines, max_bytes)
@@ -134,14 +147,14 @@ def _prepare(
                 continue
             state.conversations.append(conversation.id)
             try:
-                requests = grader.plan(conversation)
+                requests = grader.planner.plan(conversation)
             except Exception:  # grading records the same failure on its scorecard
                 continue
             for request in requests:
                 cid = custom_id(request)
-                if cid in seen or prompt_size(request) > settings.prompt_budget:
+                if cid in seen or (budget is not None and request.size > budget):
                     continue  # asked once; an over-long prompt is refused when grading
-                key = ResultCache.key(judge.identity, request.messages, request.schema, request.sample)
+                key = ResultCache.key(judge.identity, request)
                 if cache is not None and cache.get(key) is not None:
                     continue  # answered from the cache when grading
                 seen.add(cid)
@@ -190,7 +203,7 @@ async def asubmit_batch(
     from ..model.batch import MAX_BATCH_BYTES, MAX_BATCH_LINES, BatchClient, BatchFormat
 
     path = Path(state)
-    _, _, settings = _endpoint(grader)
+    _, settings = _endpoint(grader)
     if path.exists():
         current = BatchState.load(path)
         _check(current, grader)
@@ -232,7 +245,7 @@ async def await_batch(
 
     current = state if isinstance(state, BatchState) else BatchState.load(state)
     _check(current, grader)
-    _, _, settings = _endpoint(grader)
+    _, settings = _endpoint(grader)
     client = BatchClient(settings)
     try:
         await _send(client, current, BatchFormat(settings).endpoint)
@@ -270,20 +283,21 @@ def _refuse_failed(state: BatchState, host: str) -> None:
 
 
 def batch_grader(grader: Grader, state: BatchState) -> tuple[Grader, BatchAnswers]:
-    """A copy of ``grader`` answering from the batch's downloaded results, and its batch judge.
+    """``grader`` answering from the batch's downloaded results, and its batch judge.
 
-    Requests the batch did not answer validly go to the real judge, paced by the grader's
-    concurrency and requests-per-minute; answers from the batch are not paced by the rate.
+    The batch judge stands in front of the grader's own judge and behind its answer cache
+    (a cached answer is used as ever; a batch answer is cached). Requests the batch did not
+    answer validly go to the grader's judge, paced by the grader's concurrency and
+    requests-per-minute; answers from the batch are not paced by the rate.
     """
     from ..model.batch import BatchAnswers, BatchFormat, BatchResults
 
-    judge, cache, settings = _endpoint(grader)
+    judge, settings = _endpoint(grader)
     config = grader.config
     pacer = Pacer(config.concurrency, config.requests_per_minute)
     answers = BatchAnswers(judge, BatchResults(state.downloads()), BatchFormat(settings), pacer=pacer)
-    front: Judge = CachedJudge(answers, cache) if cache is not None else answers
-    copy = type(grader)(grader.rubric, front, config=replace(config, requests_per_minute=None))
-    return copy, answers
+    front: Judge = CachedJudge(answers, grader.cache) if grader.cache is not None else answers
+    return grader.with_judge(front, config=replace(config, requests_per_minute=None)), answers
 
 
 def finish_batch(state: BatchState) -> None:
@@ -321,3 +335,51 @@ async def acollect_batch(
         await answering.aclose()
     finish_batch(current)
     return cards
+
+
+def submit_batch(
+    grader: Grader,
+    conversations: Iterable[Conversation],
+    *,
+    state: str | Path,
+    exclude: Collection[str] = (),
+    max_lines: int | None = None,
+    max_bytes: int | None = None,
+) -> BatchState:
+    """Send the model requests of ``conversations`` as Batch API jobs, or pick up ``state`` (sync).
+
+    See :func:`asubmit_batch`.
+    """
+    return run_sync(
+        asubmit_batch(
+            grader, conversations, state=state, exclude=exclude, max_lines=max_lines, max_bytes=max_bytes
+        )
+    )
+
+
+def collect_batch(
+    grader: Grader,
+    conversations: Iterable[Conversation],
+    *,
+    state: BatchState | str | Path,
+    output: str | Path | None = None,
+    wait: bool = True,
+    poll_interval: float = 30.0,
+    progress: Callable[[BatchState], None] | None = None,
+    **options: Any,
+) -> list[Scorecard]:
+    """Wait for the batch, then grade from its results, failures asked again (sync).
+
+    See :func:`acollect_batch`; the grader's connections are closed at the end.
+    """
+
+    async def collecting() -> list[Scorecard]:
+        try:
+            return await acollect_batch(
+                grader, conversations, state=state, output=output, wait=wait,
+                poll_interval=poll_interval, progress=progress, **options,
+            )  # fmt: skip
+        finally:
+            await grader.aclose()
+
+    return run_sync(collecting())

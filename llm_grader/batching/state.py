@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +24,20 @@ from ..textfiles import read_utf8
 if TYPE_CHECKING:
     from ..model.batch import BatchInfo
 
-__all__ = ["BatchPart", "BatchPending", "BatchState", "state_path"]
+__all__ = ["BatchPart", "BatchPending", "BatchState", "plain_id", "state_path"]
 
 STATE_VERSION = 1
 """The state file's format version."""
 _TERMINAL = ("completed", "failed", "expired", "cancelled")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+"""A provider's file or batch id: letters, digits, ``-`` and ``_`` (it names files on disk)."""
+
+
+def plain_id(value: str | None, what: str) -> str | None:
+    """``value`` if it is None or a plain id, else a clear error (an id names a file beside the state)."""
+    if value is not None and not _PLAIN_ID.fullmatch(value):
+        raise LLMGraderError(f"{what} {value!r} is not a plain id (letters, digits, '-', '_'): refused")
+    return value
 
 
 def state_path(output: str | Path) -> Path:
@@ -58,7 +69,10 @@ class BatchPart:
         return self.status in _TERMINAL
 
     def update(self, info: BatchInfo) -> None:
-        """Take the provider's status and counts."""
+        """Take the provider's status and counts (refusing ids that are not plain ids)."""
+        for what, value in (("batch id", info.id), ("output file id", info.output_file_id),
+                            ("error file id", info.error_file_id)):  # fmt: skip
+            plain_id(value, f"the provider's {what}")
         self.id = info.id
         self.status = info.status
         self.total = info.total or len(self.custom_ids)
@@ -139,16 +153,16 @@ class BatchState:
 
     @classmethod
     def load(cls, path: str | Path) -> BatchState:
-        """The state saved at ``path``; one ``file:line: message`` error when it cannot be used."""
+        """The state saved at ``path``; every field's type is checked, and ids must be plain ids.
+
+        One ``file:line: field: message`` error when it cannot be used.
+        """
         path = Path(path)
         data = _decoded(path)
         try:
-            if data.pop("version", None) != STATE_VERSION:
-                raise ValueError(f"version is not {STATE_VERSION}")
-            parts = [BatchPart(**part) for part in data.pop("parts")]
-            return cls(path=path, parts=parts, **data)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-            raise _refused(path, None, _one_line(exc)) from None
+            return _state(path, data)
+        except _Bad as bad:
+            raise InputError.at(str(path), None, bad.field, f"{bad}; {_FIX}") from None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -176,6 +190,88 @@ def _decoded(path: Path) -> Any:
         raise _refused(path, None, "nested too deeply") from None
     except ValueError as exc:  # an integer of thousands of digits
         raise _refused(path, None, _one_line(exc)) from None
+
+
+class _Bad(ValueError):
+    """A field of a state file of the wrong type or value."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = name
+
+
+def _object(value: Any, name: str, expected: set[str], required: set[str]) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _Bad(name or "(top level)", f"an object expected, got {type(value).__name__}")
+    unknown, missing = sorted(set(value) - expected), sorted(required - set(value))
+    if unknown or missing:
+        key = (unknown or missing)[0]
+        raise _Bad(f"{name}.{key}" if name else key, "unknown field" if unknown else "missing")
+    return value
+
+
+def _typed(value: Any, name: str, check: Callable[[Any], bool], expected: str) -> Any:
+    if not check(value):
+        shown = json.dumps(value, ensure_ascii=False, default=str)[:60]
+        raise _Bad(name, f"{expected} expected, got {shown}")
+    return value
+
+
+def _text(value: Any, name: str, *, optional: bool = False) -> Any:
+    return _typed(value, name, lambda v: isinstance(v, str) or (optional and v is None), "a string")
+
+
+def _count(value: Any, name: str) -> int:
+    return int(_typed(value, name, lambda v: type(v) is int and v >= 0, "a whole number of at least 0"))
+
+
+def _texts(value: Any, name: str) -> list[str]:
+    _typed(value, name, lambda v: isinstance(v, list), "a list")
+    return [_text(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+
+def _an_id(value: Any, name: str) -> str | None:
+    _text(value, name, optional=True)
+    if value is not None and not _PLAIN_ID.fullmatch(value):
+        raise _Bad(name, f"{value!r} is not a plain id (letters, digits, '-', '_')")
+    return value  # type: ignore[no-any-return]
+
+
+_IDS = ("input_file_id", "id", "output_file_id", "error_file_id")
+
+
+def _part(value: Any, name: str) -> BatchPart:
+    names = {f.name for f in fields(BatchPart)}
+    data = _object(value, name, names, {"custom_ids"})
+    part = BatchPart(custom_ids=_texts(data["custom_ids"], f"{name}.custom_ids"))
+    for key in _IDS:
+        setattr(part, key, _an_id(data.get(key), f"{name}.{key}"))
+    part.status = _text(data.get("status", part.status), f"{name}.status")
+    for key in ("total", "completed", "failed"):
+        setattr(part, key, _count(data.get(key, 0), f"{name}.{key}"))
+    part.problem = _text(data.get("problem"), f"{name}.problem", optional=True)
+    return part
+
+
+def _state(path: Path, value: Any) -> BatchState:
+    names = {f.name for f in fields(BatchState)} - {"path"}
+    data = _object(value, "", names | {"version"}, names - {"parts", "created_at"} | {"version"})
+    if data["version"] != STATE_VERSION:
+        raise _Bad("version", f"{STATE_VERSION} expected (a state file of another version)")
+    rubric = _object(data["rubric"], "rubric", {"id", "version"}, {"id", "version"})
+    for key in ("judge", "options"):
+        _typed(data[key], key, lambda v: isinstance(v, dict), "an object")
+    parts = data.get("parts", [])
+    _typed(parts, "parts", lambda v: isinstance(v, list), "a list")
+    return BatchState(
+        path=path,
+        rubric={key: _text(rubric[key], f"rubric.{key}") for key in ("id", "version")},
+        judge=dict(data["judge"]),
+        options=dict(data["options"]),
+        conversations=_texts(data["conversations"], "conversations"),
+        parts=[_part(p, f"parts[{i}]") for i, p in enumerate(parts)],
+        created_at=_text(data.get("created_at", ""), "created_at"),
+    )
 
 
 class BatchPending(LLMGraderError):

@@ -15,9 +15,11 @@ Human scores are aligned with scorecards by conversation and item; the statistic
 
 from .compare import compare_variants
 from .gates import agreement_failures, assert_agreement, overall_kappa
-from .human import HumanScore, load_human_scores
+from .human import HumanScore, load_human_scores, prefer_blind
 from .models import (
     CalibrationReport,
+    CoverageCurve,
+    CoveragePoint,
     Disagreement,
     FatalAgreement,
     Interval,
@@ -31,6 +33,8 @@ from .run import calibrate
 
 __all__ = [
     "CalibrationReport",
+    "CoverageCurve",
+    "CoveragePoint",
     "Disagreement",
     "FatalAgreement",
     "HumanScore",
@@ -46,4 +50,5 @@ __all__ = [
     "compare_variants",
     "load_human_scores",
     "overall_kappa",
+    "prefer_blind",
 ]

@@ -5,7 +5,9 @@ or tier label, ``not_applicable``, a number for ``item_id = total`` and 0/1 (or 
 for ``item_id = fatal``. Besides files, a pandas DataFrame, a ``datasets.Dataset`` or a list
 of dicts with those columns is read; problems there name the row, counted from 0. CSV cells
 neutralised against spreadsheet formulas (``'=x``, as llm-grader writes them) are read back
-as written (``=x``).
+as written (``=x``). An optional ``blind`` column (``1``/``0``, ``true``/``false``, ``yes``/``no``,
+``是``/``否``; empty: not known) says whether the rater gave the label with the AI grade hidden
+(``review export`` writes it); :func:`prefer_blind` keeps the blind labels where there are any.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from ..errors import InputError, LLMGraderError, Problem
 from ..spreadsheet import read_csv, restore
 from ..textfiles import read_utf8
 
-__all__ = ["HumanScore", "load_human_scores"]
+__all__ = ["HumanScore", "load_human_scores", "prefer_blind"]
 
 _COLUMNS = ("conversation_id", "rater", "item_id", "value")
+_BLIND = dict.fromkeys(("1", "true", "yes", "是"), True) | dict.fromkeys(("0", "false", "no", "否"), False)
 
 _Row = tuple[Mapping[str, Any], str, int | None]
 """A raw row, the file (or ``<type>``) it came from and its line."""
@@ -39,6 +42,8 @@ class HumanScore(BaseModel):
     rater: str
     item_id: str
     value: str
+    blind: bool | None = None
+    """Whether the label was given blind (the AI grade hidden from the rater); None: not known."""
 
 
 def _text(value: object) -> str:
@@ -62,7 +67,11 @@ def _row(data: Any, *, file: str, line: int | None, cell: Callable[[object], str
     missing = [c for c in _COLUMNS if data.get(c) in (None, "")]
     if missing:
         raise InputError.at(file, line, missing[0], f"is missing; each row needs {', '.join(_COLUMNS)}")
-    return HumanScore(**{c: cell(data[c]) for c in _COLUMNS})
+    given = data.get("blind")
+    blind = None if given in (None, "") else _BLIND.get(cell(given).lower())
+    if given not in (None, "") and blind is None:
+        raise InputError.at(file, line, "blind", f"{cell(given)!r} is not one of 1, 0 (true/false, yes/no)")
+    return HumanScore(**{c: cell(data[c]) for c in _COLUMNS}, blind=blind)
 
 
 def _jsonl_rows(text: str, file: str) -> tuple[list[_Row], list[Problem]]:
@@ -118,6 +127,24 @@ def _table_rows(source: object) -> list[_Row]:
         message = f"columns lack {', '.join(absent)}; expected {','.join(_COLUMNS)}"
         raise InputError([RowProblem(file=name, line=None, field="", message=message)])
     return [(record, name, i) for i, record in enumerate(records)]
+
+
+def prefer_blind(scores: Iterable[HumanScore]) -> tuple[list[HumanScore], dict[str, int]]:
+    """Per item, only its blind labels when it has any; and item id → blind labels kept.
+
+    Labels given with the AI grade in view anchor on it and inflate agreement, so an item
+    with blind labels is measured on those alone (model–human and, where two raters labelled
+    a conversation blind, human–human). Items without blind labels, and ``total`` / ``fatal``
+    rows, are kept as they are.
+    """
+    scores = list(scores)
+    blind_items = {s.item_id for s in scores if s.blind}
+    kept = [s for s in scores if s.item_id not in blind_items or s.blind]
+    counts: dict[str, int] = {}
+    for s in kept:
+        if s.blind:
+            counts[s.item_id] = counts.get(s.item_id, 0) + 1
+    return kept, counts
 
 
 def load_human_scores(source: str | Path | Iterable[Mapping[str, Any]] | Any) -> list[HumanScore]:

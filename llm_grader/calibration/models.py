@@ -15,6 +15,8 @@ from ..types import Evidence
 
 __all__ = [
     "CalibrationReport",
+    "CoverageCurve",
+    "CoveragePoint",
     "Disagreement",
     "FatalAgreement",
     "Interval",
@@ -61,6 +63,8 @@ class ItemAgreement(_Out):
     weights: Literal["quadratic"] | None
     labels: list[str]
     """Categories in order, worst first (``not_applicable`` last when it keeps full points)."""
+    tier_labels: dict[str, str] = Field(default_factory=dict)
+    """What graders call each tier of ``labels`` (``good`` → ``好``), for the report and its plots."""
     conversations: int
     unscored: int
     """Model answers missing (item failed or not graded) where humans scored."""
@@ -113,6 +117,34 @@ class Disagreement(_Out):
     rationale: str = ""
 
 
+class CoveragePoint(_Out):
+    """Grades with confidence at or above ``threshold`` auto-accepted, the rest sent to review."""
+
+    threshold: float
+    accepted: int
+    """Grades (conversation × item) accepted."""
+    coverage: float
+    """Share of the graded conversations' grades accepted (unscored ones never are)."""
+    coverage_ci: Interval
+    kappa: float
+    """Kappa of the accepted grades against the humans (overall: the mean over items)."""
+    kappa_ci: Interval
+
+
+class CoverageCurve(_Out):
+    """The coverage–agreement curve of one item, or of every item (``item_id`` ``overall``)."""
+
+    item_id: str
+    target_kappa: float
+    confident: bool
+    """Whether any grade carries a confidence above 0 (else the curve is flat: nothing to route)."""
+    points: list[CoveragePoint]
+    recommended: CoveragePoint | None = None
+    """The lowest threshold whose accepted grades reach ``target_kappa`` (most auto-accepted)."""
+    sentence: str = ""
+    """The plain sentence, in the rubric's language."""
+
+
 class CalibrationReport(_Out):
     """Everything ``calibrate`` measured; rendered by :mod:`llm_grader.report`."""
 
@@ -127,6 +159,17 @@ class CalibrationReport(_Out):
     disagreements: list[Disagreement]
     bootstrap: dict[str, float]
     notes: list[str] = Field(default_factory=list)
+    language: Literal["zh", "en"] = "en"
+    """The rubric's language, which the report is written in (reports made before it was kept: English)."""
+    coverage: list[CoverageCurve] = Field(default_factory=list)
+    """Coverage–agreement curves: overall first, then per item."""
+    blind_labels: dict[str, int] = Field(default_factory=dict)
+    """Item id → the blind labels it was measured on (items with any use only those)."""
+
+    @property
+    def blind_total(self) -> int:
+        """How many blind labels were used."""
+        return sum(self.blind_labels.values())
 
 
 class ItemComparison(_Out):
@@ -146,3 +189,6 @@ class VariantComparison(_Out):
     conversations: int
     items: list[ItemComparison]
     bootstrap: dict[str, float]
+    overall: ItemComparison | None = None
+    """The mean of the compared items' kappas (``item_id`` ``overall``), B − A with the same
+    paired bootstrap (each draw's mean over the items defined in it); None without items."""

@@ -7,22 +7,26 @@ Where two or more humans scored a conversation, the same figures between humans 
 ceiling to compare against. Confidence intervals come from a seeded bootstrap that
 resamples conversations. ``not_applicable`` is a category of its own placed above the top
 tier when it keeps full points (it is "no deduction"), and left out of the comparison when
-the item is then excluded from the total.
+the item is then excluded from the total. Where an item has blind labels (given with the AI
+grade hidden), only those are used, for the model–human figures and for the ceiling.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .. import agreement as ag
 from ..errors import LLMGraderError
-from ..rubric import Item, Rubric
+from ..results import load_results
+from ..rubric import Item, Rubric, load_rubric
 from ..scoring import ItemResult, Scorecard
 from ..types import NOT_APPLICABLE
 from ._shared import (
@@ -37,7 +41,8 @@ from ._shared import (
     model_value,
     pool,
 )
-from .human import HumanScore
+from .coverage import coverage_curves
+from .human import HumanScore, load_human_scores, prefer_blind
 from .models import (
     CalibrationReport,
     Disagreement,
@@ -54,17 +59,36 @@ _FATAL_NAME = "致命差错 / fatal error"
 
 
 def calibrate(
-    rubric: Rubric,
-    scorecards: Iterable[Scorecard],
-    human_scores: Sequence[HumanScore],
+    rubric: Rubric | str | Path,
+    scorecards: Iterable[Scorecard] | str | Path,
+    human_scores: Iterable[HumanScore] | str | Path | Any,
     *,
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
     max_disagreements: int = 200,
+    target_kappa: float = 0.8,
 ) -> CalibrationReport:
-    """Agreement of the scorecards with the human scores, per item, totals and fatal flags."""
-    cards = {c.conversation_id: c for c in scorecards}
+    """Agreement of the scorecards with the human scores, per item, totals and fatal flags.
+
+    Blind labels (``HumanScore.blind``) are preferred: an item with any is measured on its
+    blind labels alone, model–human and human–human (:func:`~.human.prefer_blind`); the
+    report's ``blind_labels`` counts them.
+
+    ``coverage``: the coverage–agreement curves (:mod:`.coverage`), their sentence aiming at
+    ``target_kappa``.
+
+    Each argument may be given in the form the other functions take: ``rubric`` a
+    :class:`Rubric`, a built-in name or a YAML path (:func:`~llm_grader.load_rubric`);
+    ``scorecards`` any iterable of scorecards (e.g. ``read_results(path)``) or a results
+    file path (:func:`~llm_grader.results.load_results`); ``human_scores`` a list of
+    :class:`HumanScore`, or anything :func:`load_human_scores` reads (a CSV/JSONL path, a
+    DataFrame, a ``datasets.Dataset``, dicts). Anything else is refused with an
+    :class:`~llm_grader.errors.LLMGraderError` saying what is expected.
+    """
+    rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+    cards = {c.conversation_id: c for c in _scorecards(scorecards)}
+    human_scores, blind = prefer_blind(_human_scores(human_scores))
     humans = human_values(rubric, human_scores)
     ids, notes = _conversations(cards, humans)
     draws = bootstrap_draws(n_boot, seed, len(ids))
@@ -83,7 +107,46 @@ def calibrate(
         disagreements=disagreements[:max_disagreements],
         bootstrap={"draws": n_boot, "seed": seed, "level": level},
         notes=notes,
+        language=rubric.language,
+        coverage=coverage_curves(
+            rubric, cards, humans.tiers, ids, draws, level=level, target_kappa=target_kappa
+        ),
+        blind_labels=blind,
     )
+
+
+def _scorecards(source: object) -> Iterator[Scorecard]:
+    if isinstance(source, (str, Path)):
+        yield from load_results(source)
+        return
+    if not isinstance(source, Iterable) or isinstance(source, (bytes, Mapping, Scorecard)):
+        raise LLMGraderError(
+            "calibrate: scorecards must be an iterable of Scorecard (e.g. read_results(path)) "
+            f"or a results file path, not {type(source).__name__}"
+        )
+    for index, card in enumerate(source):
+        if not isinstance(card, Scorecard):
+            raise LLMGraderError(
+                f"calibrate: scorecards[{index}] is a {type(card).__name__}, not a Scorecard"
+            )
+        yield card
+
+
+def _human_scores(source: object) -> list[HumanScore]:
+    """The human scores as a list (they are read more than once), loaded when not yet scores."""
+    if isinstance(source, (list, tuple)) and all(isinstance(s, HumanScore) for s in source):
+        return list(source)
+    if isinstance(source, Iterator):  # a generator: read it once
+        source = list(source)
+        if all(isinstance(s, HumanScore) for s in source):
+            return source
+    try:
+        return load_human_scores(source)
+    except TypeError as exc:  # not a path, a table or dicts
+        raise LLMGraderError(
+            "calibrate: human_scores must be HumanScore objects, a CSV/JSONL path, a DataFrame, "
+            f"a datasets.Dataset or dicts ({exc})"
+        ) from None
 
 
 def _conversations(cards: Mapping[str, Scorecard], humans: HumanValues) -> tuple[list[str], list[str]]:
@@ -233,6 +296,7 @@ def _item_agreement(
         scale="ordinal" if weights else "binary",
         weights="quadratic" if weights else None,
         labels=labels,
+        tier_labels={t.id: t.display for t in item.tiers},
         conversations=sum(1 for cid in ids if ratings.get(cid)),
         unscored=aligned.unscored,
         needs_review=aligned.needs_review,

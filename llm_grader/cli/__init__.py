@@ -7,6 +7,7 @@ by group:
 - :mod:`.rubric` — ``rubric check``, ``rubric show``, ``rubric schema``
 - :mod:`.grade` — ``grade``
 - :mod:`.calibrate` — ``calibrate``, ``report``, ``rescore``
+- :mod:`.align` — ``align`` (examples from disagreements, measured on held-out scores)
 - :mod:`.export` — ``export`` (scorecards as a CSV or Parquet table)
 - :mod:`.review` — ``review`` (the review page), ``review export``, ``review import``, ``review apply``
 - :mod:`._grading` — the shared model options and the one place a grader is made
@@ -29,11 +30,11 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InputError, LLMGraderError, ModelConfigurationError, OutputLockedError
+from ..errors import InputError, LLMGraderError, ModelConfigurationError, OutputLockedError, OutputWriteError
 from ..messages import text
-from . import calibrate, export, grade, review, rubric
+from . import align, calibrate, export, grade, review, rubric
 from ._console import err, out
-from ._grading import EXIT_CONFIG
+from ._grading import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_WRITE
 
 __all__ = ["app", "main"]
 
@@ -49,6 +50,7 @@ app.command()(grade.grade)
 app.command()(calibrate.calibrate)
 app.command()(calibrate.report)
 app.command()(calibrate.rescore)
+app.command()(align.align)
 app.command()(export.export)
 app.add_typer(review.review_app, name="review")
 
@@ -110,10 +112,12 @@ def main() -> None:
     """Entry point of the console script: errors as messages, never tracebacks.
 
     Exit codes: 0 done; 1 bad input (or conversations skipped), or an unexpected error (a bug:
-    one line naming the command; ``LLM_GRADER_TRACEBACK=1`` shows the traceback); 2 bad
-    command-line usage; 3 items or conversations could not be graded; 4 the model endpoint
-    refused the configuration (key, model, URL) or the results file is locked by another run;
-    5 ``calibrate --min-kappa``: agreement below the minimum.
+    one line naming the command; ``LLM_GRADER_TRACEBACK=1`` shows the traceback); 2 bad command-line usage;
+    3 items or conversations could not be graded; 4 the model endpoint refused the
+    configuration (key, model, URL) or the results file is locked by another run;
+    5 ``calibrate --min-kappa``: agreement below the minimum; 6 a results file could not be
+    written (disk full, I/O error): the run stopped, the file keeps whole lines; 130
+    interrupted (Ctrl-C): ``grade --resume`` goes on.
     """
     warnings.showwarning = _warning_line
     try:
@@ -121,6 +125,9 @@ def main() -> None:
     except (ModelConfigurationError, OutputLockedError) as exc:
         err.print(text("cli.error", "zh", message=exc), markup=False)
         sys.exit(EXIT_CONFIG)
+    except OutputWriteError as exc:
+        err.print(text("cli.error", "zh", message=exc), markup=False)
+        sys.exit(EXIT_WRITE)
     except InputError as exc:
         for problem in exc.problems:
             err.print(text("cli.error", "zh", message=problem), markup=False)
@@ -135,4 +142,4 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         err.print(text("cli.interrupted", "zh"), markup=False)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)

@@ -109,7 +109,7 @@ def run_batch_api(
     poll_interval: float,
 ) -> BatchRun:
     """Submit (or pick up) the batch, wait for it, grade ``batch`` from its results; print as ``grade``."""
-    from ..batching import batch_grader, finish_batch, state_path
+    from ..batching import batch_grader, finish_batch, state_path, submit_batch
     from ._grading import run_batch
 
     if grader.judge is None:
@@ -119,7 +119,7 @@ def run_batch_api(
     done = _graded_before(output, resume=resume, overwrite=overwrite)
     path = state_path(output)
     resumed = path.exists()
-    state = grader.submit_batch(_quiet(paths, encoding, options), state=path, exclude=done)
+    state = submit_batch(grader, _quiet(paths, encoding, options), state=path, exclude=done)
     how = "picked up from" if resumed else "submitted; its state is in"
     err.print(
         f"batch {_ids(state)}: {state.total} request(s) for {len(state.conversations)} conversation(s), "

@@ -7,6 +7,7 @@ command starts fast; the package modules a helper needs are imported when it run
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from ..messages import text
 
 if TYPE_CHECKING:
     from ..conversation import Conversation, Conversations
-    from ..scoring import ItemResult, Scorecard
+    from ..scoring import Scorecard
 
 __all__ = [
     "SUMMARY_ROWS",
@@ -35,9 +36,11 @@ __all__ = [
 ]
 
 # Piped output keeps whole lines rather than rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+out = Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 """Standard output: results, tables, closing lines."""
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+err = Console(
+    stderr=True, highlight=False, emoji=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200
+)
 """Standard error: problems, skipped input and the progress bar."""
 
 
@@ -82,6 +85,10 @@ class ConversationStream:
         self.language = language
         self.skipped = 0
         """Conversations that could not be read, so far."""
+        self.read = 0
+        """Conversations read (handed on to grading), so far."""
+        self.exhausted = False
+        """Whether every input file has been read to its end."""
         self._items = stream_conversations(
             *paths, encoding=encoding, on_warning=self._warn, **_parsed(options)
         )
@@ -97,7 +104,31 @@ class ConversationStream:
                 self.skipped += 1
                 err.print(text("cli.skipped", self.language, problem=item), markup=False)
             else:
+                self.read += 1
                 yield item
+        self.exhausted = True
+
+    def total(self, budget: float = 2.0) -> int | None:
+        """All the conversations of the input: the ones read, and the rest read quietly now.
+
+        For a run that stopped early (Ctrl-C) to say ``N of M``; the rest is read for at most
+        ``budget`` seconds (and not reported), None when that was not enough or the reading is
+        interrupted again.
+        """
+        from ..errors import ConversationError
+
+        if not self.exhausted:
+            deadline = time.monotonic() + budget
+            try:
+                for item in self._items:
+                    if not isinstance(item, ConversationError):
+                        self.read += 1
+                    if time.monotonic() > deadline:
+                        return None
+            except (KeyboardInterrupt, LLMGraderError):
+                return None
+            self.exhausted = True
+        return self.read
 
 
 def stream_batch(
@@ -109,6 +140,16 @@ def stream_batch(
     """
     return ConversationStream(paths, encoding, language, **options)
 
+
+_COLUMNS = (
+    "cli.table.conversation",
+    "cli.table.channel",
+    "cli.table.total",
+    "cli.table.graded",
+    "cli.table.unscored",
+    "cli.table.notes",
+)
+"""The summary table's columns, as the messages naming them."""
 
 SUMMARY_ROWS = 40
 """Rows of the summary table; the other scorecards are counted, and are in the output file."""
@@ -128,6 +169,8 @@ class BatchSummary:
         self.graded = 0
         self.unscored = 0
         """Items not scored, over every scorecard."""
+        self.abstained = 0
+        """Of those, the items the model could not determine (``cannot_determine``)."""
         self.failed = 0
         """Scorecards with an error or an item whose model call failed."""
         self.failed_ids: list[str] = []
@@ -138,6 +181,7 @@ class BatchSummary:
         """Count one scorecard (kept only while the table has room)."""
         self.graded += 1
         self.unscored += sum(1 for i in card.items if i.unscored)
+        self.abstained += sum(1 for i in card.items if i.abstained)
         self.usage = self.usage + card.usage
         if card.errors or any(i.audit.failure for i in card.items):
             self.failed += 1
@@ -161,29 +205,26 @@ class BatchSummary:
 
 def total_text(card: Scorecard, language: str) -> str:
     """The total as the table shows it: ``部分 low–high / max`` while partial, never a bare number."""
-    if not card.complete and card.total_min is not None and card.total_max is not None:
-        low, high = round(card.total_min, 2), round(card.total_max, 2)
-        return text("cli.partial", language, low=f"{low:g}", high=f"{high:g}", points=f"{card.max_score:g}")
-    if card.total_score is None:
-        return "—"
-    return text("cli.total", language, score=round(card.total_score, 2), points=card.max_score)
+    from ..views import total_text
+
+    return total_text(card, language)
 
 
-def _tier_text(item: ItemResult) -> str:
-    return "N/A" if item.not_applicable else item.tier_label or item.tier or ""
+def _notes(card: Scorecard, language: str) -> list[str]:
+    from ..views import pending_overrides, tier_text
 
-
-def _notes(card: Scorecard) -> list[str]:
     notes = [f"{o.kind}: {o.id}" for o in card.overrides]
-    pending: dict[str, list[str]] = {}
-    for p in card.pending_overrides:
-        pending.setdefault(p.kind, []).extend(i for i in p.blocking if i not in pending.get(p.kind, []))
-    notes += [f"{kind}? ({', '.join(items)})" for kind, items in pending.items()]
+    notes += [f"{kind}? ({', '.join(items)})" for kind, items in pending_overrides(card).items()]
     notes += [
-        f"{i.item_id}: {_tier_text(i)} {i.rationale}".strip()
+        f"{i.item_id}: {tier_text(i, language)} {i.rationale}".strip()
         for i in card.items
         if not i.unscored and (i.judge == "rule" or i.audit.decided_by == "rule")
     ]
+    notes += [f"{i.item_id}: {i.error}" for i in card.items if i.abstained]
+    for i in card.items:
+        if i.audit.inconsistent:
+            rules = ", ".join(c.id for c in i.audit.inconsistent)
+            notes.append(f"{i.item_id}: {text('cli.inconsistent', language, rules=rules)}")
     return notes + list(card.errors)
 
 
@@ -197,9 +238,9 @@ def summary_table(
     shown = cards[:max_rows]
     more = (len(cards) if total is None else total) - len(shown)
     caption = text("cli.more_rows", language, n=more) if more else None
-    table = Table(title="scorecards", caption=caption)
-    for column in ("conversation", "channel", "total", "graded", "unscored", "overrides / notes"):
-        table.add_column(column)
+    table = Table(title=text("cli.table.title", language), caption=caption)
+    for column in _COLUMNS:
+        table.add_column(text(column, language))
     for card in shown:
         unscored = sum(1 for i in card.items if i.unscored)
         cells = (
@@ -208,7 +249,7 @@ def summary_table(
             total_text(card, language),
             str(len(card.items) - unscored),
             str(unscored),
-            "\n".join(_notes(card)),
+            "\n".join(_notes(card, language)),
         )
         table.add_row(*(Text(cell) for cell in cells))  # Text: ids and notes are data, never markup
     return table

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from ..messages import text
-from ._console import out, total_text
+from ..views import item_verdict, needs_model, pending_overrides, total_text
+from ._console import out
 
 if TYPE_CHECKING:
     from ..scoring import ItemResult, Scorecard
@@ -22,24 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["explain_card", "explain_cards", "print_explanation"]
 
 
-def _verdict(item: ItemResult, language: str) -> str:
-    if item.occurrences is not None and item.tier is None:  # a deduction item
-        # What the occurrences cost, and what was taken (a group penalty takes no more than the group earned).
-        due, n = item.deduction or 0.0, len(item.occurrences)
-        return text("explain.occurrences", language, points=item.points or 0.0, n=n, due=due)
-    return f"{item.tier_label or item.tier} {item.points or 0:g}/{item.max_points:g}"
-
-
 def _line(item: ItemResult, language: str, verdict: str) -> str:
     rationale = " ".join(item.rationale.split())
     return "    " + text(
         "explain.line", language, id=item.item_id, name=item.name, verdict=verdict, rationale=rationale
     )
-
-
-def _needs_model(item: ItemResult) -> bool:
-    """Unscored because no model judged it (rules only), not because a call or a rule failed."""
-    return item.unscored and item.judge == "model" and item.audit.model is None and item.audit.failure is None
 
 
 def _overrides(groups: dict[str, list[str]], language: str) -> str:
@@ -61,19 +49,19 @@ def explain_card(card: Scorecard, language: str) -> Iterator[str]:
     ]
     by_model = [i for i in card.items if not i.unscored and not i.not_applicable and i not in by_rule]
     sections = [
-        ("explain.by_rule", [_line(i, language, _verdict(i, language)) for i in by_rule]),
-        ("explain.by_model", [_line(i, language, _verdict(i, language)) for i in by_model]),
+        ("explain.by_rule", [_line(i, language, item_verdict(i, language)) for i in by_rule]),
+        ("explain.by_model", [_line(i, language, item_verdict(i, language)) for i in by_model]),
         ("explain.not_applicable", [_line(i, language, "N/A") for i in card.items if i.not_applicable]),
         (
             "explain.not_graded",
-            [_line(i, language, i.error or "") for i in card.items if i.unscored and not _needs_model(i)],
+            [_line(i, language, i.error or "") for i in card.items if i.unscored and not needs_model(i)],
         ),
     ]
     for heading, lines in sections:
         if lines:
             yield "  " + text(heading, language)
             yield from lines
-    waiting = [i for i in card.items if _needs_model(i)]
+    waiting = [i for i in card.items if needs_model(i)]
     if waiting:
         items = ", ".join(i.item_id for i in waiting)
         points = sum(i.max_points for i in waiting)
@@ -83,9 +71,7 @@ def explain_card(card: Scorecard, language: str) -> Iterator[str]:
         for hit in card.overrides:
             fired.setdefault(hit.kind, []).append(hit.id)
         yield "  " + text("explain.fired", language, overrides=_overrides(fired, language))
-    pending: dict[str, list[str]] = {}
-    for p in card.pending_overrides:
-        pending.setdefault(p.kind, []).extend(i for i in p.blocking if i not in pending.get(p.kind, []))
+    pending = pending_overrides(card)
     if pending:
         yield "  " + text("explain.pending", language, overrides=_overrides(pending, language))
 

@@ -8,6 +8,7 @@ client are imported when a grader is made, not when the command line starts.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,7 +21,7 @@ from ._console import BatchSummary, ConversationStream, err, out
 
 if TYPE_CHECKING:
     from ..conversation import Conversations
-    from ..grader import SAMPLING_TEMPERATURE, Grader
+    from ..grader import Grader
     from ..rubric import Rubric
     from ..scoring import Scorecard
 
@@ -28,6 +29,8 @@ __all__ = [
     "EXIT_CONFIG",
     "EXIT_FAILED",
     "EXIT_INPUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_WRITE",
     "AllowInsecureOpt",
     "BaseUrlOpt",
     "BatchRun",
@@ -47,6 +50,7 @@ __all__ = [
     "RubricOpt",
     "RulesOnlyOpt",
     "SamplesOpt",
+    "SheetOpt",
     "StrategyOpt",
     "TemperatureOpt",
     "TimeUnitOpt",
@@ -88,6 +92,18 @@ StrategyOpt = Annotated[
         "conversation (one for the card); a grouped answer that fails its checks is asked again per item.",
     ),
 ]
+ReviewBelowOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--review-below",
+        min=0.0,
+        max=1.0,
+        help="Mark model items whose confidence (sample agreement x tier logprob) is below this for review.",
+    ),
+]
+NoLogprobsOpt = Annotated[
+    bool, typer.Option("--no-logprobs", help="Do not ask for token logprobs (json modes ask by default).")
+]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the answer cache.")]
 CacheOpt = Annotated[
     Path | None,
@@ -122,8 +138,8 @@ FormatOpt = Annotated[
     str,
     typer.Option(
         "--format",
-        help="Input format: auto (by suffix; .json = vendor ASR result), jsonl, csv, text, or an ASR vendor "
-        "(alibaba, tencent, iflytek, transcribe, connect).",
+        help="Input format: auto (by suffix; .json = vendor ASR result), jsonl, csv, xlsx, text, or an ASR "
+        "vendor (alibaba, tencent, iflytek, transcribe, connect).",
     ),
 ]
 ChannelMapOpt = Annotated[
@@ -136,6 +152,9 @@ TimeUnitOpt = Annotated[
         "--time-unit",
         help="Times in JSONL/CSV/text files: s or ms (default s; a warning when they look like ms).",
     ),
+]
+SheetOpt = Annotated[
+    str | None, typer.Option("--sheet", help="Sheet of .xlsx workbooks to read (default: the first).")
 ]
 ChannelOpt = Annotated[
     str | None, typer.Option("--channel", help="Channel of plain-text conversations: chat or call.")
@@ -165,9 +184,11 @@ def make_grader(
     strategy: str = "item",
     no_model_message: str = "cli.no_model",
     prices: Path | None = None,
+    review_below: float | None = None,
+    no_logprobs: bool = False,
 ) -> Grader:
     """The grader for the command-line options (the only place the command line makes one)."""
-    from ..grader import Grader
+    from ..grader import SAMPLING_TEMPERATURE, Grader
     from ..model import ModelSettings, check_mode
 
     settings = None
@@ -188,6 +209,7 @@ def make_grader(
             allow_insecure=allow_insecure,
             max_prompt_chars=max_prompt_chars,
             prices=prices,
+            logprobs=not no_logprobs,
         )
     return Grader(
         rubric,
@@ -198,6 +220,7 @@ def make_grader(
         samples=samples,
         mask_pii=not no_mask,
         strategy=strategy,
+        review_below=review_below,
     )
 
 
@@ -223,6 +246,10 @@ EXIT_FAILED = 3
 """Some items or conversations could not be graded (model calls failed); their scorecards say why."""
 EXIT_CONFIG = 4
 """The endpoint refused the configuration (key, model, URL) or the output is locked: nothing more sent."""
+EXIT_WRITE = 6
+"""The results file could not be written (disk full, I/O error): the run stopped; the file has whole lines."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT): the run stopped; ``--resume`` grades the rest."""
 
 
 def run_batch(
@@ -239,54 +266,100 @@ def run_batch(
     ``batch`` is a loaded list or a :class:`~._console.ConversationStream` read as grading goes.
     With ``collect=False`` no scorecard is kept but the table's first rows: counts, usage sums
     and failed ids are kept as scorecards stream to ``output``, so memory stays flat.
+
+    When the output cannot be written (a full disk) the table and the closing line are printed,
+    counting the scorecards graded but not written, and the
+    :class:`~llm_grader.errors.OutputWriteError` goes on up (one line, exit :data:`EXIT_WRITE`).
+    On Ctrl-C one line says how many of the input's conversations are in the output and
+    that ``--resume`` goes on (exit 130).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..model.prices import cost_text
+    from ..errors import OutputWriteError
+    from ..results import count_results
 
     language = grader.rubric.language
     started = time.monotonic()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
-        total = None if isinstance(batch, ConversationStream) else len(batch)  # a stream: not known
-        task = progress.add_task("grading", total=total)
-        summary = BatchSummary()
-        not_written: list[str] = []
+    summary = BatchSummary()
+    not_written: list[str] = []
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress:
+            total = None if isinstance(batch, ConversationStream) else len(batch)  # a stream: not known
+            task = progress.add_task("grading", total=total)
 
-        def on_scorecard(card: Scorecard) -> None:
-            summary.add(card)
-            progress.advance(task)
+            def on_scorecard(card: Scorecard) -> None:
+                summary.add(card)
+                progress.advance(task)
 
-        def on_error(conversation_id: str, message: str) -> None:
-            not_written.append(conversation_id)
-            err.print(text("cli.skipped", language, problem=f"{conversation_id}: {message}"), markup=False)
+            def on_error(conversation_id: str, message: str) -> None:
+                not_written.append(conversation_id)
+                problem = f"{conversation_id}: {message}"
+                err.print(text("cli.skipped", language, problem=problem), markup=False)
 
-        cards = grader.grade_many(
-            batch,
-            output=output,
-            resume=resume,
-            overwrite=overwrite,
-            on_scorecard=on_scorecard,
-            on_error=on_error,
-            collect=collect,
-        )
-    wall = time.monotonic() - started
+            cards = grader.grade_many(
+                batch,
+                output=output,
+                resume=resume,
+                overwrite=overwrite,
+                on_scorecard=on_scorecard,
+                on_error=on_error,
+                collect=collect,
+            )
+    except OutputWriteError as exc:
+        _close(grader, batch, summary, output, time.monotonic() - started, resume=resume,
+               not_written=not_written, unwritten=exc.unwritten)  # fmt: skip
+        raise
+    except KeyboardInterrupt:
+        in_input = batch.total() if isinstance(batch, ConversationStream) else len(batch)
+        done = count_results(output)
+        shown = f"{max(in_input, done)}" if in_input is not None else f"{done}+"
+        err.print(text("cli.interrupted_after", language, done=done, total=shown), markup=False)
+        raise
+    return _close(grader, batch, summary, output, time.monotonic() - started, resume=resume,
+                  not_written=not_written, cards=cards)  # fmt: skip
+
+
+def _close(
+    grader: Grader,
+    batch: Conversations | ConversationStream,
+    summary: BatchSummary,
+    output: Path,
+    wall: float,
+    *,
+    resume: bool,
+    not_written: list[str],
+    unwritten: Sequence[Scorecard] = (),
+    cards: list[Scorecard] | None = None,
+) -> BatchRun:
+    """Print the summary table, the closing line and the failed ids; what the run came to.
+
+    ``unwritten``: scorecards graded but not written (a full disk); their calls are counted.
+    """
+    from ..model.prices import cost_text
+    from ..results import count_results
+
+    language = grader.rubric.language
     out.print(summary.table(language))
-    usage = summary.usage
+    usage = sum((card.usage for card in unwritten), summary.usage)
     unreadable = batch.skipped if isinstance(batch, ConversationStream) else len(batch.errors)
+    before = count_results(output) - summary.graded if resume else 0
     closing = text(
         "cli.graded",
         language,
         graded=summary.graded,
+        before=text("cli.graded_before", language, n=before) if before > 0 else "",
+        unwritten=text("cli.graded_unwritten", language, n=len(unwritten)) if unwritten else "",
         skipped=unreadable + len(not_written),
         unscored=summary.unscored,
+        abstained=summary.abstained,
         calls=usage.calls,
         cached_calls=usage.cached_calls,
         prompt_tokens=usage.prompt_tokens,
@@ -300,11 +373,15 @@ def run_batch(
     failed = summary.failed_line(language)
     if failed:
         err.print(failed, markup=False)
-    return BatchRun(cards=cards, skipped=unreadable + len(not_written), failed=summary.failed)
+    return BatchRun(cards=cards or [], skipped=unreadable + len(not_written), failed=summary.failed)
 
 
 def load_options(
-    file_format: str, channel_map: str | None, time_unit: str | None, channel: str | None
+    file_format: str,
+    channel_map: str | None,
+    time_unit: str | None,
+    channel: str | None,
+    sheet: str | None = None,
 ) -> dict[str, Any]:
     """The conversation-loading options of the command line, checked."""
     from ..conversation import FORMATS
@@ -315,4 +392,5 @@ def load_options(
         raise LLMGraderError(f"unknown --time-unit {time_unit!r}; valid units: s, ms")
     if channel not in (None, "chat", "call"):
         raise LLMGraderError(f"unknown --channel {channel!r}; valid channels: chat, call")
-    return {"format": file_format, "channel_map": channel_map, "time_unit": time_unit, "channel": channel}
+    options = {"format": file_format, "channel_map": channel_map, "time_unit": time_unit, "channel": channel}
+    return options | ({"sheet": sheet} if sheet is not None else {})

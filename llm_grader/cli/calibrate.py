@@ -35,6 +35,7 @@ from ._grading import (
     RpmOpt,
     RubricOpt,
     SamplesOpt,
+    SheetOpt,
     StrategyOpt,
     TemperatureOpt,
     TimeUnitOpt,
@@ -83,6 +84,7 @@ def calibrate(
     file_format: FormatOpt = "auto",
     channel_map: ChannelMapOpt = None,
     time_unit: TimeUnitOpt = None,
+    sheet: SheetOpt = None,
     channel: ChannelOpt = None,
     allow_insecure: AllowInsecureOpt = False,
     max_prompt_chars: MaxPromptOpt = None,
@@ -118,7 +120,7 @@ def calibrate(
     if min_kappa is not None and not -1.0 <= min_kappa <= 1.0:
         raise LLMGraderError(f"--min-kappa {min_kappa}: a kappa threshold is between -1 and 1")
     humans = load_human_scores(human)
-    options = load_options(file_format, channel_map, time_unit, channel)
+    options = load_options(file_format, channel_map, time_unit, channel, sheet)
     batch = load_batch([conversations], encoding, language, **options)
     status = 1 if batch.errors else 0
     if results is not None and results.exists():
@@ -151,6 +153,9 @@ def calibrate(
     calibration = run_calibration(loaded, cards, humans, n_boot=n_boot, seed=seed)
     files = write_report(calibration, output, conversations={c.id: c for c in batch})
     out.print(_agreement_table(calibration, language))
+    if calibration.blind_labels:
+        used = ", ".join(f"{item} {n}" for item, n in sorted(calibration.blind_labels.items()))
+        out.print(text("report.cal.blind", language, n=calibration.blind_total, items=used), markup=False)
     for kind, path in files.items():
         out.print(text("cli.written", language, kind=kind, path=path), markup=False)
     if min_kappa is not None or gates:
@@ -195,11 +200,23 @@ def _gate(
     out.print(text("gate.passed", language, checks="; ".join(checks)), markup=False)
 
 
+_AGREEMENT_COLUMNS = (
+    "report.cal.col_item",
+    "n",
+    "report.cal.col_exact",
+    "report.cal.col_kappa_mh",
+    "report.cal.col_ci",
+    "report.cal.col_kappa_hh",
+    "report.cal.col_unscored",
+)
+"""The agreement table's columns: the calibration report's own headings."""
+
+
 def _agreement_table(calibration: CalibrationReport, language: str) -> Table:
     """Model–human and human–human agreement per item."""
     table = Table(title=text("cli.agreement_title", language, n=calibration.conversations))
-    for column in ("item", "n", "exact", "kappa model–human", "95% CI", "kappa human–human", "unscored"):
-        table.add_column(column)
+    for column in _AGREEMENT_COLUMNS:
+        table.add_column("n" if column == "n" else text(column, language))
     for i in calibration.items:
         ci = i.model_human.kappa_ci
         hh = i.human_human.kappa if i.human_human else float("nan")
@@ -236,18 +253,73 @@ def report(
         ),
     ] = None,
     encoding: EncodingOpt = None,
+    rubric: Annotated[
+        str | None,
+        typer.Option(
+            "-r",
+            "--rubric",
+            help="The rubric (file or name): the page's language. Default: the results' own.",
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Group the results (comma-separated fields, e.g. metadata.agent_id,metadata.team): "
+            "write the dashboard page, and the results page beside it as PAGE.results.html.",
+        ),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="With --by: trend per day, week or month (default week)."),
+    ] = None,
+    coaching: Annotated[
+        Path | None,
+        typer.Option("--coaching", help="With --by: write the coaching evidence as CSV."),
+    ] = None,
 ) -> None:
-    """Write a single-file HTML page of a batch of scorecards for a QA lead."""
-    from ..report import results_html
+    """Write a single-file HTML page of a batch of scorecards for a QA lead.
 
-    language = "zh"  # no rubric is involved
-    cards = _read_cards(results, language)
+    With ``--by``, the page is the dashboard of the groups (agents, teams: intervals,
+    ranks, a failure heat map, trends, coaching evidence), linked to the results page
+    written beside it. The page speaks the rubric's language: the rubric given with ``-r``,
+    else the built-in rubric the scorecards name, else Chinese.
+    """
+    from ..report import results_html
+    from ._dashboard import write_dashboard
+
+    cards = _read_cards(results, "zh")
+    language = _page_language(cards, rubric)
+    if by is None and (period is not None or coaching is not None):
+        raise typer.BadParameter(text("cli.needs_by", language), param_hint="--period / --coaching")
+    if period is not None and period not in ("day", "week", "month"):
+        raise typer.BadParameter(text("cli.bad_period", language, period=period), param_hint="--period")
     found = {}
     if conversations:
         found = {c.id: c for c in load_batch(conversations, encoding, language)}
-    page = results_html(cards, conversations=found, title=f"llm-grader — {results.name}")
-    output.write_text(page, encoding="utf-8")
-    out.print(text("cli.page_written", language, n=len(cards), path=output), markup=False)
+    title = f"llm-grader — {results.name}"
+    page_path = output if by is None else output.with_name(output.stem + ".results.html")
+    page = results_html(cards, conversations=found, title=title, language=language)
+    if by is not None:
+        write_dashboard(cards, by, period, found, output, page_path, coaching, title, language)
+    page_path.write_text(page, encoding="utf-8")
+    out.print(text("cli.page_written", language, n=len(cards), path=page_path), markup=False)
+
+
+def _page_language(cards: list[Scorecard], rubric: str | None) -> str:
+    """The language of the rubric given, or of the one built-in rubric the cards name ("zh" without)."""
+    from ..errors import NotFoundError
+    from ..rubric import load_rubric
+
+    if rubric is not None:
+        return load_rubric(rubric).language
+    ids = {c.rubric_id for c in cards}
+    if len(ids) != 1:
+        return "zh"
+    try:
+        return load_rubric(ids.pop()).language
+    except NotFoundError:
+        return "zh"
 
 
 def rescore(

@@ -22,12 +22,15 @@ from ._grading import (
     ModelOpt,
     ModeOpt,
     NoCacheOpt,
+    NoLogprobsOpt,
     NoMaskOpt,
     ProviderOpt,
+    ReviewBelowOpt,
     RpmOpt,
     RubricOpt,
     RulesOnlyOpt,
     SamplesOpt,
+    SheetOpt,
     StrategyOpt,
     TemperatureOpt,
     TimeUnitOpt,
@@ -54,6 +57,8 @@ def grade(
     samples: SamplesOpt = 1,
     temperature: TemperatureOpt = None,
     strategy: StrategyOpt = "item",
+    review_below: ReviewBelowOpt = None,
+    no_logprobs: NoLogprobsOpt = False,
     no_cache: NoCacheOpt = False,
     cache_path: CacheOpt = None,
     no_mask: NoMaskOpt = False,
@@ -68,6 +73,7 @@ def grade(
     file_format: FormatOpt = "auto",
     channel_map: ChannelMapOpt = None,
     time_unit: TimeUnitOpt = None,
+    sheet: SheetOpt = None,
     channel: ChannelOpt = None,
     allow_insecure: AllowInsecureOpt = False,
     max_prompt_chars: MaxPromptOpt = None,
@@ -106,7 +112,9 @@ def grade(
     """Grade conversations and write scorecards as JSONL, with a summary table.
 
     Exit codes: 0 all graded; 1 some conversations skipped (bad input); 3 some items or
-    conversations could not be graded; 4 the endpoint refused the configuration.
+    conversations could not be graded; 4 the endpoint refused the configuration; 6 the
+    output could not be written (disk full): the run stopped, what it holds is whole;
+    130 interrupted (Ctrl-C): rerun with --resume.
     """
     from ..rubric import load_rubric
 
@@ -128,8 +136,10 @@ def grade(
         allow_insecure=allow_insecure,
         max_prompt_chars=max_prompt_chars,
         prices=prices,
+        review_below=review_below,
+        no_logprobs=no_logprobs,
     )
-    options = load_options(file_format, channel_map, time_unit, channel)
+    options = load_options(file_format, channel_map, time_unit, channel, sheet)
     # Read as graded, scorecards not kept (--explain keeps them): memory stays flat at any volume.
     batch = stream_batch(conversations, encoding, grader.rubric.language, **options)
     if dry_run:

@@ -120,6 +120,13 @@ def serve(
     rubric: RubricOpt = None,
     low_agreement: LowAgreementOpt = 0.8,
     encoding: EncodingOpt = None,
+    blind: Annotated[
+        bool,
+        typer.Option(
+            "--blind",
+            help="Blind labels (calibration samples): each AI grade hidden until the reviewer labelled it.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the review page: flagged items, transcripts with evidence, verdicts and appeals."""
     from ..review import VerdictStore, is_loopback, start_review_server, summarise
@@ -128,7 +135,7 @@ def serve(
     language = batch.rubric.language
     with VerdictStore(db) as store:
         server = start_review_server(
-            batch, store, host=host, port=port, reviewer=reviewer, low_agreement=low_agreement
+            batch, store, host=host, port=port, reviewer=reviewer, low_agreement=low_agreement, blind=blind
         )
         if not is_loopback(host.strip("[]")):
             err.print(text("review.exposed", language, host=host, url=server.url), markup=False)
@@ -144,6 +151,8 @@ def serve(
             verdicts=store.count(),
         )
         out.print(serving, markup=False)
+        if blind:
+            out.print(text("review.serving_blind", language), markup=False)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -171,7 +180,7 @@ def export(
     low_agreement: LowAgreementOpt = 0.8,
     encoding: EncodingOpt = None,
 ) -> None:
-    """Export verdicts as human scores (conversation_id,rater,item_id,value), or the review sheet."""
+    """Export verdicts as human scores (conversation_id,rater,item_id,value,blind), or the review sheet."""
     from ..review import VerdictStore, write_human_scores, write_sheet
 
     if sheet:
@@ -186,9 +195,11 @@ def export(
         out.print(text("review.exported_sheet", batch.rubric.language, n=n, path=output), markup=False)
         return
     with VerdictStore(_existing(db)) as store:
-        latest = store.latest()
-    n = write_human_scores(latest, output)
-    out.print(text("review.exported_human", "zh", n=n, path=output, skipped=len(latest) - n), markup=False)
+        labels = store.labels()
+    n = write_human_scores(labels, output)
+    blind = sum(s.verdict.blind for s in labels)
+    message = text("review.exported_human", "zh", n=n, path=output, skipped=len(labels) - n, blind=blind)
+    out.print(message, markup=False)
 
 
 @review_app.command("import")

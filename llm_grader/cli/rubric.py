@@ -90,6 +90,13 @@ def _item_lines(item: Item, language: str) -> list[str]:
     if item.thresholds:  # failed checks → tier
         shown = ", ".join(t.model_dump_json(exclude_defaults=True) for t in item.thresholds)
         lines.append(text("cli.rule", language, rule=f"[{shown}]"))
+    for n, example in enumerate(item.examples, start=1):
+        tier = f" → {example.tier}" if example.tier else ""
+        shown = example.text.replace("\n", " / ")
+        detail = "".join(f" [{q}]" for q in example.quotes) + (f" — {example.why}" if example.why else "")
+        lines.append(text("cli.example", language, n=n, tier=tier, text=shown, detail=detail))
+    if item.context:
+        lines.append(text("cli.context", language, fields=", ".join(item.context)))
     if item.not_applicable:
         na = item.not_applicable
         lines.append(text("cli.not_applicable_when", language, when=na.when, policy=na.policy))
@@ -179,9 +186,20 @@ def _show_rubric(rubric: Rubric) -> None:
     out.print(heading)
     if rubric.description:
         out.print(rubric.description, markup=False)
+    if rubric.context:
+        out.print(text("cli.context", language, fields=""), markup=False)
+        for line in rubric.context.strip().splitlines():
+            out.print(f"  {line}", markup=False)
     table = Table(show_lines=False)
-    for column in ("category", "item", "id", "judge", "max", "tiers / deduction"):
-        table.add_column(column)
+    for column in (
+        "cli.rubric.category",
+        "cli.rubric.item",
+        "cli.rubric.id",
+        "cli.rubric.judge",
+        "cli.rubric.max",
+        "cli.rubric.tiers",
+    ):
+        table.add_column(text(column, language))
     for category in rubric.categories:
         header = text("cli.category", language, name=category.name, points=category.maximum)
         if category.base_score is not None:

@@ -342,6 +342,9 @@ def read_asr(
 
 _MAX_CALL_SECONDS = 24 * 3600
 _MIN_CHARS_PER_SECOND = 0.5
+_MIN_CHARS_PER_SECOND_OVERALL = 0.05
+"""Over a whole conversation (no end times), waits included: a chat typed at a normal pace
+carries some 0.3-2 characters per second, and read as seconds, milliseconds make it ~0.001."""
 
 
 def implausible_seconds(conversation: Conversation) -> str | None:
@@ -350,7 +353,9 @@ def implausible_seconds(conversation: Conversation) -> str | None:
     Warns when the conversation lasts more than 24 h, or when the agent speaks fewer than
     0.5 characters per second over the agent's turns (people say 3-5 Chinese characters,
     about 15 Latin letters, per second; read as seconds, milliseconds make it ~1000 times
-    slower). Without end times the rate is taken over the whole conversation.
+    slower). Without end times the rate is taken over the whole conversation, waits between
+    messages included, and warns below 0.05 characters per second: a chat log's customer
+    and agent take their time to type, but not a thousand times as long.
     """
     starts = [t.start for t in conversation.turns if t.start is not None]
     if not starts:
@@ -364,11 +369,11 @@ def implausible_seconds(conversation: Conversation) -> str | None:
         t for t in conversation.turns if t.speaker == "agent" and t.start is not None and t.end is not None
     ]
     if agent:
-        seconds = sum((t.end or 0.0) - (t.start or 0.0) for t in agent)
+        seconds, floor = sum((t.end or 0.0) - (t.start or 0.0) for t in agent), _MIN_CHARS_PER_SECOND
         chars, who = sum(len("".join(t.text.split())) for t in agent), "the agent speaks"
     else:
-        seconds = span
+        seconds, floor = span, _MIN_CHARS_PER_SECOND_OVERALL
         chars, who = sum(len("".join(t.text.split())) for t in conversation.turns), "the conversation carries"
-    if seconds > 0 and chars >= 10 and chars / seconds < _MIN_CHARS_PER_SECOND:
+    if seconds > 0 and chars >= 10 and chars / seconds < floor:
         return f"conversation {conversation.id!r}: {who} {chars / seconds:.3f} characters per second: {hint}"
     return None

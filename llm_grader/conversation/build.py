@@ -213,6 +213,38 @@ def problems_capped(problems: list[Problem]) -> list[Problem]:
     return [*ordered[:_MAX_PROBLEMS], more]
 
 
+# --------------------------------------------------------------------------- OpenAI-style messages
+
+
+def _content_text(content: object) -> object:
+    """An OpenAI message's ``content``: text, or the text parts of a list of parts joined."""
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        return "\n".join(str(p.get("text", "")) for p in content)
+    return content
+
+
+def openai_turn(turn: Mapping[str, Any]) -> dict[str, Any]:
+    """A turn written as an OpenAI chat message (``role``/``content``) in the turn's own fields.
+
+    ``role`` becomes ``speaker`` (``user`` is the customer, ``assistant`` the agent, ``system``
+    the system) and ``content`` becomes ``text`` (a list of text parts joined with line
+    breaks); each only when the turn does not give the field itself. Other turns are copied.
+    """
+    copy = dict(turn)
+    if "role" in copy and "speaker" not in copy:
+        copy["speaker"] = copy.pop("role")
+    if "content" in copy and "text" not in copy:
+        copy["text"] = _content_text(copy.pop("content"))
+    return copy
+
+
+def _openai_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The record with an OpenAI-style ``messages`` list read as its ``turns``."""
+    if "messages" in record and "turns" not in record:
+        return {("turns" if k == "messages" else k): v for k, v in record.items()}
+    return record
+
+
 # --------------------------------------------------------------------------- building
 
 
@@ -227,7 +259,7 @@ def _prepare_turns(turns: list[Any]) -> tuple[list[Any], list[tuple[object, obje
             fixed.append(turn)
             raw_times.append((None, None))
             continue
-        copy = dict(turn)
+        copy = openai_turn(turn)
         if "speaker" in copy:
             try:
                 copy["speaker"] = resolve_speaker(copy["speaker"])
@@ -304,7 +336,8 @@ def conversation_from_record(
 ) -> Conversation:
     """Validate one conversation given as a mapping shaped like :class:`Conversation`.
 
-    Speaker names may be any of :data:`SPEAKER_ALIASES`; ``start``/``end`` may be anything
+    Speaker names may be any of :data:`SPEAKER_ALIASES`, and turns may be OpenAI chat messages
+    (``role``/``content``, in ``turns`` or ``messages``); ``start``/``end`` may be anything
     :func:`parse_time` accepts and are normalised to seconds from the start of the
     conversation (the first datetime becomes ``started_at`` unless the record has one).
     ``file`` and ``line`` locate the record in error messages, and ``turn_lines`` the line of
@@ -324,6 +357,7 @@ def conversation_from_record(
 
     if not isinstance(record, Mapping):
         raise ConversationError.at(file, line, "", f"must be an object, not {type(record).__name__}")
+    record = _openai_record(record)
     fatal = _fatal_problem(record)
     if fatal is not None:
         raise ConversationError(located([fatal]), conversation_id=_conversation_id(record))

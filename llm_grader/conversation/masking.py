@@ -13,32 +13,54 @@ What counts. A *label* is the word nearest before a number (within twelve charac
 sentence): ID (身份证, 证件号), card (卡号, 银行卡...), phone (电话, 手机...) or order (订单,
 单号, 快递, 流水号, 编号, 发票...).
 
-- ``mobile``: 11 digits ``1[3-9]…``, country prefix allowed. Masked even after an order label:
-  nothing tells the two apart, and a miss leaks a phone number.
+- ``mobile``: 11 digits ``1[3-9]…``, country prefix allowed; masked after a loose order label
+  (``订单``: a miss leaks a phone number), not right after ``订单号``, ``编号``, ``order no.``….
 - ``landline``: area code (``010``, ``02x``, ``0[3-9]xx``; parentheses allowed), a 7–8 digit
   number, an optional extension (``-123``, ``转123``); not after an order label.
-- ``id_card``: 18 digits (or 17 and ``X``) with a valid region, birth date and ISO 7064 MOD 11-2
-  check digit, whatever the label; 15 legacy digits with a valid region and birth date, not
-  after an order label. After an ID label the shape is enough (a mistyped ID is still personal).
+- ``id_card``: 18 digits (or 17 and ``X``/``x``/``叉``, spaced or not) with a valid region, birth
+  date and ISO 7064 MOD 11-2 check digit, whatever the label; 15 legacy digits with a valid
+  region and birth date, not after an order label. After an ID label the shape is enough (a
+  mistyped ID is still personal), 17 digits too.
 - ``bank_card``: a whole written number or an unbroken block of 13–19 digits passing Luhn, or
   of 16–19 digits starting ``62`` (UnionPay: not every domestic card passes Luhn), or of 13–19
   digits after a card label; never after an order label.
-- ``email``: ``local@domain.tld``, also with ``＠``, ``艾特`` and ``点`` as ASR writes them.
+- ``email``: ``local@domain.tld``, also with ``＠``/``艾特``/``点``, spaced (``z h a n g @ q q . c o m``)
+  or in words throughout (``amy at gmail dot com``).
 
 Not personal data: numbers glued to letters (``TK2024…``, ``SF…``), next to a currency sign or
-unit (``¥1,380.00``, ``138元``), dates and times (``:`` and ``/`` never join digits, a comma
-joins only Chinese digits), versions and IP addresses (a dot joins only groups of three or more
-digits), service lines and short numbers (``400-820-8820``, ``95588``), postal codes.
+unit (``¥1,380.00``, ``138元``), dates and times (``:``, ``/`` never join digits), thousands
+(``，,、。`` join groups, not three digits after at most three: ``13,800,123``), versions and IP
+addresses (a dot joins only groups of 3+ digits), service lines and short numbers
+(``400-820-8820``, ``95588``), postal codes.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
 from typing import Any, NamedTuple
 
+from ._pii_patterns import (
+    _AMOUNT_AFTER,
+    _AMOUNT_BEFORE,
+    _AREA,
+    _CHUNK,
+    _CN_DIGITS,
+    _EMAIL,
+    _EXTENSION,
+    _GAP,
+    _LABELS,
+    _MAX_DIGITS,
+    _MOBILE,
+    _ORDER_NUMBER,
+    _SENTENCE_END,
+    _SPACED_EMAIL,
+    _TRAILING_X,
+    _VALUE,
+    _id_check,
+    _luhn,
+    _valid_birth,
+)
 from .model import Conversation
 
 __all__ = [
@@ -62,39 +84,6 @@ class Span(NamedTuple):
 
 Masker = Callable[[str], Iterable[Span]]
 """Finds the spans of one kind of personal data in a text (a built-in detector or your own)."""
-
-_CN_DIGITS = "零〇一二三四五六七八九幺两"
-_VALUE = dict(
-    zip("0123456789０１２３４５６７８９零一二三四五六七八九〇幺两Xx", "0123456789" * 3 + "012XX", strict=True)
-)
-"""Each character that can be a digit of a number, and its value."""
-_DIGIT = f"0-9０-９{_CN_DIGITS}"
-_SPACE = "[ \t\u3000]"
-_CHUNK = re.compile(f"[{_DIGIT}]+(?:[Xx](?![A-Za-z0-9]))?")
-_GAP = re.compile(rf"{_SPACE}{{1,3}}|{_SPACE}*[-－—–)）]{_SPACE}*|[.．]|[，,、]{_SPACE}?")
-_MAX_DIGITS = 24  # no kind is longer (an ID with separators is 18, a card 19)
-_AMOUNT_BEFORE = "¥￥$€£"
-_AMOUNT_AFTER = ("元", "块", "万", "亿", "角", "%", "％")
-_EXTENSION = re.compile(rf"{_SPACE}*(?:转|分机|[Ee][Xx][Tt]\.?){_SPACE}*[{_DIGIT}]{{1,5}}(?![{_DIGIT}])")
-_MOBILE = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
-_AREA = re.compile(r"0(?:10|2[0-9]|[3-9][0-9]{2})")
-_REGIONS = frozenset(map(str, (11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44,
-                                45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83)))  # fmt: skip
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_LABELS = {
-    "id_card": ("身份证", "证件号", "身份号"),
-    "bank_card": ("卡号", "银行卡", "信用卡", "储蓄卡", "借记卡", "银行账号", "card"),
-    "phone": ("电话", "手机", "座机", "固话", "联系方式", "tel", "phone"),
-    "other": ("订单", "单号", "快递", "物流", "包裹", "流水号", "交易号", "编号", "发票", "序列号", "批次",
-              "券码", "兑换码", "合同号", "保单号", "工号", "order", "tracking", "invoice", "ticket", "isbn"),
-}  # fmt: skip
-_SENTENCE_END = re.compile(r"[。！？；;!?\n]")
-_EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]*"
-    r"(?P<at>\s?(?:@|＠|艾特)\s?)"
-    r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:(?:\.|．|点)[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*"
-    r"(?:\.|．|点)[A-Za-z]{2,}(?![A-Za-z0-9])"
-)
 
 
 class _Candidate(NamedTuple):
@@ -120,8 +109,12 @@ def _joins(text: str, left: tuple[int, int], right: tuple[int, int]) -> bool:
         return False
     if gap in (".", "．"):
         return left[1] - left[0] >= 3 and right[1] - right[0] >= 3
-    if gap[0] in "，,、":
-        return text[left[1] - 1] in _CN_DIGITS or text[right[0]] in _CN_DIGITS
+    if gap[0] in "，,、。":
+        if text[left[1] - 1] in _CN_DIGITS or text[right[0]] in _CN_DIGITS:
+            return True
+        # Arabic digits: a comma between groups (138，1234，5678) joins them, except thousands
+        # grouping (13,800,123): a group of three after a group of at most three.
+        return not (right[1] - right[0] == 3 and left[1] - left[0] <= 3)
     return True
 
 
@@ -183,6 +176,17 @@ def _candidates(text: str) -> Iterator[_Candidate]:
                     found = _candidate(text, stretch, solid)
                     if not _is_amount(text, found.start, found.end):
                         yield found
+                        yield from _with_check_x(text, found)
+
+
+def _with_check_x(text: str, found: _Candidate) -> Iterator[_Candidate]:
+    """17 digits followed by a separate ``X`` (or ASR's ``叉``): also the 18-character ID number."""
+    if len(found.digits) != 17 or not found.digits.isdigit():
+        return
+    check = _TRAILING_X.match(text, found.end)
+    if check is not None:
+        digits, positions = found.digits + "X", (*found.positions, check.end() - 1)
+        yield _Candidate(found.start, check.end(), digits, positions, found.solid)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -201,27 +205,10 @@ def _label(text: str, start: int) -> str | None:
     return None if best is None else best[2]
 
 
-def _valid_birth(region: str, birth: str) -> bool:
-    if region[:2] not in _REGIONS:
-        return False
-    try:
-        born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:8]))
-    except ValueError:
-        return False
-    return 1900 <= born.year <= 2100
-
-
-def _id_check(first17: str) -> str:
-    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
-
-
-def _luhn(digits: str) -> bool:
-    doubled = (int(char) * (1 + position % 2) for position, char in enumerate(reversed(digits)))
-    return sum(value - 9 if value > 9 else value for value in doubled) % 10 == 0
-
-
 def _is_mobile(text: str, found: _Candidate) -> bool:
-    return _MOBILE.fullmatch(found.digits) is not None
+    if _MOBILE.fullmatch(found.digits) is None:
+        return False
+    return _ORDER_NUMBER.search(text, max(0, found.start - 16), found.start) is None
 
 
 def _is_id_card(text: str, found: _Candidate) -> bool:
@@ -229,6 +216,8 @@ def _is_id_card(text: str, found: _Candidate) -> bool:
     if len(digits) == 18 and digits[:17].isdigit() and (digits[17].isdigit() or digits[17] == "X"):
         checked = _valid_birth(digits[:6], digits[6:14]) and _id_check(digits[:17]) == digits[17]
         return label == "id_card" or checked
+    if len(digits) == 17 and digits.isdigit():  # the check character left out, after its label
+        return label == "id_card"
     if len(digits) == 15 and digits.isdigit():
         return label == "id_card" or (label != "other" and _valid_birth(digits[:6], "19" + digits[6:12]))
     return False
@@ -316,7 +305,11 @@ def find_bank_cards(text: str) -> list[Span]:
 
 def find_emails(text: str) -> list[Span]:
     """E-mail addresses; the ``@domain`` stays visible (kind ``email``)."""
-    return [Span(m.start(), m.end(), "email", m.end() - m.start("at")) for m in _EMAIL.finditer(text)]
+    return [
+        Span(m.start(), m.end(), "email", m.end() - m.start("at" if m.group("at") else "at_word"))
+        for pattern in (_EMAIL, _SPACED_EMAIL)
+        for m in pattern.finditer(text)
+    ]
 
 
 DEFAULT_MASKERS: tuple[Masker, ...] = (
@@ -385,7 +378,7 @@ def _mask_value(value: Any, mask: Callable[[str], str]) -> Any:
 def mask_conversation(
     conversation: Conversation, maskers: Iterable[Masker] = DEFAULT_MASKERS, *, metadata: bool = False
 ) -> tuple[Conversation, dict[str, int]]:
-    """The conversation with personal data masked in every turn and the notes, and counts per kind.
+    """The conversation with personal data masked in its turns, notes and knowledge, and counts per kind.
 
     ``metadata=True`` masks the string values in ``metadata`` too (off by default: metadata
     is not sent to the model, and rules read it). Counts only list kinds that were found,
@@ -402,6 +395,7 @@ def mask_conversation(
     update: dict[str, Any] = {
         "turns": [turn.model_copy(update={"text": mask(turn.text)}) for turn in conversation.turns],
         "notes": mask(conversation.notes) if conversation.notes else conversation.notes,
+        "knowledge": mask(conversation.knowledge) if conversation.knowledge else conversation.knowledge,
     }
     if metadata:
         update["metadata"] = _mask_value(conversation.metadata, mask)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ..errors import ConversationError
 from .limits import LIMITS
@@ -50,7 +50,7 @@ _ALIASES: dict[Speaker, tuple[str, ...]] = {
         "assistant",
     ),
     "customer": ("customer", "user", "client", "caller", "客户", "用户", "顾客", "来电人", "业主"),
-    "system": ("system", "系统", "bot_system"),
+    "system": ("system", "系统", "bot_system", "developer"),
 }
 
 SPEAKER_ALIASES: dict[str, Speaker] = {
@@ -105,15 +105,42 @@ class Conversation(BaseModel):
     """Free-form data carried through to the scorecard's source (business line, agent id...)."""
     notes: str | None = Field(default=None, max_length=LIMITS.max_text_chars)
     """The agent's written record (work order / notes) attached to the conversation, if any."""
+    knowledge: str | None = Field(default=None, max_length=LIMITS.max_text_chars)
+    """Reference for grading this conversation: knowledge-base snippets or reference answers
+    (shown to the model as data in every item's shared prefix). A list of snippets is joined
+    with blank lines; when absent, ``metadata.knowledge`` is taken."""
     started_at: datetime | None = None
     """Wall-clock time of ``start == 0`` when the source had datetimes."""
     turns: list[Turn] = Field(min_length=1, max_length=LIMITS.max_turns)
     """The turns in order."""
 
-    @field_validator("notes")
+    @field_validator("notes", "knowledge")
     @classmethod
     def _one_kind_of_line_break(cls, notes: str | None) -> str | None:
         return None if notes is None else normalise_line_breaks(notes)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _knowledge(cls, data: Any) -> Any:
+        # ``knowledge`` may come as a list of snippets, or inside the metadata (a field many
+        # exports have room for); the metadata itself is left as it is.
+        if not isinstance(data, dict):
+            return data
+
+        def snippets(value: Any) -> Any:
+            if isinstance(value, list) and all(isinstance(k, str) for k in value):
+                return "\n\n".join(k.strip() for k in value if k.strip())
+            return value
+
+        knowledge = snippets(data.get("knowledge"))
+        metadata = data.get("metadata")
+        if knowledge is None and isinstance(metadata, dict):
+            # Only text is taken from the metadata; anything else stays metadata.
+            knowledge = snippets(metadata.get("knowledge"))
+            knowledge = knowledge if isinstance(knowledge, str) else None
+        if knowledge is None or knowledge is data.get("knowledge"):
+            return data
+        return {**data, "knowledge": knowledge}
 
     _source: tuple[str, int] | None = PrivateAttr(default=None)
     """Where the conversation was read from (file, first line), to name it in later errors."""
@@ -132,6 +159,11 @@ class Conversation(BaseModel):
     def has_notes(self) -> bool:
         """Whether an agent record is attached."""
         return bool(self.notes and self.notes.strip())
+
+    @property
+    def has_knowledge(self) -> bool:
+        """Whether reference knowledge is attached."""
+        return bool(self.knowledge and self.knowledge.strip())
 
 
 class Conversations(list[Conversation]):

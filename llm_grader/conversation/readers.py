@@ -17,15 +17,17 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConversationError, NotFoundError, Problem
 from ._text import checked_encoding, read_text, split_lines, stream_lines
 from .build import conversation_from_record, problems_capped, resolve_speaker
+from .columns import column_name
 from .limits import LIMITS, parse_json
 from .model import Channel, Conversation, Speaker
+from .tables import per_turn_items
+from .xlsx import read_xlsx
 
 __all__ = ["iter_conversations"]
 
@@ -127,16 +129,6 @@ def _csv_id(line: str, column: int) -> str | None:
     return fields[column].strip() or None if column < complete else None
 
 
-@dataclass
-class _Group:
-    """The rows of one CSV conversation, with their lines and the records that could not be read."""
-
-    record: dict[str, Any]
-    first: int
-    lines: list[int] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-
 def _csv_header(file: str, records: list[_Record]) -> tuple[list[str] | ConversationError, int]:
     """The header (the first record that is not blank) and the number of records up to it."""
     used = next((i + 1 for i, (_, fields) in enumerate(records) if fields), len(records))
@@ -144,7 +136,8 @@ def _csv_header(file: str, records: list[_Record]) -> tuple[list[str] | Conversa
     if isinstance(fields, str):
         return ConversationError.at(file, line, "", f"the header: {fields}"), used
     header = [h.strip() for h in fields]
-    missing = [c for c in _CSV_COLUMNS if c not in header]
+    names = {column_name(h).name for h in header}
+    missing = [c for c in _CSV_COLUMNS if c not in names]
     if missing:
         return ConversationError.at(
             file,
@@ -158,6 +151,24 @@ def _csv_header(file: str, records: list[_Record]) -> tuple[list[str] | Conversa
     return header, used
 
 
+def _csv_cell(value: str | None, header: str) -> str | None:
+    """A CSV cell as a table cell: an empty one is missing, but for the text (an empty turn)."""
+    if column_name(header).name == "text":
+        return value or ""
+    return value.strip() or None if value is not None else None
+
+
+def as_lines(item: Conversation | ConversationError) -> Conversation | ConversationError:
+    """A conversation of :func:`~.tables.per_turn_items`, its problems located by line again."""
+    if isinstance(item, Conversation):
+        return item
+    problems = [
+        Problem(file=p.file, line=p.line, field=p.field, message=p.message, severity=p.severity)
+        for p in item.problems
+    ]
+    return ConversationError(problems, conversation_id=item.conversation_id)
+
+
 def _iter_csv(path: Path, text: str) -> Iterator[Conversation | ConversationError]:
     file = str(path)
     records = _csv_records(text)
@@ -165,57 +176,35 @@ def _iter_csv(path: Path, text: str) -> Iterator[Conversation | ConversationErro
     if isinstance(header, ConversationError):
         yield header
         return
-    column = {name: i for i, name in enumerate(header)}
-    groups: dict[str, _Group] = {}
+    id_column = next(i for i, h in enumerate(header) if column_name(h).name == "conversation_id")
+    unreadable: dict[str, list[Problem]] = {}
+    rows: list[dict[str, Any]] = []
+    numbers: list[int] = []
     lines = text.split("\n")
     for line, fields in records[used:]:
         if isinstance(fields, str):
-            conv_id = _csv_id(lines[line - 1], column["conversation_id"])
+            conv_id = _csv_id(lines[line - 1], id_column)
             problem = Problem(file=file, line=line, field="", message=fields)
             if conv_id is None:
                 yield ConversationError([problem])
             else:
-                groups.setdefault(conv_id, _Group({"id": conv_id, "turns": []}, line)).problems.append(
-                    problem
-                )
+                unreadable.setdefault(conv_id, []).append(problem)
             continue
-        if not fields:
-            continue
-        row = {name: fields[i] if i < len(fields) else None for name, i in column.items()}
-        conv_id = (row.get("conversation_id") or "").strip()
-        if not conv_id:
-            yield ConversationError(
-                [Problem(file=file, line=line, field="conversation_id", message="is empty")]
+        if fields:
+            rows.append(
+                {h: _csv_cell(fields[i] if i < len(fields) else None, h) for i, h in enumerate(header)}
             )
-            continue
-        group = groups.setdefault(conv_id, _Group({"id": conv_id, "turns": []}, line))
-        _add_row(group, row, line)
-    for group in groups.values():
-        yield _csv_conversation(file, group)
-
-
-def _add_row(group: _Group, row: dict[str, str | None], line: int) -> None:
-    if row.get("channel"):
-        group.record["channel"] = (row["channel"] or "").strip()
-    group.record["turns"].append(
-        {
-            "speaker": row.get("speaker"),
-            "text": row.get("text") or "",
-            "start": row.get("start") or None,
-            "end": row.get("end") or None,
-        }
-    )
-    group.lines.append(line)
-
-
-def _csv_conversation(file: str, group: _Group) -> Conversation | ConversationError:
-    conv_id = group.record["id"]
-    if group.problems:
-        return ConversationError(problems_capped(group.problems), conversation_id=conv_id)
-    try:
-        return conversation_from_record(group.record, file=file, turn_lines=group.lines, line=group.first)
-    except ConversationError as exc:
-        return exc
+            numbers.append(line)
+    ids: set[str] = set()
+    for item, _ in per_turn_items(rows, file, numbers, headers=header):
+        conv_id = item.id if isinstance(item, Conversation) else item.conversation_id
+        if conv_id in unreadable:
+            ids.add(conv_id)
+            yield ConversationError(problems_capped(unreadable[conv_id]), conversation_id=conv_id)
+        else:
+            yield as_lines(item)
+    for conv_id in unreadable.keys() - ids:  # every readable row of theirs had no turn
+        yield ConversationError(problems_capped(unreadable[conv_id]), conversation_id=conv_id)
 
 
 # --------------------------------------------------------------------------- plain text
@@ -294,7 +283,7 @@ def _iter_text(path: Path, text: str, channel: Channel | None) -> Iterator[Conve
         yield exc
 
 
-_SUFFIXES = (".jsonl", ".csv", ".txt")
+_SUFFIXES = (".jsonl", ".csv", ".txt", ".xlsx")
 
 
 def _files(source: Path) -> list[Path]:
@@ -311,13 +300,18 @@ def not_found(source: str | Path) -> NotFoundError:
 
 
 def iter_conversations(
-    source: str | Path, *, encoding: str | None = None, channel: Channel | None = None
+    source: str | Path,
+    *,
+    encoding: str | None = None,
+    channel: Channel | None = None,
+    sheet: str | None = None,
 ) -> Iterator[Conversation | ConversationError]:
     """Yield each conversation in a file or directory, or the error that stopped it.
 
-    ``.jsonl`` holds one conversation per line, ``.csv`` one turn per row, and any other file
-    is plain text with one turn per line (the file name is the id). ``channel`` sets the
-    channel of plain-text conversations (default: ``call`` when turns carry clock offsets).
+    ``.jsonl`` holds one conversation per line, ``.csv`` and ``.xlsx`` one turn per row (of
+    the first sheet, or of ``sheet``), and any other file is plain text with one turn per
+    line (the file name is the id). ``channel`` sets the channel of plain-text conversations
+    (default: ``call`` when turns carry clock offsets).
     """
     try:
         paths = _files(Path(source))
@@ -328,6 +322,13 @@ def iter_conversations(
         suffix = path.suffix.lower()
         if suffix == ".jsonl":  # one conversation per line: read as it goes, never held whole
             yield from _stream_jsonl(path, encoding)
+            continue
+        if suffix == ".xlsx":
+            yield from read_xlsx(path, sheet=sheet)
+            continue
+        if suffix == ".xls":
+            message = "is an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV"
+            yield ConversationError.at(str(path), None, "", message)
             continue
         try:
             text = read_text(path, encoding)

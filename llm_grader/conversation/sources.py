@@ -22,11 +22,11 @@ from .tables import conversations_from_table
 
 __all__ = ["FORMATS", "load_conversations", "stream_conversations"]
 
-FORMATS = ("auto", "jsonl", "csv", "text", *VENDORS)
+FORMATS = ("auto", "jsonl", "csv", "xlsx", "text", *VENDORS)
 """``auto`` (by file suffix; ``.json`` is a vendor ASR result, vendor detected), a file format,
 or an ASR vendor's name."""
 
-_SUFFIX = {"jsonl": ".jsonl", "csv": ".csv", "text": ".txt"}
+_SUFFIX = {"jsonl": ".jsonl", "csv": ".csv", "xlsx": ".xlsx", "text": ".txt"}
 
 
 def _scaled(conversation: Conversation, factor: float) -> Conversation:
@@ -76,7 +76,10 @@ def _iter_source(source: Any, options: dict[str, Any]) -> Iterator[Conversation 
             str(path), None, "", f"--format {file_format} expects a {_SUFFIX[file_format]} file"
         )
         return
-    for item in iter_conversations(path, encoding=options["encoding"], channel=options["channel"]):
+    stream = iter_conversations(
+        path, encoding=options["encoding"], channel=options["channel"], sheet=options["sheet"]
+    )
+    for item in stream:
         if isinstance(item, Conversation) and options["time_unit"] == "ms":
             item = _scaled(item, 0.001)
         yield item
@@ -108,6 +111,7 @@ def stream_conversations(
     channel_map: Mapping[Any, Any] | None = None,
     time_unit: Literal["s", "ms"] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    sheet: str | None = None,
 ) -> Iterator[Conversation | ConversationError]:
     """Each conversation of the sources, or the error that stopped it, read as it is asked for.
 
@@ -123,6 +127,7 @@ def stream_conversations(
         "format": format,
         "channel_map": channel_map,
         "time_unit": time_unit,
+        "sheet": sheet,
     }
     return _stream(sources, options, on_warning)
 
@@ -153,6 +158,7 @@ def load_conversations(
     format: str = "auto",
     channel_map: Mapping[Any, Any] | None = None,
     time_unit: Literal["s", "ms"] | None = None,
+    sheet: str | None = None,
 ) -> Conversations:
     """Load conversations from files, folders, tables or ASR results.
 
@@ -160,7 +166,8 @@ def load_conversations(
     load. With ``strict=True`` the first error is raised instead. Duplicate ids are errors.
     ``channel`` sets the channel of plain-text conversations; ``format`` and
     ``channel_map`` choose how ASR ``.json`` results are read (see :data:`FORMATS`);
-    ``time_unit`` says whether JSONL/CSV/text times are seconds or milliseconds. To read
+    ``time_unit`` says whether JSONL/CSV/text times are seconds or milliseconds; ``sheet``
+    names the sheet of ``.xlsx`` workbooks to read (default: the first). To read
     without holding them all, iterate :func:`stream_conversations` instead.
     """
     loaded = Conversations()
@@ -172,6 +179,7 @@ def load_conversations(
         channel_map=channel_map,
         time_unit=time_unit,
         on_warning=loaded.warnings.append,
+        sheet=sheet,
     )
     for item in stream:
         if isinstance(item, ConversationError):

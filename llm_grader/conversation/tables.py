@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import ConversationError, InputError, Problem
 from .build import conversation_from_record
+from .columns import column_name, loose_value, resolve_header
 from .model import Conversation, Conversations
 
 __all__ = ["RowProblem", "conversations_from_table", "table_records"]
@@ -150,11 +151,11 @@ def table_records(obj: object, *, name: str | None = None) -> list[dict[str, Any
 # --------------------------------------------------------------------------- building
 
 _TURN_FIELDS = ("speaker", "text", "start", "end")
-_CONVERSATION_FIELDS = ("channel", "notes", "started_at")
+_CONVERSATION_FIELDS = ("channel", "notes", "knowledge", "started_at")
 _PER_TURN = ("conversation_id", "speaker", "text")
 _EXPECTED = (
     "expected one row per turn (conversation_id, speaker, text[, start, end, channel, notes, "
-    "metadata.*]) or one row per conversation (id, turns[, channel, notes, metadata])"
+    "knowledge, metadata.*]) or one row per conversation (id, turns[, channel, notes, knowledge, metadata])"
 )
 
 _Item = Conversation | ConversationError
@@ -218,6 +219,8 @@ def _conversation_record(row: Mapping[str, Any]) -> dict[str, Any]:
     }
     if "id" not in record and "conversation_id" in record:
         record["id"] = record.pop("conversation_id")
+    if "turns" not in record and "messages" in record:  # OpenAI-style chat messages
+        record["turns"] = record.pop("messages")
     if "id" in record:
         record["id"] = _id_text(record["id"])
     if "turns" in record:
@@ -248,8 +251,12 @@ class _Group:
     turns: list[dict[str, Any]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    loose: dict[str, dict[int, Any]] = field(default_factory=dict)
+    """Cells of the columns kept as metadata that may change from turn to turn, by turn."""
 
-    def add(self, row: Mapping[str, Any], index: int, file: str) -> None:
+    def add(self, row: Mapping[str, Any], index: int, file: str, loose: Mapping[str, Any]) -> None:
+        for key, value in loose.items():
+            self.loose.setdefault(key, {})[len(self.turns)] = value
         self.turns.append({k: row[k] for k in _TURN_FIELDS if row.get(k) is not None})
         self.rows.append(index)
         values = {k: row[k] for k in _CONVERSATION_FIELDS if row.get(k) is not None}
@@ -275,6 +282,10 @@ class _Group:
         metadata = {
             k.removeprefix("metadata."): v for k, v in self.fields.items() if k.startswith("metadata.")
         }
+        for key, cells in self.loose.items():
+            value = loose_value(cells.get(i) for i in range(len(self.turns)))
+            if value is not None:
+                metadata[key.removeprefix("metadata.")] = value
         if metadata:
             record["metadata"] = metadata
         built = _build(record, file, self.first, self.rows)
@@ -285,9 +296,11 @@ class _Group:
         return ConversationError(problems, conversation_id=self.id)
 
 
-def _per_turn(rows: list[Any], file: str) -> Iterator[tuple[_Item, int]]:
+def _per_turn(
+    rows: list[Any], file: str, loose: list[dict[str, Any]], numbers: list[int]
+) -> Iterator[tuple[_Item, int]]:
     groups: dict[str, _Group] = {}
-    for index, row in enumerate(rows):
+    for row, index, extra in zip(rows, numbers, loose, strict=True):
         if not isinstance(row, dict):
             yield ConversationError([_not_a_row(row, file, index)]), index
             continue
@@ -297,23 +310,61 @@ def _per_turn(rows: list[Any], file: str) -> Iterator[tuple[_Item, int]]:
             problem = RowProblem(file=file, line=index, field="conversation_id", message=message)
             yield ConversationError([problem]), index
             continue
-        groups.setdefault(conv_id, _Group(id=conv_id, first=index)).add(row, index, file)
+        groups.setdefault(conv_id, _Group(id=conv_id, first=index)).add(row, index, file, extra)
     for group in groups.values():
         yield group.build(file), group.first
+
+
+def turn_rows(rows: list[Any], headers: list[str]) -> tuple[list[Any], list[dict[str, Any]], list[str]]:
+    """Rows of the per-turn shape keyed by the columns their headers stand for.
+
+    Returns the rows (``角色`` read as ``speaker``...), the cells of the columns kept loosely as
+    metadata apart, and the header's problems.
+    """
+    columns, problems = resolve_header(headers)
+    named = {c.header: c for c in columns}
+    known: list[Any] = []
+    loose: list[dict[str, Any]] = []
+    for row in rows:
+        if not isinstance(row, dict):
+            known.append(row)
+            loose.append({})
+            continue
+        cells = [(named[str(k).strip()], v) for k, v in row.items()]
+        known.append({c.name: v for c, v in cells if c.name and not c.loose})
+        loose.append({c.name: v for c, v in cells if c.name and c.loose})
+    return known, loose, problems
+
+
+def per_turn_items(
+    rows: list[Any], file: str, numbers: list[int] | None = None, *, headers: list[str] | None = None
+) -> Iterator[tuple[_Item, int]]:
+    """Each conversation of rows holding one turn each, or its error, with its first row.
+
+    ``numbers`` gives each row's number in errors (default: its index); ``headers`` the
+    columns in order (default: every key of the rows), checked even when there are no rows.
+    """
+    given = headers is not None
+    if headers is None:
+        headers = list(dict.fromkeys(str(k).strip() for row in rows if isinstance(row, dict) for k in row))
+    rows, loose, problems = turn_rows(rows, headers)
+    columns = {column_name(h).name for h in headers}
+    missing = [c for c in _PER_TURN if c not in columns]
+    if (rows or given) and missing:
+        problems.append(f"columns lack {', '.join(map(repr, missing))}; {_EXPECTED}")
+    if problems:
+        yield ConversationError([RowProblem(file=file, line=None, field="", message=m) for m in problems]), 0
+        return
+    yield from _per_turn(rows, file, loose, list(range(len(rows))) if numbers is None else numbers)
 
 
 def _items(rows: list[Any], file: str) -> Iterator[tuple[_Item, int]]:
     """Each conversation of the table, or its error, with its first row."""
     columns = {k for row in rows if isinstance(row, dict) for k in row}
-    if "turns" in columns:
+    if "turns" in columns or "messages" in columns:
         yield from _per_conversation(rows, file)
         return
-    missing = [c for c in _PER_TURN if c not in columns]
-    if rows and missing:
-        message = f"columns lack {', '.join(map(repr, missing))}; {_EXPECTED}"
-        yield ConversationError([RowProblem(file=file, line=None, field="", message=message)]), 0
-        return
-    yield from _per_turn(rows, file)
+    yield from per_turn_items(rows, file)
 
 
 def _duplicate(item: Conversation, file: str, row: int, first: int) -> ConversationError:

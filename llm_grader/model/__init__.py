@@ -46,13 +46,15 @@ __all__ = [
 ]
 
 
-def build_judge(model: str | ModelSettings, *, cache: Path | None = None) -> Judge:
+def build_judge(model: str | ModelSettings, *, cache: Path | ResultCache | None = None) -> Judge:
     """The openai + instructor judge for ``model`` (a name: settings from the environment).
 
-    With ``cache``, answers are kept in that SQLite file.
+    With ``cache`` (a SQLite file or a :class:`ResultCache`), answers are kept there.
     """
     from .instructor_judge import InstructorJudge
 
     settings = model if isinstance(model, ModelSettings) else ModelSettings.from_env(model=model)
     judge: Judge = InstructorJudge(settings)
-    return CachedJudge(judge, ResultCache(cache)) if cache is not None else judge
+    if cache is None:
+        return judge
+    return CachedJudge(judge, cache if isinstance(cache, ResultCache) else ResultCache(cache))

@@ -10,45 +10,40 @@ same three members can grade.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import quote, quote_plus
 
 from pydantic import BaseModel
 
+from ..confidence import TokenLogprob
 from ..types import Usage
+from .settings import ModelSettings
+from .urls import USERINFO as _USERINFO
+from .urls import without_userinfo
 
 __all__ = [
     "Judge",
     "JudgeRequest",
     "JudgeWrapper",
     "ModelResult",
+    "canonical_json",
     "prompt_size",
     "redact",
     "without_userinfo",
 ]
 
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
-"""``user:password@`` after a URL's scheme."""
 
 _TOKENS = (
     (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer ***"),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), "sk-***"),
     (_USERINFO, r"\1"),
 )
-
-
-def without_userinfo(url: str) -> str:
-    """``url`` without the ``user:password@`` before its host: the form a URL is shown or stored in.
-
-    ``http://user:pass@host:8000/v1`` gives ``http://host:8000/v1``; any other text is unchanged.
-    Every place that shows or stores an endpoint (messages, the judge's identity, the batch
-    state file, ``repr``) goes through it.
-    """
-    return _USERINFO.sub(r"\1", url)
 
 
 def redact(text: str, *, secrets: Iterable[str] = ()) -> str:
@@ -68,9 +63,28 @@ def redact(text: str, *, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+def canonical_json(value: Any) -> str:
+    """``value`` as canonical JSON: sorted keys, no spaces, non-ASCII kept (what digests hash)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def canonical_object(parts: Mapping[str, str]) -> str:
+    """The canonical JSON of an object whose values are already canonical JSON texts.
+
+    ``canonical_object({k: canonical_json(v) ...}) == canonical_json({k: v ...})``: a digest
+    over several parts serialises each part once.
+    """
+    return "{" + ",".join(f"{canonical_json(k)}:{parts[k]}" for k in sorted(parts)) + "}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class JudgeRequest:
-    """One item of one conversation, to be answered."""
+    """One item of one conversation, to be answered.
+
+    :attr:`digest` identifies it (messages, schema and sample, serialised once): the batch
+    custom id, the prompt hash of the audit trail and, with the judge's identity, the answer
+    cache key are all derived from it; :attr:`size` is what the prompt budget is checked against.
+    """
 
     messages: list[dict[str, str]]
     """The chat messages, exactly as sent."""
@@ -87,6 +101,30 @@ class JudgeRequest:
     context: Mapping[str, Any] | None = None
     """The validation context of the answer (``{"conversation": ...}``, to verify quotes)."""
 
+    @cached_property
+    def canonical(self) -> Mapping[str, str]:
+        """The messages, schema and sample as canonical JSON texts (serialised once, on first use)."""
+        return {
+            "messages": canonical_json(self.messages),
+            "schema": canonical_json(self.schema),
+            "sample": canonical_json(self.sample),
+        }
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 (hex) of the canonical request: its messages, answer schema and sample."""
+        return hashlib.sha256(canonical_object(self.canonical).encode()).hexdigest()
+
+    @property
+    def prompt_hash(self) -> str:
+        """A short stable hash of the request (kept on each graded item): the digest's first 16."""
+        return self.digest[:16]
+
+    @cached_property
+    def size(self) -> int:
+        """Characters the request carries: every message's content and the answer schema."""
+        return sum(len(m.get("content") or "") for m in self.messages) + len(self.canonical["schema"])
+
 
 @dataclass(frozen=True, kw_only=True)
 class ModelResult:
@@ -100,6 +138,8 @@ class ModelResult:
     kind: Literal["ok", "transport", "validation", "truncated", "refusal"] = "ok"
     attempts: int = 0
     cached: bool = False
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    """The answer content's token logprobs, when the endpoint returned them (json modes)."""
 
 
 @runtime_checkable
@@ -115,6 +155,22 @@ class Judge(Protocol):
         """
         ...
 
+    @property
+    def prompt_budget(self) -> int | None:
+        """Most characters (:attr:`JudgeRequest.size`) one request may carry; None: no limit.
+
+        A request over it is refused before it is sent.
+        """
+        ...
+
+    @property
+    def endpoint(self) -> ModelSettings | None:
+        """The settings of the model endpoint the judge calls; None for an in-process judge.
+
+        What the Batch API path sends its batches to, and what prices an estimate.
+        """
+        ...
+
     async def judge(self, request: JudgeRequest) -> ModelResult:
         """Answer one request. Failures come back as a result with ``error``, not as exceptions."""
         ...
@@ -125,7 +181,7 @@ class Judge(Protocol):
 
 
 class JudgeWrapper:
-    """Base of a judge in front of another (``inner``): the same identity and prompt budget."""
+    """Base of a judge in front of another (``inner``): the same identity, budget and endpoint."""
 
     def __init__(self, inner: Judge) -> None:
         self.inner = inner
@@ -137,8 +193,13 @@ class JudgeWrapper:
 
     @property
     def prompt_budget(self) -> int | None:
-        """The inner judge's prompt budget, if it has one."""
-        return getattr(self.inner, "prompt_budget", None)
+        """The inner judge's prompt budget."""
+        return self.inner.prompt_budget
+
+    @property
+    def endpoint(self) -> ModelSettings | None:
+        """The inner judge's endpoint."""
+        return self.inner.endpoint
 
     async def aclose(self) -> None:
         """Close the inner judge."""
@@ -146,7 +207,5 @@ class JudgeWrapper:
 
 
 def prompt_size(request: JudgeRequest) -> int:
-    """Characters a request carries: every message and the answer schema."""
-    return sum(len(m.get("content") or "") for m in request.messages) + len(
-        json.dumps(request.schema, ensure_ascii=False)
-    )
+    """Characters a request carries: :attr:`JudgeRequest.size`."""
+    return request.size

@@ -8,7 +8,8 @@
   parses that mode, validated by the request's answer model against its conversation;
 - :class:`BatchClient` — upload, create, retrieve, find, download through the openai SDK,
   with the instructor judge's client settings (Azure included);
-- :class:`BatchResults` — the downloaded output and error files, found by custom id on disk;
+- :class:`BatchResults` — the downloaded output and error files, found by custom id on disk
+  (:mod:`.batch_results`; a malformed line is a failed line);
 - :class:`BatchAnswers` — a judge that answers from those results and asks the inner judge
   (an ordinary call, with re-asks) for every request whose line is missing, failed,
   expired or invalid.
@@ -23,10 +24,8 @@ With :mod:`.instructor_judge`, the only module that imports openai and instructo
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,10 +43,13 @@ from ..answers import validation_context
 from ..errors import LLMGraderError, ModelConfigurationError
 from ..types import Usage
 from .base import Judge, JudgeRequest, JudgeWrapper, ModelResult, redact
+from .batch_results import BatchLine, BatchResults
 from .instructor_judge import (
+    _LOGPROBS,
     _TRUNCATED,
     _api_error,
     _last_error,
+    _logprobs,
     _openai_client,
     _raise_if_fatal,
     _refusal,
@@ -81,24 +83,13 @@ _MESSAGES_KEPT = (instructor.Mode.TOOLS, instructor.Mode.JSON_SCHEMA)
 
 
 def custom_id(request: JudgeRequest) -> str:
-    """The request's id in a batch: a short hash of its messages, answer schema and sample."""
-    canonical = {"messages": request.messages, "schema": request.schema, "sample": request.sample}
-    text = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return "llmg-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+    """The request's id in a batch: ``llmg-`` and the first 32 of its :attr:`~JudgeRequest.digest`."""
+    return "llmg-" + request.digest[:32]
 
 
 def _priced(usage: Usage, settings: ModelSettings, prices: PriceTable) -> Usage:
     """A batch answer's usage with its cost at the provider's Batch API price."""
     return priced(usage, settings.model, provider=settings.profile.name, batch=True, prices=prices)
-
-
-@dataclass(frozen=True, kw_only=True)
-class BatchLine:
-    """One downloaded result: the completion's body, or why there is none."""
-
-    custom_id: str
-    completion: dict[str, Any] | None = None
-    error: str | None = None
 
 
 class BatchFormat:
@@ -143,7 +134,7 @@ class BatchFormat:
             if self.mode in _MESSAGES_KEPT and kwargs.get("messages") == request.messages:
                 self._fixed[request.response_model] = {k: v for k, v in kwargs.items() if k != "messages"}
         extra = kwargs.pop("extra_body", None) or {}
-        return {**kwargs, **extra}
+        return {**kwargs, **extra, **(_LOGPROBS if self.settings.asks_logprobs else {})}
 
     def line(self, request: JudgeRequest) -> dict[str, Any]:
         """The batch input line for ``request``."""
@@ -269,13 +260,26 @@ class BatchClient:
             return BatchInfo.of(await self._client.batches.retrieve(batch_id))
 
     async def find(self, input_file_id: str) -> BatchInfo | None:
-        """The recent batch made from ``input_file_id``, if any (None when listing is not possible)."""
+        """The batch made from ``input_file_id``, or None when the whole list holds none.
+
+        Pages through every batch of the account. A list that cannot be read raises: a batch
+        may have been created just before an interruption, and creating another bills twice.
+        """
+        host = self.settings.host
         try:
-            page = await self._client.batches.list(limit=100)
-        except openai.APIError:
-            return None
-        found = next((b for b in page.data if b.input_file_id == input_file_id), None)
-        return BatchInfo.of(found) if found is not None else None
+            async for batch in self._client.batches.list(limit=100):
+                if batch.input_file_id == input_file_id:
+                    return BatchInfo.of(batch)
+        except openai.APIError as exc:
+            _raise_if_fatal(exc, self.settings)
+            secret = self.settings.api_key.get_secret_value()
+            message = (
+                f"cannot list the batches at {host} ({_api_error(exc)}) to see whether a batch was created "
+                f"from file {input_file_id!r} before the last run stopped; not creating another (that could "
+                "bill twice): run again when listing works"
+            )
+            raise LLMGraderError(redact(message, secrets=[secret] if secret else [])) from None
+        return None
 
     async def download(self, file_id: str, path: Path) -> None:
         """Write a result file to ``path`` (whole, or not at all)."""
@@ -284,54 +288,6 @@ class BatchClient:
             async with self._client.files.with_streaming_response.content(file_id) as response:
                 await response.stream_to_file(partial)
         partial.replace(path)
-
-
-def _line(data: Mapping[str, Any]) -> BatchLine:
-    cid = str(data.get("custom_id"))
-    response = data.get("response") or {}
-    error = data.get("error") or {}
-    status = response.get("status_code")
-    body = response.get("body")
-    if status == 200 and isinstance(body, dict) and not error:
-        return BatchLine(custom_id=cid, completion=body)
-    detail = (body or {}).get("error") if isinstance(body, dict) else None
-    message = error.get("message") or (detail or {}).get("message") or "no answer"
-    code = error.get("code") or (f"HTTP {status}" if status else "error")
-    return BatchLine(custom_id=cid, error=f"{code}: {message}")
-
-
-class BatchResults:
-    """The lines of downloaded output and error files, by custom id, read from disk when asked.
-
-    An answer in an output file wins over an error line for the same id.
-    """
-
-    def __init__(self, paths: Iterable[Path]) -> None:
-        self._index: dict[str, tuple[Path, int]] = {}
-        for path in paths:
-            offset = 0
-            with path.open("rb") as f:
-                for raw in f:
-                    try:
-                        cid = json.loads(raw).get("custom_id") if raw.strip() else None
-                    except (ValueError, AttributeError):
-                        cid = None
-                    if isinstance(cid, str) and cid not in self._index:
-                        self._index[cid] = (path, offset)
-                    offset += len(raw)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def get(self, cid: str) -> BatchLine | None:
-        """The line of ``cid``, or None when the batch holds none."""
-        found = self._index.get(cid)
-        if found is None:
-            return None
-        path, offset = found
-        with path.open("rb") as f:
-            f.seek(offset)
-            return _line(json.loads(f.readline()))
 
 
 class BatchAnswers(JudgeWrapper):
@@ -357,12 +313,19 @@ class BatchAnswers(JudgeWrapper):
         """The batch's answer when it validates; otherwise the inner judge's."""
         line = self.results.get(custom_id(request))
         spent, tried = Usage(), 0
-        if line is not None and line.completion is not None:
-            answer, _, usage = self.format.parse(request, line.completion)
+        parsed = self._parse(request, line.completion) if line is not None and line.completion else None
+        if parsed is not None and line is not None:
+            answer, usage = parsed
             spent = _priced(usage, self.format.settings, self.format.prices)
             if answer is not None:
                 self.stats["answered"] += 1
-                return ModelResult(answer=answer, raw=answer.model_dump_json(), usage=spent, attempts=1)
+                try:  # the line's token logprobs (json modes), read as the synchronous call reads them
+                    logprobs = _logprobs(ChatCompletion.model_validate(line.completion))
+                except ValidationError:
+                    logprobs = None
+                return ModelResult(
+                    answer=answer, raw=answer.model_dump_json(), usage=spent, attempts=1, logprobs=logprobs
+                )
             self.stats["invalid"] += 1
             tried = 1
         else:
@@ -372,3 +335,13 @@ class BatchAnswers(JudgeWrapper):
         else:
             result = await self.inner.judge(request)
         return replace(result, usage=spent + result.usage, attempts=result.attempts + tried)
+
+    def _parse(
+        self, request: JudgeRequest, completion: Mapping[str, Any]
+    ) -> tuple[BaseModel | None, Usage] | None:
+        """The line's answer (None: invalid) and usage; None (a failed line) when it cannot be read."""
+        try:
+            answer, _, usage = self.format.parse(request, completion)
+        except Exception:  # a body of the wrong shape: asked again, never the conversation's failure
+            return None
+        return answer, usage

@@ -31,6 +31,7 @@ differently elsewhere). ``"*"`` in a profile's table prices any model there (loc
 from __future__ import annotations
 
 import importlib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,8 +74,21 @@ class Price:
     cached_input: float | None = None
     """Cached prompt tokens; None: billed as ordinary input."""
 
+    def __post_init__(self) -> None:
+        for name in ("input", "output", "cached_input"):
+            value = getattr(self, name)
+            if value is None and name == "cached_input":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise LLMGraderError(f"price {name} must be a finite number of at least 0 (got {value!r})")
+
     def cost(self, prompt_tokens: int, cached_tokens: int, completion_tokens: int) -> float:
-        """USD for these tokens (``cached_tokens`` are part of ``prompt_tokens``)."""
+        """USD for these tokens (``cached_tokens`` are part of ``prompt_tokens``); refuses negative counts."""
+        counts = {"prompt_tokens": prompt_tokens, "cached_tokens": cached_tokens}
+        counts["completion_tokens"] = completion_tokens
+        negative = [f"{name}={value}" for name, value in counts.items() if value < 0]
+        if negative:
+            raise LLMGraderError(f"usage cannot be priced: negative token counts ({', '.join(negative)})")
         cached = min(max(cached_tokens, 0), prompt_tokens)
         cached_rate = self.input if self.cached_input is None else self.cached_input
         return (
@@ -234,9 +248,13 @@ def priced(
 
     Cached prompt tokens are billed at the cached-input price; ``batch`` applies the
     provider's Batch API discount. A model the table does not price gives ``cost=None`` and
-    every call counted in ``unpriced_calls`` — unknown, never 0. Usage without calls (answers
-    from the local answer cache) costs 0.
+    every call counted in ``unpriced_calls`` — unknown, never 0; so does usage with a negative
+    token count (it would lower the sum). Usage without calls (answers from the local answer
+    cache) costs 0.
     """
+    if min(usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens) < 0:
+        # A provider reporting negative usage: the cost is unknown, never lowered.
+        return usage.model_copy(update={"cost": None, "unpriced_calls": usage.calls})
     found = (prices or PRICES).find(model, provider)
     if found is None:
         unknown = None if usage.calls else 0.0  # no call, nothing billed
@@ -263,14 +281,14 @@ def cost_text(usage: Usage) -> str:
 
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cached_input: float | None = Field(default=None, ge=0)
+    input: float = Field(ge=0, allow_inf_nan=False)
+    output: float = Field(ge=0, allow_inf_nan=False)
+    cached_input: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class _Provider(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    batch_discount: float | None = Field(default=None, ge=0, le=1)
+    batch_discount: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     models: dict[str, _Entry] = Field(default_factory=dict)
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, overload
 from urllib.parse import urlparse
 
 from pydantic import SecretStr
 
 from ..errors import LLMGraderError, ModelConfigurationError
-from .base import without_userinfo
+from .urls import without_userinfo
 
 __all__ = ["MODES", "PROVIDERS", "Mode", "ModelSettings", "Profile", "check_mode"]
 
@@ -121,13 +121,46 @@ def _profile(name: str | None, base_url: str | None) -> Profile:
     return next((p for p in PROVIDERS if any(h in url for h in p.hosts)), PROVIDERS[-1])
 
 
+class _Secret:
+    """A settings field holding a :class:`~pydantic.SecretStr`, given as one or as plain text.
+
+    ``ModelSettings(api_key="sk-...")`` stores ``SecretStr("sk-...")`` (None stores an empty
+    key), so the key reads as a ``SecretStr`` however it was passed and never shows in a repr.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name, self._slot = name, f"_{name}"
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> SecretStr: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> SecretStr: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> SecretStr:
+        if obj is None:  # the dataclass default
+            return SecretStr("")
+        value: SecretStr = getattr(obj, self._slot, SecretStr(""))
+        return value
+
+    def __set__(self, obj: object, value: SecretStr | str | None) -> None:
+        if value is None:
+            value = SecretStr("")
+        elif isinstance(value, str):
+            value = SecretStr(value)
+        elif not isinstance(value, SecretStr):
+            raise LLMGraderError(
+                f"{self._name} must be a string or a pydantic SecretStr, not {type(value).__name__}"
+            )
+        object.__setattr__(obj, self._slot, value)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelSettings:
     """Where and how to call the model. ``from_env`` fills what is not given."""
 
     model: str
     base_url: str | None = None
-    api_key: SecretStr = field(default_factory=lambda: SecretStr(""))
+    api_key: _Secret = _Secret()
+    """The API key: a ``SecretStr`` or plain text (kept as a ``SecretStr``, never shown)."""
     provider: str | None = None
     mode: Mode | None = None
     temperature: float | None = 0.0
@@ -143,6 +176,10 @@ class ModelSettings:
     """Most characters one request may carry; None: the provider profile's ``prompt_budget``."""
     allow_insecure: bool = False
     """Allow sending the API key over plain HTTP to a host that is not loopback or private."""
+    logprobs: bool = True
+    """Ask for the answer's token logprobs (``logprobs`` + ``top_logprobs``) in the ``json`` and
+    ``json_schema`` modes, where they measure the tier's confidence; False for an endpoint
+    that rejects the parameters. Never asked in ``tools`` / ``md_json`` modes."""
     prices: str | os.PathLike[str] | None = None
     """A TOML or YAML price file adding to or replacing the built-in price table
     (:mod:`~llm_grader.model.prices`); None: ``$LLM_GRADER_PRICES``, else the built-in table."""
@@ -188,7 +225,7 @@ class ModelSettings:
         *,
         model: str | None = None,
         base_url: str | None = None,
-        api_key: str | None = None,
+        api_key: str | SecretStr | None = None,
         **options: Any,
     ) -> ModelSettings:
         """Flags first, then ``LLM_GRADER_MODEL``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``."""
@@ -198,7 +235,7 @@ class ModelSettings:
         return cls(
             model=model,
             base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
-            api_key=SecretStr(api_key or os.environ.get("OPENAI_API_KEY") or ""),
+            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "",
             **options,
         )
 
@@ -211,6 +248,11 @@ class ModelSettings:
     def effective_mode(self) -> Mode:
         """The structured-output mode: the override, else the provider's."""
         return self.mode or self.profile.mode
+
+    @property
+    def asks_logprobs(self) -> bool:
+        """Whether requests ask for token logprobs (``logprobs`` on and a json mode)."""
+        return self.logprobs and self.effective_mode in ("json", "json_schema")
 
     def request_params(self) -> dict[str, Any]:
         """Parameters that change the model's output (part of the cache key)."""

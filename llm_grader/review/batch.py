@@ -8,15 +8,18 @@ also says which tiers a reviewer may give an item and turns a reviewer's input i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from ..conversation import Conversation
 from ..errors import LLMGraderError
-from ..report import _id_key
-from ..rubric import Item, Rubric, item_fingerprint
+from ..results import load_results
+from ..rubric import Item, Rubric, item_fingerprint, load_rubric
 from ..scoring import ItemResult, Scorecard
 from ..types import NOT_APPLICABLE, ReviewVerdict
+from ..views import id_order
 
 __all__ = ["MAX_REASON", "MAX_REVIEWER", "ReviewBatch", "ReviewError", "current_tier", "tier_choices"]
 
@@ -49,6 +52,41 @@ def tier_choices(item: Item) -> list[tuple[str, str]]:
     return choices
 
 
+def _scorecards(source: object) -> list[Scorecard]:
+    """The scorecards given, as a list (a generator is read once), each checked to be one."""
+    if isinstance(source, (str, Path)):
+        return load_results(source)
+    if not isinstance(source, Iterable) or isinstance(source, (bytes, Mapping, Scorecard)):
+        raise ReviewError(
+            "scorecards must be an iterable of Scorecard (e.g. read_results(path)) or a results "
+            f"file path, not {type(source).__name__}",
+            field="cards",
+        )
+    cards = list(source)
+    for index, card in enumerate(cards):
+        if not isinstance(card, Scorecard):
+            raise ReviewError(f"cards[{index}] is a {type(card).__name__}, not a Scorecard", field="cards")
+    return cards
+
+
+def _by_id(source: object) -> dict[str, Conversation]:
+    """The conversations by id, from a mapping by id or an iterable of conversations."""
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(source, Mapping):
+        pairs = list(source.items())
+    elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Path, Conversation)):
+        pairs = [(getattr(c, "id", None), c) for c in source]
+    elif source is not None:
+        pairs = [(None, source)]
+    if all(isinstance(c, Conversation) for _, c in pairs):
+        return dict(pairs)
+    raise ReviewError(
+        "conversations must be a mapping of id to Conversation or an iterable of Conversation "
+        "(e.g. load_conversations(path))",
+        field="conversations",
+    )
+
+
 def _clean(value: str) -> str:
     """Text as typed, without control characters other than line breaks and tabs."""
     return "".join(ch for ch in value if ch in "\n\t" or (ch >= " " and ch != "\x7f")).strip()
@@ -65,19 +103,27 @@ class ReviewBatch:
     @classmethod
     def build(
         cls,
-        rubric: Rubric,
-        cards: Sequence[Scorecard],
-        conversations: Mapping[str, Conversation] | None = None,
+        rubric: Rubric | str | Path,
+        cards: Iterable[Scorecard] | str | Path,
+        conversations: Mapping[str, Conversation] | Iterable[Conversation] | None = None,
     ) -> ReviewBatch:
-        """Check the scorecards against the rubric (ids unique, same items and fingerprints)."""
+        """Check the scorecards against the rubric (ids unique, same items and fingerprints).
+
+        ``rubric``: a :class:`Rubric`, a built-in name or a YAML path. ``cards``: any iterable
+        of scorecards, read once (e.g. ``read_results(path)``), or a results file path.
+        ``conversations``: a mapping by id or any iterable of conversations (e.g. what
+        ``load_conversations`` returns). Anything else is a :class:`ReviewError`.
+        """
+        rubric = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+        cards = _scorecards(cards)
         seen: set[str] = set()
         for card in cards:
             if card.conversation_id in seen:
                 raise ReviewError(f"conversation {card.conversation_id!r} is in the results more than once")
             seen.add(card.conversation_id)
             _check_card(rubric, card)
-        ordered = tuple(sorted(cards, key=lambda c: _id_key(c.conversation_id)))
-        return cls(rubric, ordered, dict(conversations or {}))
+        ordered = tuple(sorted(cards, key=lambda c: id_order(c.conversation_id)))
+        return cls(rubric, ordered, _by_id(conversations))
 
     def card(self, conversation_id: str) -> Scorecard:
         """The scorecard of a conversation (ReviewError when unknown)."""
@@ -105,15 +151,20 @@ class ReviewBatch:
         tier: str | None = None,
         reason: str = "",
         kind: str = "review",
+        blind: bool = False,
     ) -> ReviewVerdict:
         """A reviewer's input as a verdict, checked: known item, one of its tiers, a reason where due.
 
         An override needs a tier the item allows and a reason; an appeal needs a reason; an
-        unscored item has no grade to accept.
+        unscored item has no grade to accept. A ``blind`` label (given with the AI grade
+        hidden) is the reviewer's own tier: ``decision`` is ignored and set by comparing it
+        with the grader's tier (same: accept, else override), and no reason is required.
         """
         item, result = self.result(conversation_id, item_id)
         reviewer, reason = _clean(reviewer), _clean(reason)
         original = current_tier(result)
+        if blind:
+            return self._blind_label(item, original, reviewer=reviewer, tier=tier, reason=reason, kind=kind)
         _check_fields(reviewer, decision, kind, reason)
         chosen = None
         if decision == "override":
@@ -139,8 +190,31 @@ class ReviewBatch:
             kind="appeal" if kind == "appeal" else "review",
         )
 
+    def _blind_label(
+        self, item: Item, original: str | None, *, reviewer: str, tier: str | None, reason: str, kind: str
+    ) -> ReviewVerdict:
+        """A label given blind: the reviewer's tier, compared with the grader's afterwards."""
+        choices = [c for c, _ in tier_choices(item)]
+        if not choices:
+            raise ReviewError(f"item {item.id!r} has no tiers to give (a deduction item)", field="tier")
+        if tier not in choices:
+            raise ReviewError(f"tier {tier!r} is not one of {', '.join(choices)}", field="tier")
+        decision = "accept" if tier == original else "override"
+        _check_fields(reviewer, decision, kind, reason, reason_due=False)
+        if kind != "review":
+            raise ReviewError("a blind label is a review, not an appeal's outcome", field="kind")
+        return ReviewVerdict(
+            reviewer=reviewer,
+            decision=decision,
+            tier=tier if decision == "override" else None,
+            original_tier=original,
+            reason=reason,
+            kind="review",
+            blind=True,
+        )
 
-def _check_fields(reviewer: str, decision: str, kind: str, reason: str) -> None:
+
+def _check_fields(reviewer: str, decision: str, kind: str, reason: str, *, reason_due: bool = True) -> None:
     if not reviewer:
         raise ReviewError("a reviewer name is required", field="reviewer")
     if len(reviewer) > MAX_REVIEWER:
@@ -151,7 +225,7 @@ def _check_fields(reviewer: str, decision: str, kind: str, reason: str) -> None:
         raise ReviewError(f"kind {kind!r} is not one of review, appeal", field="kind")
     if len(reason) > MAX_REASON:
         raise ReviewError(f"the reason is longer than {MAX_REASON} characters", field="reason")
-    if not reason and (decision == "override" or kind == "appeal"):
+    if reason_due and not reason and (decision == "override" or kind == "appeal"):
         what = "an override" if decision == "override" else "an appeal's outcome"
         raise ReviewError(f"{what} needs a reason", field="reason")
 

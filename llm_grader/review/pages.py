@@ -2,48 +2,72 @@
 
 Every template is autoescaped (transcripts, rationales and metadata are untrusted input), and
 every page carries a nonce for its one inline style and script (the server sends a CSP that
-allows nothing else). The transcript is segmented by :mod:`llm_grader.report`'s helper, so
-evidence is highlighted exactly as on the batch report page.
+allows nothing else). Totals, tiers, points and the transcript come from :mod:`llm_grader.views`,
+so a partial card shows its range and evidence is highlighted exactly as on the results page.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import LLMGraderError
 from ..messages import text
-from ..report import _transcript
 from ..scoring import ItemResult, Scorecard
+from ..templating import render
 from ..types import ReviewVerdict
+from ..views import card_transcript, points_text, total_text
 from .apply import apply_verdicts
 from .batch import ReviewBatch, current_tier, tier_choices
+from .blind import Reveal, blind_filters, hidden_item, progress, reveal
 from .queue import SORTS, ConversationRow, Filters, flag_reasons, metadata_fields, select
 from .store import StoredVerdict
-
-if TYPE_CHECKING:
-    import jinja2
 
 __all__ = ["PageContext", "conversation_page", "error_page", "href", "list_page"]
 
 _DISPLAY_FIELDS = ("agent", "agent_id", "agent_name", "staff_id")
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
-    import jinja2
+_COLUMNS = {
+    "conversation": "review.col.conversation",
+    "total": "review.col.total",
+    "flags": "review.col.flags",
+    "needs_review": "review.col.needs_review",
+    "low_agreement": "review.col.low_agreement",
+    "pending": "review.col.pending",
+    "reviewed": "review.col.reviewed",
+    "mine": "review.col.mine",
+}
+"""The queue's columns (but the metadata field's), as the message naming each."""
 
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("llm_grader", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+_SORT_NAMES = {
+    "id": "review.sort.id",
+    "total": "review.sort.total",
+    "fatal": "review.sort.fatal",
+    "review": "review.sort.review",
+    "pending": "review.sort.pending",
+    "field": "review.sort.field",
+}
+"""Each way the queue sorts (:data:`~llm_grader.review.queue.SORTS`), as the message naming it."""
+
+_REASONS = {
+    "needs_review": "review.reason.needs_review",
+    "unscored": "review.reason.unscored",
+    "low_agreement": "review.reason.low_agreement",
+    "fatal": "review.reason.fatal",
+}
+"""Why an item is flagged (:func:`~llm_grader.review.queue.flag_reasons`), as the message saying it."""
+
+_LATEST = {
+    ("review", "accept"): "review.latest.accept",
+    ("review", "override"): "review.latest.override",
+    ("appeal", "accept"): "review.latest.appeal_rejected",
+    ("appeal", "override"): "review.latest.appeal_upheld",
+}
+"""A verdict's kind and decision, as the message saying what it did."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +82,15 @@ class PageContext:
     nonce: str
     csrf: str = ""
     reviewer: str = ""
+    blind: bool = False
+    """Blind mode: each item's grade hidden until the reviewer has labelled it."""
+    mine: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Conversation id → the items this reviewer has given a verdict on (blind mode)."""
+
+    def reveal(self, card: Scorecard) -> Reveal:
+        """What of the card's grade this reviewer may see."""
+        mine = self.mine.get(card.conversation_id, frozenset())
+        return reveal(self.batch, card, mine, blind=self.blind)
 
     @property
     def language(self) -> str:
@@ -65,16 +98,13 @@ class PageContext:
         return self.batch.rubric.language
 
     def t(self, key: str, /, **values: Any) -> str:
-        """A review message in the page's language."""
-        return text(f"review.{key}", self.language, **values)
+        """The message ``key`` in the page's language."""
+        return text(key, self.language, **values)
 
     def render(self, template: str, **values: Any) -> str:
         """Render a review template with the common values."""
-        return (
-            _environment()
-            .get_template(f"review/{template}")
-            .render(t=self.t, language=self.language, nonce=self.nonce, **values)
-        )
+        common = {"t": self.t, "language": self.language, "nonce": self.nonce, "blind": self.blind}
+        return render(f"review/{template}", **common, **values)
 
 
 def href(conversation_id: str, query: str = "") -> str:
@@ -90,16 +120,14 @@ def _with_display_field(filters: Filters, cards: Sequence[Scorecard]) -> Filters
     return replace(filters, field=field) if field else filters
 
 
-def _total(card: Scorecard) -> str:
-    if card.total_score is None:
-        return "—"
-    return f"{round(card.total_score, 1):g} / {card.max_score:g}"
-
-
 def _headers(ctx: PageContext, filters: Filters, given: Filters) -> list[dict[str, str]]:
     """The column headers; a sortable one links to the list sorted by it (again: reversed)."""
-    columns = [("conversation", "id"), ("field", "field"), ("total", "total"), ("flags", "fatal")]
-    columns += [("needs_review", "review"), ("low_agreement", ""), ("pending", "pending"), ("reviewed", "")]
+    columns = [("conversation", "id"), ("field", "field")]
+    if ctx.blind:  # nothing that tells the grade or its flags
+        columns.append(("mine", ""))
+    else:
+        columns += [("total", "total"), ("flags", "fatal"), ("needs_review", "review")]
+        columns += [("low_agreement", ""), ("pending", "pending"), ("reviewed", "")]
     headers = []
     for name, sort in columns:
         if name == "field":
@@ -107,7 +135,7 @@ def _headers(ctx: PageContext, filters: Filters, given: Filters) -> list[dict[st
                 continue
             label = f"metadata.{filters.field}"
         else:
-            label = ctx.t(f"col.{name}")
+            label = ctx.t(_COLUMNS[name])
         sorted_here = bool(sort) and filters.sort == sort
         descending = not filters.descending if sorted_here else False
         headers.append(
@@ -125,8 +153,12 @@ def _headers(ctx: PageContext, filters: Filters, given: Filters) -> list[dict[st
 def list_page(ctx: PageContext, query: Mapping[str, str]) -> str:
     """The queue: filters, exports and the conversations the filters keep."""
     given = Filters.from_query(query)
+    if ctx.blind:
+        given = blind_filters(given)
     filters = _with_display_field(given, ctx.batch.cards)
     shown = select(ctx.rows, filters)
+    if ctx.blind:
+        return _blind_list(ctx, filters, given, shown)
     # The field shown by default stays out of the links, unless the list is sorted by it.
     back = (filters if given.sort == "field" else given).query()
     rows = [
@@ -134,7 +166,7 @@ def list_page(ctx: PageContext, query: Mapping[str, str]) -> str:
             "id": r.conversation_id,
             "href": href(r.conversation_id, back),
             "field_value": r.value(filters.field) if filters.field else "",
-            "total": _total(r.card),
+            "total": total_text(r.card, ctx.language),
             "fatal": r.card.fatal,
             "zero": r.card.zero_score,
             "partial": r.partial,
@@ -158,15 +190,43 @@ def list_page(ctx: PageContext, query: Mapping[str, str]) -> str:
     }
     return ctx.render(
         "list.html.j2",
-        title=f"{ctx.t('list.heading')} — {ctx.batch.rubric.name}",
+        title=f"{ctx.t('review.list.heading')} — {ctx.batch.rubric.name}",
         rubric_name=ctx.batch.rubric.name,
         summary=summary,
         filters=filters,
         field=filters.field,
         items=[(i.id, i.name) for _, i in ctx.batch.rubric.items()],
         fields=metadata_fields(ctx.batch.cards),
-        sorts=[(s, ctx.t(f"sort.{s}")) for s in SORTS],
+        sorts=[(s, ctx.t(_SORT_NAMES[s])) for s in SORTS],
         low_agreement=ctx.low_agreement,
+        headers=_headers(ctx, filters, given),
+        rows=rows,
+    )
+
+
+def _blind_list(ctx: PageContext, filters: Filters, given: Filters, shown: list[ConversationRow]) -> str:
+    """The queue in blind mode: no totals or flags, each conversation's labelling progress."""
+    back = (filters if given.sort == "field" else given).query()
+    counts = progress(ctx.batch, ctx.mine)
+    rows = [
+        {
+            "id": r.conversation_id,
+            "href": href(r.conversation_id, back),
+            "field_value": r.value(filters.field) if filters.field else "",
+            "mine": counts[r.conversation_id],
+        }
+        for r in shown
+    ]
+    done, wanted = (sum(c[k] for c in counts.values()) for k in (0, 1))
+    return ctx.render(
+        "list.html.j2",
+        title=f"{ctx.t('review.list.heading')} — {ctx.batch.rubric.name}",
+        rubric_name=ctx.batch.rubric.name,
+        summary={"conversations": len(ctx.rows), "done": done, "wanted": wanted, "reviewer": ctx.reviewer},
+        filters=filters,
+        field=filters.field,
+        fields=metadata_fields(ctx.batch.cards),
+        sorts=[(s, ctx.t(_SORT_NAMES[s])) for s in SORTS if s in ("id", "field")],
         headers=_headers(ctx, filters, given),
         rows=rows,
     )
@@ -179,13 +239,8 @@ def _latest_view(
         return None
     v = stored.verdict
     tier = labels.get(v.tier or "", v.tier or "")
-    key = {
-        ("review", "accept"): "latest.accept",
-        ("review", "override"): "latest.override",
-        ("appeal", "accept"): "latest.appeal_rejected",
-        ("appeal", "override"): "latest.appeal_upheld",
-    }[(v.kind, v.decision)]
-    by = ctx.t("latest.by", reviewer=v.reviewer, at=v.at) + (f" — {v.reason}" if v.reason else "")
+    key = _LATEST[(v.kind, v.decision)]
+    by = ctx.t("review.latest.by", reviewer=v.reviewer, at=v.at) + (f" — {v.reason}" if v.reason else "")
     return {"decision": v.decision, "label": ctx.t(key, tier=tier), "text": by}
 
 
@@ -196,11 +251,6 @@ def _history(ctx: PageContext, entries: Sequence[StoredVerdict], labels: Mapping
         assert view is not None
         lines.append(f"{view['label']}{view['text']}")
     return lines
-
-
-def _points(result: ItemResult) -> str:
-    points = "—" if result.points is None else f"{round(result.points, 2):g}"
-    return f"{points} / {result.max_points:g}"
 
 
 def _item_view(
@@ -216,9 +266,10 @@ def _item_view(
         "id": result.item_id,
         "name": result.name,
         "judge": result.judge,
+        "hidden": False,
         "reasons": flag_reasons(card, result, low_agreement=ctx.low_agreement),
         "tier_text": tier_text,
-        "points_text": _points(result),
+        "points_text": f"{points_text(result.points)} / {points_text(result.max_points)}",
         "agreement": agreement if agreement is not None and not math.isnan(agreement) else None,
         "evidence": result.evidence,
         "flags": [(f.id, f.description) for f in item.flags if result.flags.get(f.id)],
@@ -231,17 +282,6 @@ def _item_view(
         "history": _history(ctx, history, labels),
         "saved": saved == result.item_id,
     }
-
-
-def _turns(ctx: PageContext, card: Scorecard) -> list[dict[str, Any]]:
-    evidence = [e for i in card.items for e in i.evidence] + [e for o in card.overrides for e in o.evidence]
-    turns = _transcript(ctx.batch.conversations.get(card.conversation_id), evidence)
-    citing: dict[int, list[str]] = {}
-    for result in card.items:
-        for e in result.evidence:
-            if e.verified and result.item_id not in citing.get(e.turn, []):
-                citing.setdefault(e.turn, []).append(result.item_id)
-    return [{**turn, "items": citing.get(turn["number"], [])} for turn in turns]
 
 
 def _neighbours(ctx: PageContext, filters: Filters, conversation_id: str) -> tuple[str, str, str]:
@@ -261,7 +301,7 @@ def _reviewed_total(ctx: PageContext, card: Scorecard, verdicts: Mapping[str, Re
     if not verdicts:
         return ""
     try:
-        return _total(apply_verdicts(card, verdicts, ctx.batch.rubric))
+        return total_text(apply_verdicts(card, verdicts, ctx.batch.rubric), ctx.language)
     except LLMGraderError as exc:
         return str(exc)
 
@@ -272,23 +312,33 @@ def conversation_page(
     """One conversation: the transcript with evidence highlighted, and a verdict form per item."""
     card = ctx.batch.card(conversation_id)
     filters = Filters.from_query(query)
+    if ctx.blind:
+        filters = blind_filters(filters)
+    shown = ctx.reveal(card)
     before, after, position = _neighbours(ctx, filters, conversation_id)
     by_item: dict[str, list[StoredVerdict]] = {}
     for stored in history:
         by_item.setdefault(stored.item_id, []).append(stored)
     saved = str(query.get("saved", ""))
-    reviewed = _reviewed_total(ctx, card, {s.item_id: s.verdict for s in history})
-    items = [_item_view(ctx, card, r, by_item.get(r.item_id, []), saved) for r in card.items]
+    reviewed = _reviewed_total(ctx, card, {s.item_id: s.verdict for s in history}) if shown.card else ""
+    items = [
+        _item_view(ctx, card, r, by_item.get(r.item_id, []), saved)
+        if r.item_id in shown.items
+        else hidden_item(ctx.batch.rubric.item(r.item_id), r)
+        for r in card.items
+    ]
     metadata = [(k, str(v)) for k, v in card.metadata.items() if isinstance(v, (str, int, float))]
     return ctx.render(
         "conversation.html.j2",
-        title=f"{conversation_id} — {ctx.t('list.heading')}",
+        title=f"{conversation_id} — {ctx.t('review.list.heading')}",
         card=card,
-        total=_total(card),
+        card_hidden=not shown.card,
+        total=total_text(card, ctx.language) if shown.card else "",
+        reason_labels={reason: ctx.t(key) for reason, key in _REASONS.items()},
         reviewed_total=reviewed,
-        partial=next(r.partial for r in ctx.rows if r.conversation_id == conversation_id),
+        partial=shown.card and next(r.partial for r in ctx.rows if r.conversation_id == conversation_id),
         metadata=metadata,
-        turns=_turns(ctx, card),
+        turns=card_transcript(card, ctx.batch.conversations.get(card.conversation_id), only=shown.items),
         items=items,
         back_href="/?" + filters.query() if filters.query() else "/",
         back_query=filters.query(),

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlencode
 
-from ..report import _id_key
 from ..scoring import ItemResult, Scorecard
+from ..views import id_order
 from .batch import ReviewBatch
 from .store import StoredVerdict
 
@@ -193,7 +193,7 @@ class Filters:
 
     def key(self, row: ConversationRow) -> tuple[Any, ...]:
         """Sort key of a row (id breaks ties)."""
-        card, ident = row.card, _id_key(row.conversation_id)
+        card, ident = row.card, id_order(row.conversation_id)
         if self.sort == "total":
             return (card.total_score is None, card.total_score or 0.0, ident)
         if self.sort == "fatal":

@@ -1,9 +1,12 @@
 """Verdicts in and out as CSV: human scores for calibration, and a sheet for spreadsheet reviewers.
 
-- :func:`human_score_rows` / :func:`write_human_scores`: the latest verdict per item in the
-  long human-scores format (``conversation_id,rater,item_id,value``) that
+- :func:`human_score_rows` / :func:`write_human_scores`: the labels
+  (:meth:`~llm_grader.review.VerdictStore.labels`: the latest verdict per item, and every
+  reviewer's latest blind label) in the long human-scores format
+  (``conversation_id,rater,item_id,value,blind``) that
   :func:`llm_grader.calibration.load_human_scores` reads; the rater is the reviewer, the
-  value the final tier (an accepted item gives the grader's tier).
+  value the final tier (an accepted item gives the grader's tier), ``blind`` 1 when the
+  label was given with the AI grade hidden, else 0.
 - :func:`write_sheet`: one row per flagged item with a transcript excerpt, the current tier,
   the tiers allowed and empty verdict columns; :func:`read_sheet` reads it back, every bad
   row reported at once by its spreadsheet row number (the header is row 1).
@@ -14,16 +17,16 @@ and read back restored, so ids that start with ``=`` or ``-`` round-trip.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..conversation import Conversation
 from ..errors import InputError, Problem
-from ..report import _id_key
 from ..scoring import ItemResult, Scorecard
 from ..spreadsheet import csv_text, evidence_cell, read_csv, restore, write_csv
 from ..textfiles import read_utf8
 from ..types import NOT_APPLICABLE, Evidence, ReviewVerdict
+from ..views import id_order
 from .batch import ReviewBatch, ReviewError, current_tier, tier_choices
 from .queue import flag_reasons
 from .store import StoredVerdict
@@ -39,8 +42,8 @@ __all__ = [
     "write_sheet",
 ]
 
-HUMAN_COLUMNS = ("conversation_id", "rater", "item_id", "value")
-"""The long human-scores format."""
+HUMAN_COLUMNS = ("conversation_id", "rater", "item_id", "value", "blind")
+"""The long human-scores format, with whether each label was given blind."""
 
 SHEET_COLUMNS = (
     "conversation_id",
@@ -69,22 +72,33 @@ _DECISIONS = {"accept": "accept", "override": "override", "维持": "accept", "�
 _KINDS = {"": "review", "review": "review", "appeal": "appeal", "复核": "review", "申诉": "appeal"}
 
 
-def human_score_rows(latest: Mapping[tuple[str, str], StoredVerdict]) -> list[dict[str, str]]:
-    """One row per reviewed item with a tier (a deduction item accepted has none), in id order."""
+_Labels = Mapping[tuple[str, str], StoredVerdict] | Iterable[StoredVerdict]
+"""Verdicts to export: the latest per item (a mapping), or :meth:`VerdictStore.labels`."""
+
+
+def human_score_rows(labels: _Labels) -> list[dict[str, str]]:
+    """One row per label with a tier (a deduction item accepted has none), in id then store order."""
+    stored_ones = list(labels.values() if isinstance(labels, Mapping) else labels)
     rows = []
-    for (conversation_id, item_id), stored in sorted(latest.items(), key=lambda kv: _id_key(kv[0][0])):
+    for stored in sorted(stored_ones, key=lambda s: (id_order(s.conversation_id), s.id)):
         v = stored.verdict
         value = v.tier if v.decision == "override" else v.original_tier
         if value:
             rows.append(
-                {"conversation_id": conversation_id, "rater": v.reviewer, "item_id": item_id, "value": value}
+                {
+                    "conversation_id": stored.conversation_id,
+                    "rater": v.reviewer,
+                    "item_id": stored.item_id,
+                    "value": value,
+                    "blind": "1" if v.blind else "0",
+                }
             )
     return rows
 
 
-def write_human_scores(latest: Mapping[tuple[str, str], StoredVerdict], path: str | Path) -> int:
+def write_human_scores(labels: _Labels, path: str | Path) -> int:
     """Write the human-scores CSV; returns the rows written."""
-    rows = human_score_rows(latest)
+    rows = human_score_rows(labels)
     write_csv(path, HUMAN_COLUMNS, rows)
     return len(rows)
 

@@ -4,6 +4,10 @@ One :class:`VerdictStore` is one database file in WAL mode with ``synchronous=FU
 verdict is committed (and synced) before :meth:`VerdictStore.record` returns, so a verdict
 the reviewer saw acknowledged survives the process being killed. One connection, guarded
 by a lock, is the single writer; a threaded web server may share the store.
+
+Each verdict records who gave it (``reviewer``) and whether it was given blind (``blind``:
+the AI grade hidden until the label was submitted). A version-1 database (before ``blind``)
+is upgraded in place when opened: its verdicts were not blind.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 
+from .._sqlite import BUSY_TIMEOUT, is_corrupt
 from ..errors import LLMGraderError
 from ..types import ReviewVerdict
 
 __all__ = ["StoredVerdict", "VerdictStore"]
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -34,12 +39,18 @@ CREATE TABLE IF NOT EXISTS verdicts (
     original_tier TEXT,
     reason TEXT NOT NULL DEFAULT '',
     kind TEXT NOT NULL CHECK (kind IN ('review', 'appeal')),
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    blind INTEGER NOT NULL DEFAULT 0 CHECK (blind IN (0, 1))
 );
 CREATE INDEX IF NOT EXISTS verdicts_by_item ON verdicts (conversation_id, item_id, id);
 """
 
-_COLUMNS = "id, conversation_id, item_id, reviewer, decision, tier, original_tier, reason, kind, at"
+_COLUMNS = "id, conversation_id, item_id, reviewer, decision, tier, original_tier, reason, kind, at, blind"
+_INSERT = (
+    "INSERT INTO verdicts (conversation_id, item_id, reviewer, decision, tier, original_tier, reason, kind,"
+    " at, blind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_ADD_BLIND = "ALTER TABLE verdicts ADD COLUMN blind INTEGER NOT NULL DEFAULT 0 CHECK (blind IN (0, 1))"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +69,7 @@ def _now() -> str:
 
 
 def _row(row: tuple[object, ...]) -> StoredVerdict:
-    number, conversation_id, item_id, reviewer, decision, tier, original, reason, kind, at = row
+    number, conversation_id, item_id, reviewer, decision, tier, original, reason, kind, at, blind = row
     verdict = ReviewVerdict.model_validate(
         {
             "reviewer": reviewer,
@@ -68,11 +79,18 @@ def _row(row: tuple[object, ...]) -> StoredVerdict:
             "reason": reason,
             "kind": kind,
             "at": at,
+            "blind": bool(blind),
         }
     )
     return StoredVerdict(
         id=int(str(number)), conversation_id=str(conversation_id), item_id=str(item_id), verdict=verdict
     )
+
+
+def _values(conversation_id: str, item_id: str, v: ReviewVerdict, at: str) -> tuple[object, ...]:
+    """A verdict as the row inserted."""
+    fields = (v.reviewer, v.decision, v.tier, v.original_tier, v.reason, v.kind, at, int(v.blind))
+    return (conversation_id, item_id, *fields)
 
 
 class VerdictStore:
@@ -83,20 +101,34 @@ class VerdictStore:
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")  # before anything waits
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > _SCHEMA_VERSION:
                 raise LLMGraderError(
                     f"{self.path}: verdict database version {version} is newer than this llm-grader "
                     f"understands ({_SCHEMA_VERSION}); upgrade llm-grader"
                 )
+            self._upgrade(version)
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
-            raise LLMGraderError(f"{self.path}: not a verdict database: {exc}") from None
+            if is_corrupt(exc):
+                raise LLMGraderError(f"{self.path}: not a verdict database: {exc}") from None
+            raise LLMGraderError(
+                f"{self.path}: cannot open the verdict database: {exc} (another process may be writing "
+                "it: try again when it has finished)"
+            ) from None
+
+    def _upgrade(self, version: int) -> None:
+        """Bring an older database's table to this schema (version 1 had no ``blind``)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(verdicts)")}
+        if columns and "blind" not in columns:
+            self._db.execute(_ADD_BLIND)
 
     def __enter__(self) -> VerdictStore:
         return self
@@ -117,21 +149,7 @@ class VerdictStore:
             verdict = verdict.model_copy(update={"at": _now()})
         v = verdict
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO verdicts (conversation_id, item_id, reviewer, decision, tier, original_tier,"
-                " reason, kind, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    conversation_id,
-                    item_id,
-                    v.reviewer,
-                    v.decision,
-                    v.tier,
-                    v.original_tier,
-                    v.reason,
-                    v.kind,
-                    v.at,
-                ),
-            )
+            cursor = self._db.execute(_INSERT, _values(conversation_id, item_id, v, v.at))
             number = cursor.lastrowid
         assert number is not None
         return StoredVerdict(id=number, conversation_id=conversation_id, item_id=item_id, verdict=verdict)
@@ -139,18 +157,11 @@ class VerdictStore:
     def record_many(self, entries: list[tuple[str, str, ReviewVerdict]]) -> int:
         """Store several verdicts in one transaction (all or none); returns how many."""
         at = _now()
-        rows = [
-            (c, i, v.reviewer, v.decision, v.tier, v.original_tier, v.reason, v.kind, v.at or at)
-            for c, i, v in entries
-        ]
+        rows = [_values(c, i, v, v.at or at) for c, i, v in entries]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT INTO verdicts (conversation_id, item_id, reviewer, decision, tier,"
-                    " original_tier, reason, kind, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                self._db.executemany(_INSERT, rows)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -173,6 +184,22 @@ class VerdictStore:
     def latest(self, conversation_id: str | None = None) -> dict[tuple[str, str], StoredVerdict]:
         """The latest verdict per (conversation, item); of one conversation when given."""
         return {(s.conversation_id, s.item_id): s for s in self.history(conversation_id)}
+
+    def labels(self) -> list[StoredVerdict]:
+        """The verdicts that are human labels, oldest first.
+
+        Per (conversation, item): the latest verdict, and besides it each reviewer's latest
+        blind label on the item. A blind label is a measurement of its own (two reviewers
+        grading an item blind give the human–human ceiling): no later verdict replaces it.
+        """
+        latest: dict[tuple[str, str], StoredVerdict] = {}
+        blind: dict[tuple[str, str, str], StoredVerdict] = {}
+        for s in self.history():
+            latest[(s.conversation_id, s.item_id)] = s
+            if s.verdict.blind:
+                blind[(s.conversation_id, s.item_id, s.verdict.reviewer)] = s
+        chosen = {s.id: s for s in [*latest.values(), *blind.values()]}
+        return [chosen[n] for n in sorted(chosen)]
 
     def count(self) -> int:
         """How many verdicts are stored (history included)."""

@@ -24,7 +24,9 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from ..types import ReviewVerdict
 from .batch import MAX_REVIEWER, ReviewBatch, ReviewError
+from .blind import labelled
 from .pages import PageContext, conversation_page, error_page, href, list_page
 from .queue import Filters, summarise
 from .sheet import HUMAN_COLUMNS, SHEET_COLUMNS, csv_text, human_score_rows, sheet_rows
@@ -96,14 +98,14 @@ class _Request:
         try:
             length = int(self.headers["CONTENT_LENGTH"] or 0)
         except ValueError:
-            raise _Refused(400, "error.title", "bad Content-Length") from None
+            raise _Refused(400, "review.error.title", "bad Content-Length") from None
         if length > _MAX_BODY:
-            raise _Refused(413, "error.title", f"the form is larger than {_MAX_BODY} bytes")
+            raise _Refused(413, "review.error.title", f"the form is larger than {_MAX_BODY} bytes")
         body = self.environ["wsgi.input"].read(length) if length > 0 else b""
         try:
             return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50))
         except (UnicodeDecodeError, ValueError) as exc:
-            raise _Refused(400, "error.title", f"unreadable form: {exc}") from None
+            raise _Refused(400, "review.error.title", f"unreadable form: {exc}") from None
 
 
 def _headers(nonce: str, content_type: str = "text/html; charset=utf-8") -> list[tuple[str, str]]:
@@ -136,6 +138,9 @@ class ReviewApp:
 
     ``allowed_hosts``: the ``Host`` values answered (loopback); ``token``: when set, every
     request needs it (servers bound beyond loopback). ``reviewer`` prefills the name field.
+    ``blind``: blind mode (:mod:`.blind`) — an item's AI grade is left out of the page until
+    the reviewer (the name they last submitted with, else ``reviewer``) has labelled it; the
+    exports, which carry grades and other reviewers' labels, are refused.
     """
 
     def __init__(
@@ -147,8 +152,10 @@ class ReviewApp:
         token: str | None = None,
         allowed_hosts: Iterable[str] | None = None,
         low_agreement: float = 0.8,
+        blind: bool = False,
     ) -> None:
         self.batch = batch
+        self.blind = blind
         self.store = store
         self.reviewer = reviewer
         self.token = token
@@ -179,7 +186,9 @@ class ReviewApp:
             if not _same(request.cookies.get(TOKEN_COOKIE), self.token):
                 return self._token_login(request)
         elif self.allowed_hosts is not None and request.headers["HTTP_HOST"] not in self.allowed_hosts:
-            raise _Refused(403, "error.forbidden", "unexpected Host header: open the URL the server printed")
+            raise _Refused(
+                403, "review.error.forbidden", "unexpected Host header: open the URL the server printed"
+            )
         return self._route(request, nonce)
 
     def _token_login(self, request: _Request) -> _Response:
@@ -187,7 +196,7 @@ class ReviewApp:
         assert self.token is not None
         if not _same(request.query.get("token"), self.token):
             message = "this review server needs its token: open the URL it printed"
-            raise _Refused(403, "error.forbidden", message)
+            raise _Refused(403, "review.error.forbidden", message)
         rest = urlencode({k: v for k, v in request.query.items() if k != "token"})
         cookie = f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
         location = quote(request.path) + (f"?{rest}" if rest else "")
@@ -198,19 +207,21 @@ class ReviewApp:
         origin = request.headers["HTTP_ORIGIN"]
         site = request.headers["HTTP_SEC_FETCH_SITE"]
         if origin and origin != f"http://{request.headers['HTTP_HOST']}":
-            raise _Refused(403, "error.forbidden", f"cross-origin form from {origin!r} refused")
+            raise _Refused(403, "review.error.forbidden", f"cross-origin form from {origin!r} refused")
         if site and site not in ("same-origin", "none"):
-            raise _Refused(403, "error.forbidden", "cross-site form refused")
+            raise _Refused(403, "review.error.forbidden", "cross-site form refused")
         if not _same(form.get("csrf"), self.csrf):
             message = "the form is stale or forged: reload the page and try again"
-            raise _Refused(403, "error.forbidden", message)
+            raise _Refused(403, "review.error.forbidden", message)
 
     # ------------------------------------------------------------------ routes
 
     def _context(self, nonce: str, request: _Request | None = None, *, latest: bool = True) -> PageContext:
         """What a page needs; ``latest=False`` (error pages) reads no verdicts."""
         name = unquote(request.cookies.get(REVIEWER_COOKIE, "")) if request else ""
+        reviewer = (name or self.reviewer)[:MAX_REVIEWER]
         rows = summarise(self.batch, self.store.latest(), low_agreement=self.low_agreement) if latest else []
+        mine = labelled(self.store.history(), reviewer) if latest and self.blind else {}
         return PageContext(
             batch=self.batch,
             rows=rows,
@@ -218,51 +229,74 @@ class ReviewApp:
             low_agreement=self.low_agreement,
             nonce=nonce,
             csrf=self.csrf,
-            reviewer=(name or self.reviewer)[:MAX_REVIEWER],
+            reviewer=reviewer,
+            blind=self.blind,
+            mine=mine,
         )
 
     def _route(self, request: _Request, nonce: str) -> _Response:
         path, method = request.path, request.method
         if path == "/verdict":
             if method != "POST":
-                raise _Refused(405, "error.title", "POST a verdict from the conversation page")
+                raise _Refused(405, "review.error.title", "POST a verdict from the conversation page")
             return self._post_verdict(request)
         if method not in ("GET", "HEAD"):
-            raise _Refused(405, "error.title", f"{method} is not allowed here")
+            raise _Refused(405, "review.error.title", f"{method} is not allowed here")
         if path == "/":
             page = list_page(self._context(nonce, request), request.query)
             return _Response(200, page.encode(), _headers(nonce))
         if path.startswith("/c/"):
             return self._conversation(request, nonce, path[3:])
         if path in ("/export/human.csv", "/export/review.csv"):
+            if self.blind:
+                message = "blind mode: the exports carry the AI grades; use `llm-grader review export`"
+                raise _Refused(403, "review.error.forbidden", message)
             return self._export(path, nonce)
-        raise _Refused(404, "error.not_found", f"no page {path!r}")
+        raise _Refused(404, "review.error.not_found", f"no page {path!r}")
 
     def _conversation(self, request: _Request, nonce: str, conversation_id: str) -> _Response:
         try:
             self.batch.card(conversation_id)
         except ReviewError as exc:
-            raise _Refused(404, "error.not_found", str(exc)) from None
+            raise _Refused(404, "review.error.not_found", str(exc)) from None
         history = self.store.history(conversation_id)
         page = conversation_page(self._context(nonce, request), conversation_id, request.query, history)
         return _Response(200, page.encode(), _headers(nonce))
 
     def _export(self, path: str, nonce: str) -> _Response:
-        latest = self.store.latest()
         if path == "/export/human.csv":
-            body, name = csv_text(HUMAN_COLUMNS, human_score_rows(latest)), "human_scores.csv"
+            body, name = csv_text(HUMAN_COLUMNS, human_score_rows(self.store.labels())), "human_scores.csv"
         else:
-            rows = sheet_rows(self.batch, latest, low_agreement=self.low_agreement)
+            rows = sheet_rows(self.batch, self.store.latest(), low_agreement=self.low_agreement)
             body, name = csv_text(SHEET_COLUMNS, rows), "review_sheet.csv"
         headers = _headers(nonce, "text/csv; charset=utf-8")
         headers.append(("Content-Disposition", f'attachment; filename="{name}"'))
         return _Response(200, ("\ufeff" + body).encode(), headers)
+
+    def _check_blind(self, verdict: ReviewVerdict, blind_form: bool, cid: str, item_id: str) -> None:
+        """A blind label only on a blind server, and only while the grade is hidden from its reviewer.
+
+        A blind form from a reviewer who has labelled the item already (a stale page: the
+        grade has been shown since) is refused, as is a blind form on a server not blind.
+        """
+        if not blind_form:
+            return
+        if not self.blind:
+            raise ReviewError("this review server is not in blind mode: reload the page", field="blind")
+        done = labelled(self.store.history(cid, item_id), verdict.reviewer)
+        if done:
+            raise ReviewError(
+                f"{verdict.reviewer} has labelled item {item_id!r} already and its grade has been shown: "
+                "reload the page to change the verdict",
+                field="blind",
+            )
 
     def _post_verdict(self, request: _Request) -> _Response:
         form = request.form()
         self._check_post(request, form)
         back = Filters.from_query(dict(parse_qsl(form.get("back", "")))).query()
         conversation_id, item_id = form.get("conversation", ""), form.get("item", "")
+        blind = form.get("blind") == "1"
         try:
             verdict = self.batch.verdict(
                 conversation_id,
@@ -272,12 +306,14 @@ class ReviewApp:
                 tier=form.get("tier") or None,
                 reason=form.get("reason", ""),
                 kind=form.get("kind", "review"),
+                blind=blind,
             )
+            self._check_blind(verdict, blind, conversation_id, item_id)
         except ReviewError as exc:
             known = any(c.conversation_id == conversation_id for c in self.batch.cards)
             where = href(conversation_id, back) if known else "/"
             where += f"#item-{quote(item_id)}" if known and item_id else ""
-            raise _Refused(400, "error.title", str(exc), where) from None
+            raise _Refused(400, "review.error.title", str(exc), where) from None
         self.store.record(conversation_id, item_id, verdict)
         query = "&".join(q for q in (back, urlencode({"saved": item_id})) if q)
         location = href(conversation_id, query) + f"#item-{quote(item_id)}"

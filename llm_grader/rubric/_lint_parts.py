@@ -1,13 +1,13 @@
-"""Parts of the rubric linter (:mod:`.lint`): findings, thresholds' targets and order, checks.
+"""Parts of the rubric linter (:mod:`.lint`): thresholds' targets and order, decomposed items.
 
-The checks of decomposed items (``checks`` with their ``thresholds``) are here too.
+The checks of decomposed items (``checks`` with their ``thresholds``) are here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Literal, NamedTuple
 
+from ._fields import Finding as _Finding
 from ._yaml import FieldPath
 from .model import Item
 from .rule_model import Interval as _Interval
@@ -16,12 +16,6 @@ from .rule_model import describe_interval as _span
 from .rule_model import merged_intervals as _merged
 
 __all__: list[str] = []
-
-
-class _Finding(NamedTuple):
-    path: FieldPath
-    message: str
-    severity: Literal["error", "warning"] = "error"
 
 
 def _known_targets(item: Item, thresholds: Sequence[Threshold], path: FieldPath) -> Iterator[_Finding]:

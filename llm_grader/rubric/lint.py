@@ -2,7 +2,8 @@
 
 Pydantic validates each field on its own; these checks find what only the whole rubric
 shows — a duplicate id, categories that do not add up, an override naming an unknown item,
-a hybrid's rule (``decide_by_rule``) that names an unknown tier or always fires.
+a hybrid's rule (``decide_by_rule``) that names an unknown tier or always fires, an example
+whose tier or quotes do not fit, an item whose wording names a metadata field it does not show.
 Each check is a small function yielding findings; :func:`lint_rubric` runs them in card
 order and locates each as a ``file:line: field: message`` problem. Errors stop a rubric from
 loading; warnings (a category whose items add up to less than its maximum, values that no
@@ -17,8 +18,10 @@ from typing import NamedTuple
 
 from ..errors import Problem
 from ..patterns import PatternError, compile_pattern
-from ..types import NOT_APPLICABLE
-from ._lint_parts import _checks_structure, _checks_thresholds, _Finding, _known_targets, _ordered
+from ..types import CANNOT_DETERMINE, NOT_APPLICABLE
+from ._fields import Finding as _Finding
+from ._fields import example_problems, unshown_fields
+from ._lint_parts import _checks_structure, _checks_thresholds, _known_targets, _ordered
 from ._yaml import FieldPath, LineMap, problem_at
 from .model import Category, Condition, Item, Rubric
 from .rule_model import CombinedRule, ForbiddenWordsRule, InterruptionRule, PhraseRule, Rule
@@ -121,6 +124,10 @@ def _check_overrides(rubric: Rubric) -> Iterator[_Finding]:
             yield _Finding((*path, "cap"), f"cap {override.cap:g} is above max_score {rubric.max_score:g}")
         for wi, condition in enumerate(override.when):
             yield from _condition_findings(condition, (*path, "when", wi), items)
+    for ci, rule in enumerate(rubric.consistency):
+        path = ("consistency", ci)
+        for ai, condition in enumerate(rule.agree):
+            yield from _condition_findings(condition, (*path, "agree", ai), items)
 
 
 def _condition_findings(condition: Condition, path: FieldPath, items: dict[str, Item]) -> Iterator[_Finding]:
@@ -202,6 +209,8 @@ def _tier_findings(item: Item, index: int, path: FieldPath) -> Iterator[_Finding
         yield _Finding((*path, "id"), f"duplicate tier id {tier.id!r}")
     if tier.id == NOT_APPLICABLE:
         yield _Finding((*path, "id"), f"{NOT_APPLICABLE!r} is reserved; use the item's not_applicable field")
+    if tier.id == CANNOT_DETERMINE:
+        yield _Finding((*path, "id"), f"{CANNOT_DETERMINE!r} is reserved: it is the model's abstention")
     if (tier.points is None) == (tier.ratio is None):
         yield _Finding(path, "give exactly one of 'points' and 'ratio'")
     elif tier.points is not None and tier.points > item.points + _EPSILON:
@@ -339,6 +348,7 @@ _ITEM_CHECKS: tuple[_ItemCheck, ...] = (
     _flags_unique,
     _checks_structure,
     _checks_thresholds,
+    example_problems,
 )
 """The checks of one item, in the order their problems are reported; ``siblings`` are the
 ids of the items of its category."""
@@ -350,5 +360,6 @@ _RUBRIC_CHECKS: tuple[Callable[[Rubric], Iterator[_Finding]], ...] = (
     _check_categories,
     _check_total,
     _check_overrides,
+    unshown_fields,
 )
 """The checks of a whole rubric, in card order (the item checks run within the categories)."""

@@ -283,6 +283,10 @@ def item_fingerprint(item: Item) -> str:
     for field in ("checks", "thresholds"):  # likewise: an item without checks hashes as before
         if not data.get(field):
             data.pop(field, None)
+    if not data.get("context"):  # an item that shows no conversation field hashes as before
+        data.pop("context", None)
+    if data.get("when_unsure") == "strict":  # the default (the policy before the field existed)
+        del data["when_unsure"]
     data["tiers"] = [{k: v for k, v in t.items() if k not in ("points", "ratio")} for t in data["tiers"]]
     text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]

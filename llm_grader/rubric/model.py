@@ -27,8 +27,11 @@ __all__ = [
     "Applicability",
     "Category",
     "Condition",
+    "Consistency",
+    "ContextField",
     "DataKind",
     "Deduction",
+    "Example",
     "Flag",
     "Item",
     "ItemCheck",
@@ -37,6 +40,7 @@ __all__ = [
     "Override",
     "Rubric",
     "Tier",
+    "WhenUnsure",
 ]
 
 
@@ -177,6 +181,35 @@ class Deduction(Strict):
     deduction never takes more than those items earned. None: the category as a whole."""
 
 
+ContextField = Annotated[str, Field(pattern=r"^(notes|knowledge|metadata\.[A-Za-z0-9_]+)$")]
+"""A conversation field an item shows the model: ``metadata.KEY`` (its value is rendered in the
+item block), or ``notes`` / ``knowledge`` (always in the shared prefix when the conversation has
+them; declaring one points the item at it, or says it is missing)."""
+
+
+class Example(Strict):
+    """A worked example shown to the model in the item block (a plain string: ``{text: ...}``)."""
+
+    text: str = Field(min_length=1)
+    """A short excerpt or a mini-dialogue (one turn a line, e.g. ``客户:…`` / ``客服:…``)."""
+    tier: str | None = None
+    """The tier id the example earns; none for a deduction item (the example is one occurrence)."""
+    why: str = ""
+    """Why it earns that tier (or counts as an occurrence)."""
+    quotes: list[str] = Field(default_factory=list)
+    """The decisive words of ``text``; each must occur in it (the linter checks)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, data: Any) -> Any:
+        return {"text": data} if isinstance(data, str) else data
+
+
+WhenUnsure = Literal["strict", "lenient", "review"]
+"""What the model does when it cannot tell: ``strict`` (从严把握, the default and the
+behaviour before the field existed), ``lenient`` (从宽把握) or ``review`` (answer
+``cannot_determine``: the item is left unscored for a human)."""
+
 EvidenceSpeaker = Literal["agent", "customer", "system"]
 _AGENT_ONLY: tuple[EvidenceSpeaker, ...] = ("agent",)
 
@@ -218,14 +251,22 @@ class Item(Strict):
     ones) → tier, first match wins — the shape of a ``combined`` rule's thresholds."""
     notes: list[str] = Field(default_factory=list)
     """The card's remarks (备注), kept verbatim; they reach the prompt."""
-    examples: list[str] = Field(default_factory=list)
-    """Example phrases or situations for the prompt."""
+    examples: list[Example] = Field(default_factory=list)
+    """Worked examples rendered in the item block (excerpt, tier, why); plain strings allowed."""
+    context: list[ContextField] = Field(default_factory=list)
+    """Conversation fields the item needs shown to the model (``metadata.agent_id``, ``notes``,
+    ``knowledge``); the linter refuses an item whose wording names a metadata key it does not
+    declare here."""
     flags: list[Flag] = Field(default_factory=list)
     """Facts the item reports, used by overrides."""
     not_applicable: NotApplicable | None = None
     """When the grader may say the item does not apply."""
     applicability: Applicability | None = None
     """Channels and data the item needs."""
+    when_unsure: WhenUnsure = "strict"
+    """The decision policy when the conversation leaves the grade in doubt, told to the model
+    in the item block: ``strict`` (从严), ``lenient`` (从宽) or ``review`` (cannot_determine).
+    The model may answer ``cannot_determine`` under any policy; ``review`` asks it to."""
     evidence_from: list[EvidenceSpeaker] = Field(default_factory=lambda: list(_AGENT_ONLY), min_length=1)
     """Whose turns the model's evidence may quote (default: the agent's, since items judge the
     agent). A quote found only in another speaker's turn is not verified and is asked again."""
@@ -328,6 +369,22 @@ class Override(Strict):
         return self
 
 
+class Consistency(Strict):
+    """Facts two (or more) items judge alike: all hold, or none; a split sends them to review.
+
+    E.g. 推诿 in 处理问题效率's 差 tier and in 服务主动性's ``shirked_unsolved`` flag. Checked in
+    scoring once every listed item is graded; a disagreement marks each listed item
+    ``needs_review`` and records the rule in its ``audit.inconsistent``.
+    """
+
+    id: str = Field(pattern=IDENTIFIER)
+    """Stable id."""
+    reason: str
+    """What the facts have in common, in the card's language; shown with the disagreement."""
+    agree: list[Condition] = Field(min_length=2)
+    """The facts that must agree (each a condition: an item's flag, tiers or occurrences)."""
+
+
 class Rubric(Strict):
     """A QA scorecard."""
 
@@ -341,6 +398,10 @@ class Rubric(Strict):
     """Language of the card's text; chooses the prompts."""
     description: str = ""
     """What the card is for."""
+    context: str = ""
+    """Grounding for every item, in the card's language: the business scene, the tools agents
+    have, what is within their remit (自身受理范围), house policies. Shown to the model as data
+    in the shared prefix of every request."""
     source: str = ""
     """Where the card comes from."""
     max_score: float = Field(gt=0)
@@ -349,6 +410,12 @@ class Rubric(Strict):
     """The categories."""
     overrides: list[Override] = Field(default_factory=list)
     """Fatal-error, zero-score and cap rules."""
+    consistency: list[Consistency] = Field(default_factory=list)
+    """Facts different items judge alike; a disagreement sends those items to review."""
+    show_points: bool = False
+    """Show the model each tier's points (and a deduction's points per occurrence). Off by
+    default: points are applied afterwards by rule, and seeing them only invites the model to
+    weigh them (``Grader(show_points=...)`` overrides this)."""
 
     # ------------------------------------------------------------------ lookups
 

@@ -36,6 +36,7 @@ def item_result(item: Item, category_id: str, judgement: Judgement | None) -> It
         return ItemResult(**base, error="not graded", needs_review=True)
     base.update(
         needs_review=judgement.needs_review,
+        confidence=judgement.confidence,
         evidence=list(judgement.evidence),
         rationale=judgement.rationale,
         flags=dict(judgement.flags),
@@ -44,7 +45,9 @@ def item_result(item: Item, category_id: str, judgement: Judgement | None) -> It
         audit=judgement.audit,
     )
     if judgement.error is not None:
-        return ItemResult(**{**base, "needs_review": True}, error=judgement.error)
+        return ItemResult(
+            **{**base, "needs_review": True}, error=judgement.error, abstained=judgement.abstained
+        )
     if judgement.not_applicable:
         full = not item.is_deduction and na_policy(item, judgement) == "full"
         return ItemResult(**base, not_applicable=True, points=item.max_points if full else None)
@@ -87,7 +90,9 @@ def judgement_from_result(item: Item, stored: ItemResult) -> Judgement:
         rationale=stored.rationale,
         measured=stored.measured,
         error=stored.error,
+        abstained=stored.abstained,
         needs_review=stored.needs_review,
+        confidence=stored.confidence,
         usage=Usage(),
         audit=stored.audit,
     )

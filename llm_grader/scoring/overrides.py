@@ -15,7 +15,7 @@ from ..rubric import Condition, Override
 from ..types import Evidence
 from .scorecard import ItemResult, OverrideHit, PendingOverride
 
-__all__ = ["CONDITIONS", "apply_overrides", "evaluate_overrides", "fired_overrides"]
+__all__ = ["CONDITIONS", "apply_overrides", "condition_state", "evaluate_overrides", "fired_overrides"]
 
 _ConditionFn = Callable[[Condition, ItemResult], bool]
 
@@ -54,6 +54,14 @@ def _state(condition: Condition, result: ItemResult | None) -> bool | None:
     if any(not e.verified for e in _evidence(condition, result)):
         return None  # an override never fires on evidence that was not found in the transcript
     return True
+
+
+def condition_state(condition: Condition, result: ItemResult | None) -> bool | None:
+    """Whether ``condition`` holds for ``result``: True, False, or None when it cannot be told.
+
+    It cannot when the item is unscored, its evidence unverified, or the flag undetermined.
+    """
+    return _state(condition, result)
 
 
 def _hit(override: Override, results: Mapping[str, ItemResult]) -> OverrideHit:

@@ -30,7 +30,14 @@ class ItemResult(Record):
     rationale: str = ""
     flags: dict[str, bool] = Field(default_factory=dict)
     needs_review: bool = False
+    confidence: float | None = None
+    """How sure the model was of this grade, in [0, 1]: the share of samples agreeing on the
+    tier and every flag, times the tier token's probability where the endpoint returns
+    logprobs; None for rule decisions and for one sample without logprobs."""
     error: str | None = None
+    abstained: bool = False
+    """The model could not determine this item (it answered ``cannot_determine``): the item is
+    unscored and needs review; ``error`` gives the model's reason. Never a guess."""
     occurrences: list[Occurrence] | None = None
     """Occurrences of a deduction item (None for scored items)."""
     deduction: float | None = None

@@ -27,6 +27,7 @@ from typing import Any
 from ..rubric import Category, Item, Rubric
 from ..types import Judgement, Occurrence, Usage
 from .categories import CategoryTally, round_points, tally_category
+from .consistency import mark_inconsistent
 from .items import judgement_from_result
 from .overrides import apply_overrides, evaluate_overrides
 from .scorecard import ItemResult, OverrideHit, PendingOverride, Scorecard
@@ -146,7 +147,7 @@ def score(
         zero_score=_state(outcome.hits, outcome.pending, "zero_score"),
         overrides=outcome.hits,
         pending_overrides=outcome.pending,
-        items=outcome.results,
+        items=mark_inconsistent(rubric, outcome.results),
         categories=[t.score for t in outcome.tallies],
         complete=not open_ids,
         unscored_points=round_points(sum(t.unscored_points for t in outcome.tallies)),

@@ -10,6 +10,7 @@
 
 from .batches import BatchScript, FakeBatches
 from .judge import FakeJudge, top_tier_answer
+from .logprobs import openai_logprobs, scripted_logprobs
 from .responders import confusion_probabilities, item_of, items_of, simulated_responder, top_tier_responder
 from .server import FakeOpenAIServer, Reply, Responder, answer, error, raw, refusal
 
@@ -25,8 +26,10 @@ __all__ = [
     "error",
     "item_of",
     "items_of",
+    "openai_logprobs",
     "raw",
     "refusal",
+    "scripted_logprobs",
     "simulated_responder",
     "top_tier_answer",
     "top_tier_responder",

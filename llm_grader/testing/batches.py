@@ -10,7 +10,9 @@ script's own), a share of them per poll, and ends as its :class:`BatchScript` sa
   ``batch_expired``);
 - per-line failures (``fail``): the line goes to the error file instead of being answered;
 - ``failed`` at validation (``status="failed"``): nothing answered;
-- a line whose reply is an HTTP error goes to the error file with that response.
+- a line whose reply is an HTTP error goes to the error file with that response;
+- malformed results lines (``mangle``: the line as the file holds it), and a batch list that
+  cannot be read (``list_error``); the list is paged (``limit``, ``after``) as OpenAI's is.
 
 Invalid answers (a quote not in the transcript, an unknown tier) are the responder's to
 give, so the client's fallback re-ask path can be exercised. Requests answered for a batch
@@ -29,13 +31,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlparse
-
-if TYPE_CHECKING:
-    from .server import Responder
+from typing import Any, Literal, Protocol
+from urllib.parse import parse_qs, urlparse
 
 __all__ = ["BatchScript", "FakeBatches"]
+
+
+class _Reply(Protocol):
+    """What a responder's reply gives a batch line (:class:`~llm_grader.testing.Reply` has it)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def body(self) -> dict[str, Any] | None: ...
+
+
+Responder = Callable[[dict[str, Any]], _Reply]
+"""Answers one request body (the server's :data:`~llm_grader.testing.Responder` is one)."""
 
 Response = tuple[int, bytes, str]
 """An HTTP status, a body and its content type."""
@@ -57,6 +70,10 @@ class BatchScript:
     """Answers the lines (default: the server's responder)."""
     status: Literal["failed"] | None = None
     """``failed``: the whole batch fails validation and nothing is answered."""
+    list_error: int | None = None
+    """Listing the batches (``GET /v1/batches``) answers this HTTP status instead."""
+    mangle: Callable[[dict[str, Any]], Any] | None = None
+    """Given a results line (output or error file), what the file holds instead (any JSON value)."""
 
 
 def _json(status: int, obj: Any) -> Response:
@@ -212,7 +229,8 @@ class FakeBatches:
     def _file(self, batch: _Batch, lines: list[dict[str, Any]]) -> str | None:
         if not lines:
             return None
-        content = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+        mangle = self.script.mangle or (lambda line: line)
+        content = "".join(json.dumps(mangle(line), ensure_ascii=False) + "\n" for line in lines).encode()
         return str(self._store(content, f"{batch.id}_output.jsonl", "batch_output")["id"])
 
     def _finish(self, batch: _Batch, status: str) -> None:
@@ -253,6 +271,22 @@ class FakeBatches:
         else:
             batch.status = "in_progress"
 
+    def _list(self, path: str) -> Response:
+        """One page of the batches, newest first (``limit``, default 20; ``after`` a batch id)."""
+        if self.script.list_error is not None:
+            status = self.script.list_error
+            return _json(status, {"error": {"message": "listing failed (scripted)", "type": "server_error"}})
+        query = parse_qs(urlparse(path).query)
+        limit = int(query.get("limit", ["20"])[0])
+        newest = [b.body() for b in reversed(self.batches.values())]
+        after = query.get("after", [None])[0]
+        start = next((i + 1 for i, b in enumerate(newest) if b["id"] == after), 0) if after else 0
+        page = newest[start : start + limit]
+        more = start + limit < len(newest)
+        return _json(200, {"object": "list", "data": page, "has_more": more,
+                           "first_id": page[0]["id"] if page else None,
+                           "last_id": page[-1]["id"] if page else None})  # fmt: skip
+
     # ------------------------------------------------------------------ dispatch
 
     def post(self, path: str, data: bytes, content_type: str) -> Response:
@@ -279,8 +313,7 @@ class FakeBatches:
         with self._lock:
             self.calls.append(("GET", path))
             if route == ["batches"]:
-                data = [b.body() for b in reversed(self.batches.values())]
-                return _json(200, {"object": "list", "data": data, "has_more": False})
+                return self._list(path)
             if len(route) == 2 and route[0] == "batches":
                 batch = self.batches.get(route[1])
                 if batch is None:

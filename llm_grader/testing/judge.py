@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ..model import JudgeRequest, ModelResult
 from ..rubric import Item, Rubric
 from ..types import Usage
+from .logprobs import TierProbs, scripted_logprobs
 
 __all__ = ["FakeJudge", "top_tier_answer", "top_tier_answers"]
 
@@ -52,17 +53,29 @@ class FakeJudge:
     Each answer goes through the request's response model, so quotes are verified against
     the conversation exactly as for a real model; an invalid answer is asked again (the
     script sees the same request) up to ``reasks`` times, then recorded as a validation
-    failure. ``requests`` keeps every request answered.
+    failure. ``requests`` keeps every request answered. ``tier_probs`` scripts the answer's
+    token logprobs (the tier's confidence), as an endpoint in a json mode returns them.
 
         judge = FakeJudge(lambda request: top_tier_answer(rubric.item(request.item_id)))
         card = Grader(rubric, model=judge).grade(conversation)
     """
 
     def __init__(
-        self, script: Script, *, model: str = "fake-judge", mode: str = "fake", reasks: int = 2
+        self,
+        script: Script,
+        *,
+        model: str = "fake-judge",
+        mode: str = "fake",
+        reasks: int = 2,
+        prompt_budget: int | None = None,
+        tier_probs: Callable[[JudgeRequest], TierProbs | None] | None = None,
     ) -> None:
         self.script = script
+        self.tier_probs = tier_probs
+        """Given a request, the tier distributions its answer's token logprobs carry (None: no logprobs)."""
         self.reasks = reasks
+        self.prompt_budget = prompt_budget
+        """Most characters a request may carry (None: no limit)."""
         self.requests: list[JudgeRequest] = []
         self._identity = {"model": model, "mode": mode}
         self.closed = 0
@@ -76,6 +89,11 @@ class FakeJudge:
     def identity(self) -> Mapping[str, Any]:
         """The fake model's name and mode."""
         return self._identity
+
+    @property
+    def endpoint(self) -> None:
+        """None: an in-process judge has no model endpoint (it cannot use the Batch API)."""
+        return None
 
     async def judge(self, request: JudgeRequest) -> ModelResult:
         """Validate the script's answers with ``request.response_model``, re-asking when invalid."""
@@ -91,7 +109,11 @@ class FakeJudge:
             except ValidationError as exc:
                 error = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
                 continue
-            return ModelResult(answer=answer, raw=text, usage=Usage(calls=attempt), attempts=attempt)
+            probs = self.tier_probs(request) if self.tier_probs is not None else None
+            logprobs = scripted_logprobs(text, probs) if probs is not None else None
+            return ModelResult(
+                answer=answer, raw=text, usage=Usage(calls=attempt), attempts=attempt, logprobs=logprobs
+            )
         attempts = self.reasks + 1
         return ModelResult(
             error=f"no valid answer after {attempts} attempts: {error}",

@@ -91,6 +91,7 @@ def simulated_responder(
     error_rates: dict[str, float] | float = 0.2,
     seed: int = 0,
     salt: str = "",
+    with_examples: dict[str, float] | float | None = None,
 ) -> Responder:
     """A simulated grader with a known confusion matrix, answering through the fake server.
 
@@ -99,10 +100,15 @@ def simulated_responder(
     item's tiers (``not_applicable`` included when the item allows it), seeded by
     ``(seed, salt, conversation, item)`` so that the same request always gets the same answer,
     in any order. ``salt`` lets two prompt variants draw independently.
+
+    ``with_examples``: the error rates used instead when the item block shows worked examples
+    (the rubric's ``examples`` section), drawn with the salt ``examples`` added — a grader
+    that examples help (lower rates), or that they only unsettle (the same rates).
     """
     rubric = grader.rubric
     first = next(i for _, i in rubric.items() if i.judge == "model")
     by_transcript = {grader.messages(first, c)[1]["content"]: c for c in conversations}
+    examples_header = grader.prompts.word("item", "examples", lines="").split("\n")[0]
 
     def respond(request: dict[str, Any]) -> Reply:
         sent = request["messages"][1]["content"]
@@ -112,8 +118,11 @@ def simulated_responder(
         order = [t.id for t in sorted(item.tiers, key=item.tier_points)]
         if item.not_applicable is not None:
             order.append("not_applicable")
-        rate = error_rates if isinstance(error_rates, float) else error_rates.get(item.id, 0.0)
-        digest = hashlib.sha256(f"{seed}|{salt}|{conversation.id}|{item.id}".encode()).digest()
+        rates, drawn = error_rates, salt
+        if with_examples is not None and examples_header in request["messages"][-1]["content"]:
+            rates, drawn = with_examples, salt + "examples"
+        rate = rates if isinstance(rates, float) else rates.get(item.id, 0.0)
+        digest = hashlib.sha256(f"{seed}|{drawn}|{conversation.id}|{item.id}".encode()).digest()
         draw = int.from_bytes(digest[:8], "big") / 2**64
         true_tier = expected["tier"] if expected else order[-1]
         tier = true_tier

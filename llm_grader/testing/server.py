@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .batches import FakeBatches
+from .logprobs import TierProbs, openai_logprobs, scripted_logprobs
 
 __all__ = ["FakeOpenAIServer", "Reply", "Responder", "answer", "error", "raw", "refusal"]
 
@@ -51,7 +52,11 @@ _USAGE = {
 
 
 def _completion(
-    message: dict[str, Any], *, finish_reason: str, usage: dict[str, Any] | None
+    message: dict[str, Any],
+    *,
+    finish_reason: str,
+    usage: dict[str, Any] | None,
+    logprobs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": "chatcmpl-fake",
@@ -59,16 +64,32 @@ def _completion(
         "created": int(time.time()),
         "model": "fake",
         "choices": [
-            {"index": 0, "message": {"role": "assistant", **message}, "finish_reason": finish_reason}
+            {
+                "index": 0,
+                "message": {"role": "assistant", **message},
+                "finish_reason": finish_reason,
+                "logprobs": logprobs,
+            }
         ],
         "usage": usage or _USAGE,
     }
 
 
 def answer(
-    request: dict[str, Any], obj: Any, *, finish_reason: str = "stop", usage: dict[str, Any] | None = None
+    request: dict[str, Any],
+    obj: Any,
+    *,
+    finish_reason: str = "stop",
+    usage: dict[str, Any] | None = None,
+    tier_probs: TierProbs | None = None,
 ) -> Reply:
-    """Answer with ``obj`` in the form the request's structured-output mode expects."""
+    """Answer with ``obj`` in the form the request's structured-output mode expects.
+
+    ``tier_probs`` scripts the content's token logprobs (one distribution per tier value,
+    :func:`~llm_grader.testing.logprobs.scripted_logprobs`), sent as OpenAI does: only when the
+    request asks ``logprobs`` (alternatives up to its ``top_logprobs``), and never for a tool
+    call, whose arguments carry none.
+    """
     text = json.dumps(obj, ensure_ascii=False)
     if request.get("tools"):
         choice = request.get("tool_choice")
@@ -86,7 +107,13 @@ def answer(
         return Reply(body=_completion(message, finish_reason=finish_reason, usage=usage))
     if request.get("response_format") is None:  # MD_JSON: a fenced block in prose
         text = f"评分如下:\n```json\n{text}\n```"
-    return Reply(body=_completion({"content": text}, finish_reason=finish_reason, usage=usage))
+    logprobs = None
+    if tier_probs is not None and request.get("logprobs"):
+        tokens = scripted_logprobs(text, tier_probs, top=int(request.get("top_logprobs") or 0))
+        logprobs = openai_logprobs(tokens)
+    return Reply(
+        body=_completion({"content": text}, finish_reason=finish_reason, usage=usage, logprobs=logprobs)
+    )
 
 
 def raw(content: str, *, finish_reason: str = "stop") -> Reply:

@@ -1,4 +1,4 @@
-"""Issue 8: hostile transcripts, endpoints, caches and outputs (model path and command line)."""
+"""Hostile transcripts, endpoints, caches and outputs (model path and command line)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 8, reading: transcript text cannot forge structure, one bad conversation never costs the rest.
+"""Reading: transcript text cannot forge structure, one bad conversation never costs the rest.
 
 Every line break is stored as ``\\n``; lines are counted at ``\\n`` only; every problem with a
 conversation, including one past an input limit, is a ConversationError for it alone; and no

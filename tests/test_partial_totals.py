@@ -1,4 +1,4 @@
-"""Issue 9.1/9.2: undetermined overrides and partial totals are never shown as definite numbers."""
+"""Undetermined overrides and partial totals are never shown as definite numbers."""
 
 from __future__ import annotations
 

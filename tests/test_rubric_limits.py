@@ -1,4 +1,4 @@
-"""Rubrics are untrusted input (issue 8.4): bounded YAML, finite numbers, consistent thresholds,
+"""Rubrics are untrusted input: bounded YAML, finite numbers, consistent thresholds,
 and regex rules that run in linear time or under a time limit."""
 
 from __future__ import annotations
