@@ -123,3 +123,17 @@ def test_the_results_lock_is_removed_on_release_and_still_excludes(tmp_path: Pat
     finally:
         again.close()
         stale.close()
+
+
+def test_the_tutorial_pastes_the_summary_the_command_prints(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from llm_grader.cli import app
+
+    tutorial = ROOT / "docs" / "tutorial"
+    result = CliRunner().invoke(app, ["grade", str(tutorial / "my_chats.csv"), "-r", str(tutorial / "my_card.yaml"),
+                                      "--rules-only", "-o", str(tmp_path / "out.jsonl")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = [line for line in result.output.splitlines() if line.startswith(("小结", "3 个评分项", "致命差错"))]
+    page = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    assert len(summary) == 3 and all(line in page for line in summary)
