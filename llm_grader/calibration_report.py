@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .calibration import CalibrationReport, ItemAgreement
     from .conversation import Conversation
 
-__all__ = ["CJK_FONTS", "figures", "plots", "to_html", "to_json", "to_markdown", "write_report"]
+__all__ = ["CJK_FONTS", "figures", "plots", "to_html", "to_json", "to_markdown", "verdicts", "write_report"]
 
 CJK_FONTS = (
     "WenQuanYi Micro Hei",
@@ -60,10 +60,61 @@ def _labeller(report: CalibrationReport) -> Callable[[str, str | None], str]:
     return label
 
 
+_VERDICTS = {
+    "at_ceiling": "report.cal.v_at_ceiling",
+    "below_ceiling": "report.cal.v_below_ceiling",
+    "model_one_tier": "report.cal.v_model_one_tier",
+    "humans_one_tier": "report.cal.v_humans_one_tier",
+    "kappa_undefined": "report.cal.v_kappa_undefined",
+    "no_pairs": "report.cal.v_no_pairs",
+    "agrees": "report.cal.v_agrees",
+    "weak": "report.cal.v_weak",
+}
+"""The message of each :attr:`~llm_grader.calibration.ItemAgreement.verdict`."""
+
+
+def _figure(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2f}"
+
+
+def verdicts(report: CalibrationReport) -> list[str]:
+    """One verdict per item in plain words, in the report's language: what the figures say to do."""
+    label = _labeller(report)
+    listed: dict[str, int] = {}
+    for d in report.disagreements:
+        listed[d.item_id] = listed.get(d.item_id, 0) + 1
+    lines = []
+    for i in report.items:
+        ceiling = i.human_human.kappa if i.human_human is not None else math.nan
+        tier = i.one_tier
+        lines.append(
+            text(
+                _VERDICTS[i.verdict],
+                report.language,
+                item=f"{i.item_id} {i.name}",
+                kappa=_figure(i.model_human.kappa),
+                ceiling=_figure(ceiling),
+                exact=_figure(i.model_human.exact),
+                n=i.model_human.n,
+                listed=listed.get(i.item_id, 0),
+                tier=label(i.item_id, tier) if tier is not None else "—",
+            )
+        )
+    return lines
+
+
+def _gap(report: CalibrationReport) -> Callable[[Any], str]:
+    """A disagreement's gap as shown: tier steps, or "fatal mismatch" (never a number of tiers)."""
+    fatal = text("report.cal.fatal_mismatch", report.language)
+    return lambda d: fatal if d.item_id == "fatal" else str(d.distance)
+
+
 def _context(report: CalibrationReport) -> dict[str, Any]:
     """What both renderings need besides the report."""
     return {
         "report": report,
+        "verdicts": verdicts(report),
+        "gap": _gap(report),
         "t": _say(report),
         "label": _labeller(report),
         "scales": {

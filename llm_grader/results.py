@@ -31,19 +31,40 @@ __all__ = ["ResultsWriter", "count_results", "load_results", "read_results"]
 
 
 def _lock(path: Path) -> IO[bytes] | None:
-    """Hold an exclusive lock on ``<path>.lock``; refuse when another process holds it."""
+    """Hold an exclusive lock on ``<path>.lock``; refuse when another process holds it.
+
+    The lock file is removed when the lock is released (:func:`_release`), so a finished run
+    leaves none. A run that opened the file just before it was removed may then lock a file
+    no longer in the folder: after locking, the handle must still be the file at the path,
+    else it is opened again.
+    """
     if fcntl is None:
         return None
-    handle = path.with_name(path.name + ".lock").open("ab")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise OutputLockedError(
-            f"another llm-grader run is writing {str(path)!r} (it holds {path.name}.lock); "
-            "wait for it to finish or write to another file with -o"
-        ) from None
-    return handle
+    lock_path = path.with_name(path.name + ".lock")
+    while True:
+        handle = lock_path.open("ab")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise OutputLockedError(
+                f"another llm-grader run is writing {str(path)!r} (it holds {path.name}.lock); "
+                "wait for it to finish or write to another file with -o"
+            ) from None
+        try:
+            same = os.path.samestat(os.fstat(handle.fileno()), os.stat(lock_path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return handle
+        handle.close()  # removed by the run that held it: lock the new one
+
+
+def _release(handle: IO[bytes]) -> None:
+    """Remove the lock file, then release the lock (closing the handle)."""
+    with contextlib.suppress(OSError):  # already gone, or a read-only folder: the lock is released anyway
+        os.unlink(handle.name)
+    handle.close()
 
 
 class ResultsWriter:
@@ -137,7 +158,7 @@ class ResultsWriter:
 
     def _unlock(self) -> None:
         if self._lock is not None:
-            self._lock.close()  # closing the handle releases the lock
+            _release(self._lock)
             self._lock = None
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from .messages import catalog, text
 from .templating import render
 from .views import (
     card_transcript,
+    for_review,
     id_order,
     item_points_text,
     override_state,
@@ -44,7 +45,7 @@ def _review_rows(card: Scorecard) -> list[dict[str, Any]]:
             "reason": i.error or i.rationale,
         }
         for i in card.items
-        if i.needs_review
+        if for_review(i)
     ]
 
 
@@ -59,7 +60,12 @@ def _entry(card: Scorecard, conversations: Mapping[str, Conversation], language:
         "alarm": alarm,
         "verdicts": [fatal, zero],
         "items": [
-            {"result": i, "tier": tier_text(i, language), "points": item_points_text(i, language)}
+            {
+                "result": i,
+                "tier": tier_text(i, language),
+                "points": item_points_text(i, language),
+                "review": for_review(i),
+            }
             for i in card.items
         ],
         "ungraded": text("report.ungraded_points", language, points=points_text(card.unscored_points)),
@@ -67,7 +73,7 @@ def _entry(card: Scorecard, conversations: Mapping[str, Conversation], language:
             "report.masked", language, counts=", ".join(f"{k} {n}" for k, n in card.masked.items())
         ),
         "turns": card_transcript(card, conversations.get(card.conversation_id)),
-        "review": sum(1 for i in card.items if i.needs_review),
+        "review": sum(1 for i in card.items if for_review(i)),  # not the items left to a model by design
         "cost": _cost(card.usage),
         "search": " ".join([card.conversation_id, *map(str, card.metadata.values())]).lower(),
     }

@@ -26,14 +26,18 @@ __all__ = [
     "Segment",
     "TranscriptTurn",
     "card_transcript",
+    "excluded_items",
+    "for_review",
     "id_order",
     "is_deduction",
     "item_points_text",
     "item_verdict",
+    "lost_points",
     "needs_model",
     "override_state",
     "pending_overrides",
     "points_text",
+    "rescaled_text",
     "sort_total",
     "tier_text",
     "total_text",
@@ -156,6 +160,45 @@ def item_verdict(item: ItemResult, language: str) -> str:
 def needs_model(item: ItemResult) -> bool:
     """Unscored because no model judged it (rules only), not because a call or a rule failed."""
     return item.unscored and item.judge == "model" and item.audit.model is None and item.audit.failure is None
+
+
+def for_review(item: ItemResult) -> bool:
+    """Whether a person should look at the item: flagged for review, and not merely left to a model.
+
+    An item not graded by design (a rules-only run: :func:`needs_model`) is not a review task.
+    """
+    return item.needs_review and not needs_model(item)
+
+
+def lost_points(item: ItemResult) -> bool:
+    """Whether a graded item cost points: below its top (a tiered item), or a deduction taken."""
+    if item.unscored or item.points is None:
+        return False
+    return item.points < 0 if is_deduction(item) else item.points < item.max_points
+
+
+def excluded_items(card: Scorecard) -> list[ItemResult]:
+    """The not-applicable items left out of the total (which is then rescaled to the maximum)."""
+    return [i for i in card.items if i.not_applicable and i.points is None and i.max_points > 0]
+
+
+def rescaled_text(card: Scorecard, language: str) -> str | None:
+    """``N/A 不计分:a, b;总分按 70 分折算为 100 分`` when items were excluded, else None."""
+    excluded = excluded_items(card)
+    if not excluded:
+        return None
+    available = (
+        sum(c.max_points for c in card.categories)
+        if card.categories
+        else (card.max_score - sum(i.max_points for i in excluded))
+    )
+    return text(
+        "report.rescaled",
+        language,
+        items=", ".join(i.item_id for i in excluded),
+        available=points_text(available),
+        points=points_text(card.max_score),
+    )
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,9 @@ def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "llm_grader", *map(str, args)],
         capture_output=True, text=True, encoding="utf-8", cwd=cwd, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"},
+        # PYTHONPATH: this checkout's code, not whichever llm_grader the interpreter has installed
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8",
+             "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
     assert "Traceback" not in result.stderr, result.stderr
     return result
@@ -209,8 +211,13 @@ def test_calibrate_without_gates_exits_0(calibration_files: Path) -> None:
 @pytest.mark.parametrize("value", ["greeting", "greeting=high", "=0.5", "greeting=2"])
 def test_calibrate_refuses_a_malformed_item_gate(calibration_files: Path, value: str) -> None:
     result = _calibrate(calibration_files, "--min-kappa-item", value)
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad usage, as the exit-code table says (issue 19.8; was 1)
     assert f"--min-kappa-item {value!r}" in result.stderr and "ID=" in result.stderr
+
+
+def test_calibrate_refuses_a_kappa_minimum_out_of_range_as_bad_usage(calibration_files: Path) -> None:
+    result = _calibrate(calibration_files, "--min-kappa", "1.5")
+    assert result.returncode == 2 and "--min-kappa 1.5" in result.stderr
 
 
 # ----------------------------------------------------------------------------- progress

@@ -28,7 +28,7 @@ LAYERS = [
     ["progress"],
     ["judging", "_batch_output"],
     ["planning"],
-    ["grader", "calibration", "tables", "estimate"],
+    ["grader", "calibration", "tables", "estimate", "qa_sample"],
     ["groups"],
     ["coaching"],
     ["batching"],

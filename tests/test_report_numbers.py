@@ -13,7 +13,7 @@ from llm_grader.messages import text
 from llm_grader.report import results_html
 from llm_grader.scoring import ItemResult, Scorecard
 from llm_grader.scoring.scorecard import PendingOverride
-from llm_grader.types import Occurrence
+from llm_grader.types import Audit, Occurrence
 
 
 def item(item_id: str, **fields: Any) -> ItemResult:
@@ -36,7 +36,8 @@ TWICE = item("forbidden", judge="rule", max_points=0.0, occurrences=[found(), fo
              deduction=3.0, points=-3.0)
 LIMITED = item("filler", judge="rule", max_points=0.0, occurrences=[found()], deduction=2.0, points=-1.0)
 NONE = item("rude", judge="rule", max_points=0.0, occurrences=[], deduction=0.0, points=-0.0)
-UNSCORED = item("answer_rigor", error="not graded", needs_review=True)
+UNSCORED = item("answer_rigor", error="model call failed", needs_review=True,
+                audit=Audit(model="m", failure="transport"))
 PARTIAL = card(
     "c2", 40.0, [GREETING, UNSCORED], complete=False, total_min=45.0, total_max=95.0, fatal=None,
     unscored_points=5.0, masked={"mobile": 2},
@@ -84,6 +85,10 @@ def test_the_mean_counts_complete_scorecards_only_and_says_what_it_left_out(page
         "4 conversations · mean total 87.5 over 3 complete scorecards; 1 partial left out"
         " · fatal 0 (1 undetermined) · zero score 0 · items to review 1"
     )
+    # An item not graded by design (a rules-only run: no model) is not a review task (issue 19.5).
+    by_design = item("answer_rigor", error="not graded", needs_review=True)
+    left = results_html([PARTIAL.model_copy(update={"items": [GREETING, by_design]})])
+    assert "items to review 0" in left and "needs_review.csv" in left and 'data-review="0"' in left
     one = results_html([CARDS[0], PARTIAL, PARTIAL.model_copy(update={"conversation_id": "c9"})])
     assert "mean total 87.5 over 1 complete scorecard; 2 partial left out" in one
     assert "mean total — (no complete scorecard); 1 partial left out" in results_html([PARTIAL])

@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..types import Evidence
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CalibrationReport",
@@ -25,7 +28,23 @@ __all__ = [
     "RaterAgreement",
     "TotalsAgreement",
     "VariantComparison",
+    "Verdict",
 ]
+
+Verdict = Literal[
+    "at_ceiling",
+    "below_ceiling",
+    "model_one_tier",
+    "humans_one_tier",
+    "kappa_undefined",
+    "no_pairs",
+    "agrees",
+    "weak",
+]
+"""What an item's agreement says to do (:attr:`ItemAgreement.verdict`)."""
+
+WEAK_KAPPA = 0.6
+"""Without a second grader to compare with: a model–human kappa below this asks for a look."""
 
 
 class _Out(BaseModel):
@@ -73,6 +92,48 @@ class ItemAgreement(_Out):
     human_human: RaterAgreement | None = None
     confusion: list[list[int]]
     """Rows: the model's label; columns: the humans' label; in ``labels`` order."""
+
+    @property
+    def verdict(self) -> Verdict:
+        """What the figures say, in one word.
+
+        - ``no_pairs``: no conversation scored by both the model and a human;
+        - ``model_one_tier`` / ``humans_one_tier``: the model (or the humans) gave one tier to
+          every conversation: kappa is undefined or 0 by construction, and says nothing;
+        - ``kappa_undefined``: kappa is undefined otherwise (too few pairs);
+        - ``at_ceiling``: the model agrees with the humans about as well as they agree with each
+          other — its kappa is at least the human–human kappa, or that kappa is inside the
+          model's confidence interval;
+        - ``below_ceiling``: below the human–human kappa, out of the model's interval;
+        - without a human–human figure: ``agrees`` (kappa ≥ :data:`WEAK_KAPPA`) or ``weak``.
+        """
+        mh = self.model_human
+        if mh.n == 0:
+            return "no_pairs"
+        by_model = [sum(row) for row in self.confusion]
+        by_humans = [sum(column) for column in zip(*self.confusion, strict=False)]
+        if sum(1 for n in by_model if n) == 1:  # kappa is 0 or NaN whatever the humans said
+            return "model_one_tier"
+        if sum(1 for n in by_humans if n) == 1:
+            return "humans_one_tier"
+        if math.isnan(mh.kappa):
+            return "kappa_undefined"
+        ceiling = self.human_human.kappa if self.human_human is not None else math.nan
+        if math.isnan(ceiling):
+            return "agrees" if mh.kappa >= WEAK_KAPPA else "weak"
+        high = mh.kappa_ci.high if mh.kappa_ci is not None and not math.isnan(mh.kappa_ci.high) else mh.kappa
+        return "at_ceiling" if max(mh.kappa, high) >= ceiling else "below_ceiling"
+
+    @property
+    def one_tier(self) -> str | None:
+        """The tier the model (or, failing that, the humans) gave to every conversation, if one did."""
+        by_model = [sum(row) for row in self.confusion]
+        by_humans = [sum(column) for column in zip(*self.confusion, strict=False)]
+        for sums in (by_model, by_humans):
+            used = [label for label, n in zip(self.labels, sums, strict=False) if n]
+            if len(used) == 1:
+                return used[0]
+        return None
 
 
 class TotalsAgreement(_Out):
@@ -170,6 +231,41 @@ class CalibrationReport(_Out):
     def blind_total(self) -> int:
         """How many blind labels were used."""
         return sum(self.blind_labels.values())
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-item table as a pandas DataFrame, one row per item (pandas imported here).
+
+        Columns: ``item_id``, ``name``, ``scale``, ``verdict`` (:attr:`ItemAgreement.verdict`),
+        ``n`` (conversations with a model and a human score), ``unscored``, ``needs_review``,
+        ``exact``, ``adjacent``, ``kappa``, ``kappa_low``, ``kappa_high``, ``ac1``, ``hh_n``,
+        ``hh_kappa``, ``hh_kappa_low``, ``hh_kappa_high``, ``hh_alpha``, ``disagreements``
+        (listed in the report); NaN where a figure is undefined.
+        """
+        import pandas as pd
+
+        def bounds(agreement: RaterAgreement | None) -> tuple[float, float]:
+            ci = agreement.kappa_ci if agreement is not None else None
+            return (ci.low, ci.high) if ci is not None else (math.nan, math.nan)
+
+        listed: dict[str, int] = {}
+        for d in self.disagreements:
+            listed[d.item_id] = listed.get(d.item_id, 0) + 1
+        rows: list[dict[str, Any]] = []
+        for i in self.items:
+            mh, hh = i.model_human, i.human_human
+            rows.append({
+                "item_id": i.item_id, "name": i.name, "scale": i.scale, "verdict": i.verdict,
+                "n": mh.n, "unscored": i.unscored, "needs_review": i.needs_review,
+                "exact": mh.exact, "adjacent": mh.adjacent, "kappa": mh.kappa,
+                "kappa_low": bounds(mh)[0], "kappa_high": bounds(mh)[1], "ac1": mh.ac1,
+                "hh_n": hh.n if hh else 0, "hh_kappa": hh.kappa if hh else math.nan,
+                "hh_kappa_low": bounds(hh)[0], "hh_kappa_high": bounds(hh)[1],
+                "hh_alpha": hh.alpha if hh else math.nan, "disagreements": listed.get(i.item_id, 0),
+            })  # fmt: skip
+        columns = ["item_id", "name", "scale", "verdict", "n", "unscored", "needs_review", "exact",
+                   "adjacent", "kappa", "kappa_low", "kappa_high", "ac1", "hh_n", "hh_kappa", "hh_kappa_low",
+                   "hh_kappa_high", "hh_alpha", "disagreements"]  # fmt: skip
+        return pd.DataFrame(rows, columns=columns)
 
 
 class ItemComparison(_Out):

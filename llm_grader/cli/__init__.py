@@ -4,11 +4,12 @@
 (``llm-grader = "llm_grader.cli:main"``, and ``python -m llm_grader``). The commands live
 by group:
 
-- :mod:`.rubric` — ``rubric check``, ``rubric show``, ``rubric schema``
+- :mod:`.rubric` — ``rubric check``, ``rubric show``, ``rubric schema``, ``rubric list``, ``rubric init``
 - :mod:`.grade` — ``grade``
 - :mod:`.calibrate` — ``calibrate``, ``report``, ``rescore``
 - :mod:`.align` — ``align`` (examples from disagreements, measured on held-out scores)
 - :mod:`.export` — ``export`` (scorecards as a CSV or Parquet table)
+- :mod:`.sample` — ``sample`` (a sampling plan and a stratified review batch for human QA)
 - :mod:`.review` — ``review`` (the review page), ``review export``, ``review import``, ``review apply``
 - :mod:`._grading` — the shared model options and the one place a grader is made
 - :mod:`._console` — the consoles and the tables the commands share
@@ -32,7 +33,7 @@ import typer
 
 from ..errors import InputError, LLMGraderError, ModelConfigurationError, OutputLockedError, OutputWriteError
 from ..messages import text
-from . import align, calibrate, export, grade, review, rubric
+from . import align, calibrate, export, grade, review, rubric, sample
 from ._console import err, out
 from ._grading import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_WRITE
 
@@ -52,6 +53,7 @@ app.command()(calibrate.report)
 app.command()(calibrate.rescore)
 app.command()(align.align)
 app.command()(export.export)
+app.command()(sample.sample)
 app.add_typer(review.review_app, name="review")
 
 

@@ -166,6 +166,7 @@ class BatchSummary:
         from ..types import Usage
 
         self.rows: list[Scorecard] = []
+        """The first ``max_rows`` scorecards by id (the table's rows)."""
         self.graded = 0
         self.unscored = 0
         """Items not scored, over every scorecard."""
@@ -175,10 +176,20 @@ class BatchSummary:
         """Scorecards with an error or an item whose model call failed."""
         self.failed_ids: list[str] = []
         self.usage = Usage()
+        self.points = {"rule": 0.0, "model": 0.0, "available": 0.0}
+        """Points decided by rules and by the model, and the points the cards could count, summed."""
+        self.needs_model: dict[str, int] = {}
+        """Items left to a model (not graded by design), by id: how many times."""
+        self.unscored_items: dict[str, int] = {}
+        """Items that could not be graded (a rule or a model call failed), by id."""
+        self.pending: dict[str, tuple[int, list[str]]] = {}
+        """Undetermined fatal / zero-score overrides by kind: the cards, and the items they wait for."""
         self._max_rows, self._max_ids = max_rows, max_ids
 
     def add(self, card: Scorecard) -> None:
-        """Count one scorecard (kept only while the table has room)."""
+        """Count one scorecard (kept only while it is among the table's first rows by id)."""
+        from ..views import excluded_items, id_order, needs_model, pending_overrides
+
         self.graded += 1
         self.unscored += sum(1 for i in card.items if i.unscored)
         self.abstained += sum(1 for i in card.items if i.abstained)
@@ -187,8 +198,58 @@ class BatchSummary:
             self.failed += 1
             if len(self.failed_ids) < self._max_ids:
                 self.failed_ids.append(card.conversation_id)
-        if len(self.rows) < self._max_rows:
-            self.rows.append(card)
+        excluded = sum(i.max_points for i in excluded_items(card))
+        self.points["available"] += card.max_score - excluded
+        for i in card.items:
+            if i.unscored:
+                into = self.needs_model if needs_model(i) else self.unscored_items
+                into[i.item_id] = into.get(i.item_id, 0) + 1
+            elif not (i.not_applicable and i.points is None):
+                by = "rule" if i.judge == "rule" or i.audit.decided_by == "rule" else "model"
+                self.points[by] += i.max_points
+        for kind, items in pending_overrides(card).items():
+            cards, waiting = self.pending.get(kind, (0, []))
+            self.pending[kind] = (cards + 1, waiting + [i for i in items if i not in waiting])
+        self.rows.append(card)
+        if len(self.rows) > self._max_rows:
+            self.rows.sort(key=lambda c: id_order(c.conversation_id))
+            self.rows.pop()
+
+    def plain_summary(self, language: str) -> list[str]:
+        """The run in plain words: what rules decided, what needs a model and why, what is still open."""
+        from ..views import points_text
+
+        if not self.graded:
+            return []
+        available = self.points["available"]
+        lines = [
+            text(
+                {"rule": "cli.first.by_rule", "model": "cli.first.by_model"}[by],
+                language,
+                cards=self.graded,
+                points=points_text(self.points[by]),
+                available=points_text(available),
+                share=self.points[by] / available if available else 0.0,
+            )
+            for by in ("rule", "model")
+            if by == "rule" or self.points[by]
+        ]
+        if self.needs_model:
+            lines.append(
+                text("cli.first.needs_model", language, n=len(self.needs_model),
+                     times=sum(self.needs_model.values()), items=", ".join(self.needs_model))
+            )  # fmt: skip
+        if self.unscored_items:
+            failed = ", ".join(self.unscored_items)
+            lines.append(text("cli.first.unscored", language, n=len(self.unscored_items), items=failed))
+        names = {"fatal": "report.fatal", "zero_score": "report.zero_score"}
+        for kind, (cards, waiting) in self.pending.items():
+            name = text(names[kind], language) if kind in names else kind
+            items = ", ".join(waiting)
+            lines.append(text("cli.first.pending", language, kind=name, cards=cards, items=items))
+        if not (self.needs_model or self.unscored_items or self.pending):
+            lines.append(text("cli.first.final", language))
+        return lines
 
     def table(self, language: str) -> Table:
         """The summary table: the first rows, then how many more are in the output file."""
@@ -211,31 +272,37 @@ def total_text(card: Scorecard, language: str) -> str:
 
 
 def _notes(card: Scorecard, language: str) -> list[str]:
-    from ..views import pending_overrides, tier_text
+    """Overrides fired or pending, the items that lost points (with why), a rescaled total, errors."""
+    from ..views import item_points_text, lost_points, pending_overrides, rescaled_text, tier_text
 
     notes = [f"{o.kind}: {o.id}" for o in card.overrides]
     notes += [f"{kind}? ({', '.join(items)})" for kind, items in pending_overrides(card).items()]
+    lost = [i for i in card.items if lost_points(i)]
     notes += [
-        f"{i.item_id}: {tier_text(i, language)} {i.rationale}".strip()
-        for i in card.items
-        if not i.unscored and (i.judge == "rule" or i.audit.decided_by == "rule")
+        f"{i.item_id}: {tier_text(i, language)} {item_points_text(i, language)} {i.rationale}".strip()
+        for i in lost
     ]
     notes += [f"{i.item_id}: {i.error}" for i in card.items if i.abstained]
     for i in card.items:
         if i.audit.inconsistent:
             rules = ", ".join(c.id for c in i.audit.inconsistent)
             notes.append(f"{i.item_id}: {text('cli.inconsistent', language, rules=rules)}")
-    return notes + list(card.errors)
+    if not lost and any(not i.unscored and not i.not_applicable for i in card.items):
+        notes.append(text("report.no_points_lost", language))
+    rescaled = rescaled_text(card, language)
+    return notes + ([rescaled] if rescaled else []) + list(card.errors)
 
 
 def summary_table(
     cards: Sequence[Scorecard], language: str, *, max_rows: int = SUMMARY_ROWS, total: int | None = None
 ) -> Table:
-    """The scorecards of a batch, one row each (the first ``max_rows``).
+    """The scorecards of a batch, one row each (the first ``max_rows`` by id).
 
     ``total``: how many scorecards the batch has when ``cards`` holds only its first ones.
     """
-    shown = cards[:max_rows]
+    from ..views import id_order
+
+    shown = sorted(cards, key=lambda card: id_order(card.conversation_id))[:max_rows]
     more = (len(cards) if total is None else total) - len(shown)
     caption = text("cli.more_rows", language, n=more) if more else None
     table = Table(title=text("cli.table.title", language), caption=caption)

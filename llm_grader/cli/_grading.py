@@ -192,6 +192,7 @@ def make_grader(
     from ..model import ModelSettings, check_mode
 
     settings = None
+    rules_only = rules_only or all(item.judge == "rule" for _, item in rubric.items())  # no model needed
     if not rules_only:
         if model is None:
             raise LLMGraderError(text(no_model_message, rubric.language))
@@ -233,6 +234,8 @@ class BatchRun:
     skipped: int
     failed: int = 0
     """Scorecards with an error or an item whose model call failed."""
+    needs_model: int = 0
+    """Items left to a model and not graded (a rules-only run), over every scorecard."""
 
     @property
     def exit_code(self) -> int:
@@ -348,6 +351,8 @@ def _close(
 
     language = grader.rubric.language
     out.print(summary.table(language))
+    for line in summary.plain_summary(language):
+        out.print(line, markup=False)
     usage = sum((card.usage for card in unwritten), summary.usage)
     unreadable = batch.skipped if isinstance(batch, ConversationStream) else len(batch.errors)
     before = count_results(output) - summary.graded if resume else 0
@@ -373,7 +378,12 @@ def _close(
     failed = summary.failed_line(language)
     if failed:
         err.print(failed, markup=False)
-    return BatchRun(cards=cards or [], skipped=unreadable + len(not_written), failed=summary.failed)
+    return BatchRun(
+        cards=cards or [],
+        skipped=unreadable + len(not_written),
+        failed=summary.failed,
+        needs_model=sum(summary.needs_model.values()),
+    )
 
 
 def load_options(

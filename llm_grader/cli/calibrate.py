@@ -9,7 +9,7 @@ by the command that uses them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.table import Table
@@ -118,7 +118,7 @@ def calibrate(
     language = loaded.language
     gates = _item_gates(min_kappa_item or [], language)
     if min_kappa is not None and not -1.0 <= min_kappa <= 1.0:
-        raise LLMGraderError(f"--min-kappa {min_kappa}: a kappa threshold is between -1 and 1")
+        _usage_error(f"--min-kappa {min_kappa}: a kappa threshold is between -1 and 1", language)
     humans = load_human_scores(human)
     options = load_options(file_format, channel_map, time_unit, channel, sheet)
     batch = load_batch([conversations], encoding, language, **options)
@@ -168,6 +168,16 @@ EXIT_GATE = 5
 """``calibrate --min-kappa``: model–human agreement below the minimum (the report is written)."""
 
 
+EXIT_USAGE = 2
+"""Bad command-line usage: an option's value is malformed (as click's own usage errors)."""
+
+
+def _usage_error(message: str, language: str) -> NoReturn:
+    """Print ``error: message`` and exit with :data:`EXIT_USAGE` (a bad option value is bad usage)."""
+    err.print(text("cli.error", language, message=message), markup=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
 def _item_gates(values: list[str], language: str) -> dict[str, float]:
     """``--min-kappa-item ID=X`` values as a mapping, each threshold a number in [-1, 1]."""
     gates: dict[str, float] = {}
@@ -178,7 +188,7 @@ def _item_gates(values: list[str], language: str) -> dict[str, float]:
         except ValueError:
             number = float("nan")
         if not sep or not item_id.strip() or not -1.0 <= number <= 1.0:
-            raise LLMGraderError(text("gate.bad_item", language, value=value))
+            _usage_error(text("gate.bad_item", language, value=value), language)
         gates[item_id.strip()] = number
     return gates
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._console import stream_batch
+from ..messages import text
+from ._console import err, out, stream_batch
 from ._grading import (
     EXIT_INPUT,
     AllowInsecureOpt,
@@ -39,15 +41,23 @@ from ._grading import (
     run_batch,
 )
 
-__all__ = ["grade"]
+__all__ = ["DEFAULT_OUTPUT", "grade"]
+
+DEFAULT_OUTPUT = Path("scorecards.jsonl")
+"""Where ``grade`` writes without ``-o``; replaced on every run unless ``--resume`` (or ``--batch``)."""
 
 
 def grade(
     conversations: Annotated[list[Path], typer.Argument(help="JSONL, CSV or text files, or folders.")],
     rubric: RubricOpt,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Scorecards JSONL.")] = Path(
-        "scorecards.jsonl"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Scorecards JSONL. Without -o: scorecards.jsonl, replaced on every run (unless --resume).",
+        ),
+    ] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     provider: ProviderOpt = None,
@@ -140,11 +150,13 @@ def grade(
         no_logprobs=no_logprobs,
     )
     options = load_options(file_format, channel_map, time_unit, channel, sheet)
+    if output is None:  # the default output is replaced: a quick start runs twice
+        output = DEFAULT_OUTPUT
+        overwrite = overwrite or not (resume or batch_api or dry_run)
     # Read as graded, scorecards not kept (--explain keeps them): memory stays flat at any volume.
     batch = stream_batch(conversations, encoding, grader.rubric.language, **options)
     if dry_run:
         from ..estimate import estimate
-        from ._console import out
 
         out.print(estimate(grader, batch).render(), markup=False)
         if batch.skipped:  # the estimate leaves out the conversations that could not be read
@@ -158,7 +170,13 @@ def grade(
             resume=resume, overwrite=overwrite, collect=explain, poll_interval=poll_interval,
         )  # fmt: skip
     else:
+        replacing = overwrite and not resume and output.exists() and output.stat().st_size > 0
         run = run_batch(grader, batch, output, resume=resume, overwrite=overwrite, collect=explain)
+        if replacing and output == DEFAULT_OUTPUT:
+            err.print(text("cli.replaced_default", grader.rubric.language, output=output), markup=False)
+    if run.needs_model and grader.judge is None:
+        inputs = " ".join(shlex.quote(str(p)) for p in conversations)
+        out.print(text("cli.first.hint", grader.rubric.language, inputs=inputs), markup=False)
     if explain:
         from ._explain import print_explanation
 

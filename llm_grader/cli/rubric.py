@@ -1,4 +1,4 @@
-"""``llm-grader rubric check | show | schema``: lint a rubric, print it, print its format's schema."""
+"""``llm-grader rubric check | show | schema | list | init``: lint, print, list or start rubrics."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["rubric_app"]
 
-rubric_app = typer.Typer(help="Check and show rubrics.", no_args_is_help=True)
+rubric_app = typer.Typer(help="Check, show, list and start rubrics.", no_args_is_help=True)
 
 RubricArg = Annotated[str, typer.Argument(help="Rubric file (.yaml) or built-in name.")]
 
@@ -267,3 +267,72 @@ def rubric_schema(
         sys.stdout.write(schema)
     else:
         output.write_text(schema, encoding="utf-8")
+
+
+@rubric_app.command("list")
+def rubric_list() -> None:
+    """List the built-in rubrics: id, name, version, language, items and points."""
+    from ..rubric import builtin_rubrics, load_rubric
+
+    table = Table(title="built-in rubrics")
+    for column in ("id", "name", "version", "language", "items", "points"):
+        table.add_column(column)
+    for name in builtin_rubrics():
+        card = load_rubric(name)
+        items = str(sum(1 for _ in card.items()))
+        table.add_row(card.id, card.name, card.version, card.language, items, f"{card.max_score:g}")
+    out.print(table)
+
+
+@rubric_app.command("init")
+def rubric_init(
+    source: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--from", help="Copy this built-in rubric (see `rubric list`) instead of a small card."),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The card to write (refused when it exists).")
+    ] = Path("my_rubric.yaml"),
+) -> None:
+    """Write a starter card that passes `rubric check`: a small one, or a copy of a built-in one.
+
+    A copy gets the id ``my_<id>`` and version 0.1, so it is not mistaken for the built-in card
+    in results. Exit 1 when OUTPUT exists (nothing is replaced) or --from names no built-in card.
+    """
+    import re
+
+    from ..rubric import builtin_rubrics, check_rubric
+    from ._starter import STARTER
+
+    if output.exists():
+        raise LLMGraderError(f"{str(output)!r} already exists: choose another -o (nothing was replaced)")
+    if source is None:
+        body = STARTER.format(id=_starter_id(output), file=output)
+    else:
+        known = builtin_rubrics()
+        if source not in known:
+            raise LLMGraderError(f"no built-in rubric {source!r}; built-in rubrics: {', '.join(known)}")
+        body = known[source].read_text(encoding="utf-8")
+        body = body.replace("# yaml-language-server: $schema=rubric.schema.json\n", "", 1)
+        body = re.sub(r"^id: .*$", f"id: my_{source}", body, count=1, flags=re.M)
+        body = re.sub(r"^version: .*$", 'version: "0.1"', body, count=1, flags=re.M)
+        header = (
+            f"# Starter card copied from the built-in rubric {source} by `llm-grader rubric init`.\n"
+            f"# Edit it, then check it: llm-grader rubric check {output}\n"
+        )
+        body = header + body
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(body, encoding="utf-8")
+    loaded, problems = check_rubric(output)
+    if loaded is None or any(p.severity == "error" for p in problems):  # a bug: the starter must pass
+        raise LLMGraderError(f"the starter card {str(output)!r} does not pass `rubric check`: {problems[0]}")
+    wrote = f"wrote {output} ({loaded.name}, id {loaded.id}); next: llm-grader rubric check {output}"
+    out.print(wrote, markup=False)
+
+
+def _starter_id(output: Path) -> str:
+    """An id for a new card from its file name (``my_rubric.yaml`` → ``my_rubric``)."""
+    import re
+
+    stem = re.sub(r"[^a-z0-9_]+", "_", output.stem.lower()).strip("_")
+    return stem if stem and stem[0].isalpha() else f"rubric_{stem}".rstrip("_")
