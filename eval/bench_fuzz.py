@@ -107,9 +107,9 @@ def _hostile_conversation() -> Any:
 
 
 def check_rubric_file(path: str) -> dict[str, Any]:
+    from llm_grader._rules import judge_rule
     from llm_grader.errors import LLMGraderError
     from llm_grader.rubric import check_rubric, load_rubric
-    from llm_grader.rules import judge_rule
 
     _, problems = check_rubric(path)
     try:
@@ -139,7 +139,7 @@ def _one_line(error: Exception) -> str | None:
 
 
 def check_results_file(path: str) -> dict[str, Any]:
-    from llm_grader.results import load_results
+    from llm_grader import load_results
 
     return {"outcome": "loaded", "loaded": len(load_results(path))}
 
@@ -151,7 +151,7 @@ def check_human_file(path: str) -> dict[str, Any]:
 
 
 def check_price_file(path: str) -> dict[str, Any]:
-    from llm_grader.model import load_prices, priced
+    from llm_grader.llm import load_prices, priced
     from llm_grader.types import Usage
 
     table = load_prices(path)
@@ -160,7 +160,7 @@ def check_price_file(path: str) -> dict[str, Any]:
 
 
 def check_state_file(path: str) -> dict[str, Any]:
-    from llm_grader.batching import BatchState
+    from llm_grader.batch import BatchState
 
     state = BatchState.load(path)
     # What a rerun reads next: the summary line and the downloaded files.
@@ -169,7 +169,7 @@ def check_state_file(path: str) -> dict[str, Any]:
 
 
 def check_batch_file(path: str) -> dict[str, Any]:
-    from llm_grader.model.batch import BatchResults
+    from llm_grader.llm._batch_api import BatchResults
 
     results = BatchResults([Path(path)])
     ids = set()
@@ -199,7 +199,7 @@ CHECKS: dict[str, Callable[[str], dict[str, Any]]] = {
 def worker() -> None:
     """Answer one JSON line per request line: ``{"kind": ..., "path": ...}``."""
     # The slowest imports, before the clock runs for a case.
-    importlib.import_module("llm_grader.model.batch")
+    importlib.import_module("llm_grader.llm._batch_api")
     from llm_grader.errors import LLMGraderError
 
     # A bomb that slips through must fail here with MemoryError, not take the machine down.

@@ -64,8 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _bench_server import CACHE_BLOCK, CACHE_MIN_TOKENS, CHARS_PER_TOKEN, serve
 
-from llm_grader import Grader, ModelSettings, load_conversations, load_rubric
-from llm_grader.config import GraderConfig
+from llm_grader import Grader, GraderConfig, ModelSettings, load_conversations, load_rubric
 from llm_grader.scoring import Scorecard
 from llm_grader.types import Usage
 

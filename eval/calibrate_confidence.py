@@ -20,7 +20,7 @@ from typing import Any
 
 from llm_grader import Grader, load_conversations, load_rubric
 from llm_grader.calibration import calibrate, load_human_scores
-from llm_grader.model import JudgeRequest
+from llm_grader.llm import JudgeRequest
 from llm_grader.report import write_report
 from llm_grader.testing import FakeJudge, top_tier_answer
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from llm_grader import Grader, load_conversations, load_rubric
-from llm_grader.model import JudgeRequest
-from llm_grader.results import ResultsWriter
+from llm_grader._results import ResultsWriter
+from llm_grader.llm import JudgeRequest
 from llm_grader.testing import FakeJudge
 
 AGENTS = [f"A{n:02d}" for n in range(1, 21)]

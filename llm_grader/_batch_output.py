@@ -1,6 +1,6 @@
 """Where a batch's scorecards go: appended to the output, or the run stopped when it cannot be.
 
-:func:`written` appends one scorecard through the :class:`~llm_grader.results.ResultsWriter`.
+:func:`written` appends one scorecard through the :class:`~llm_grader._results.ResultsWriter`.
 A scorecard that cannot be serialised is reported and the batch goes on; an
 :class:`~llm_grader.errors.OutputWriteError` (a full disk, an I/O error: the writer has cut the
 file back to whole lines) stops it — the grader cancels the conversations in flight with
@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from ._progress import ProgressReporter
+from ._results import ResultsWriter
 from .errors import OutputWriteError
-from .progress import ProgressReporter
-from .results import ResultsWriter
 from .scoring import Scorecard
-
-__all__ = ["cancel_all", "written"]
 
 
 def written(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["data_dir"]
-
 
 def data_dir(kind: str) -> Path:
     """The folder of shipped ``kind`` files (``rubrics`` or ``prompts``).

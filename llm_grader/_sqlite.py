@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["BUSY_TIMEOUT", "is_corrupt"]
-
 BUSY_TIMEOUT = 10.0
 """Seconds a connection waits for another process's write lock before giving up."""
 

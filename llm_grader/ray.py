@@ -18,7 +18,7 @@ Install with ``pip install "llm-grader[ray]"``; ``import llm_grader`` never impo
   :func:`~llm_grader.conversation.conversation_from_record`; a row that is not a valid
   conversation becomes a failed row (``failed``, ``error``), never a crashed job.
 - ``ds.map_batches`` runs a fixed pool of ``concurrency`` actors (``ActorPoolStrategy``), each
-  holding one :class:`~llm_grader.grader.Grader` (and its HTTP connections) for its life;
+  holding one :class:`~llm_grader._grader.Grader` (and its HTTP connections) for its life;
   each actor grades a batch with up to ``in_flight`` requests at once.
 - The requests-per-minute budget is global and split evenly: each of the ``concurrency``
   actors paces itself to ``requests_per_minute / concurrency``. The pool has a fixed size, so
@@ -38,11 +38,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from ._grader import Grader
 from .conversation import Conversation, conversation_from_record, table_records
-from .conversation.limits import parse_json
+from .conversation._limits import parse_json
 from .errors import ConversationError, LLMGraderError
-from .grader import Grader
-from .model import ModelSettings
+from .llm import ModelSettings
 from .rubric import Rubric, load_rubric
 from .scoring import Scorecard
 
@@ -253,10 +253,10 @@ def grade_dataset(
 ) -> ray.data.Dataset:
     """Grade every conversation row of ``ds`` on a pool of ``concurrency`` Ray actors.
 
-    ``model`` is a model name or :class:`~llm_grader.model.ModelSettings` (None: rule items
+    ``model`` is a model name or :class:`~llm_grader.llm.ModelSettings` (None: rule items
     only). Each actor holds one Grader with ``in_flight`` requests at once and paces itself to
     ``requests_per_minute / concurrency`` (the budget is global). ``batch_size`` rows go to an
-    actor at a time. ``grader_options`` are :class:`~llm_grader.grader.GraderConfig` fields
+    actor at a time. ``grader_options`` are :class:`~llm_grader._grader.GraderConfig` fields
     (``samples``, ``strategy``, ``cache``, ``mask_pii``...). ``num_cpus`` per actor (Ray's
     default: 1; grading waits on the model, so a fraction often does).
 

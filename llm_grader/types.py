@@ -91,7 +91,7 @@ class Usage(Record):
     completion_tokens: int = 0
     cached_tokens: int = 0
     cost: float | None = 0.0
-    """Estimated USD for the calls (prices: :mod:`llm_grader.model.prices`); None when any call
+    """Estimated USD for the calls (prices: :mod:`llm_grader.llm._prices`); None when any call
     is unpriced — so a sum over calls of which some are unpriced is None, never a partial figure."""
     unpriced_calls: int = 0
     """Calls whose price is unknown (a model not in the price table, or recorded without a cost)."""
@@ -243,7 +243,7 @@ class Judgement:
     """The model answered ``cannot_determine`` (``error`` gives its reason): unscored, for review."""
     needs_review: bool = False
     confidence: float | None = None
-    """How sure the model was, in [0, 1] (:mod:`llm_grader.confidence`); None for rule
+    """How sure the model was, in [0, 1] (:mod:`llm_grader._confidence`); None for rule
     decisions and for a single sample without token logprobs."""
     usage: Usage = field(default_factory=Usage)
     audit: Audit = field(default_factory=Audit)

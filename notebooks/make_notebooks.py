@@ -23,7 +23,7 @@ from llm_grader import Grader, ModelSettings, load_conversations, load_rubric
 from llm_grader.testing import FakeOpenAIServer
 
 import pandas as pd
-from llm_grader.tables import results_to_frame
+from llm_grader import results_to_frame
 
 WORK = Path(tempfile.mkdtemp(prefix="llm-grader-notebook-"))'''
 
@@ -58,7 +58,7 @@ with FakeOpenAIServer(respond) as server:
     settings = ModelSettings(model="fake-model", base_url=server.base_url, api_key=SecretStr("sk-notebook"))
     grader = Grader(rubric, model=settings, cache=WORK / "cache.sqlite")
     # progress=True: a bar with the ETA, failed conversations, calls, cached calls and tokens;
-    # a function instead receives an llm_grader.progress.Progress after each conversation.
+    # a function instead receives an llm_grader.Progress after each conversation.
     cards = grader.grade_many([conversations["c003"], conversations["c007"]], progress=True)
 results_to_frame(cards, level="conversation")[
     ["conversation_id", "total_score", "max_score", "fatal", "overrides", "complete", "usage.calls"]]'''),

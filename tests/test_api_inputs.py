@@ -16,9 +16,9 @@ import pytest
 from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, LLMGraderError, ModelSettings, Rubric, read_results
+from llm_grader._results import ResultsWriter
 from llm_grader.calibration import HumanScore, calibrate
 from llm_grader.errors import ConversationError
-from llm_grader.results import ResultsWriter
 from llm_grader.review import ReviewBatch, ReviewError
 from llm_grader.rubric import rubric_from_text
 from llm_grader.scoring import score

@@ -23,7 +23,7 @@ from llm_grader.conversation import (
     read_asr,
     to_seconds,
 )
-from llm_grader.conversation import asr as asr_module
+from llm_grader.conversation.asr import _read as asr_module
 from llm_grader.errors import ConversationError, NotFoundError, Problem
 
 ASR = Path(__file__).resolve().parent / "data" / "asr"

@@ -18,10 +18,10 @@ import pytest
 from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, load_rubric
-from llm_grader.batching import BatchPending, BatchState, collect_batch, state_path, submit_batch
+from llm_grader.batch import BatchPending, BatchState, collect_batch, state_path, submit_batch
 from llm_grader.errors import LLMGraderError, ModelConfigurationError
-from llm_grader.model import ModelSettings
-from llm_grader.model.batch import BatchFormat, custom_id
+from llm_grader.llm import ModelSettings
+from llm_grader.llm._batch_api import BatchFormat, custom_id
 from llm_grader.scoring import Scorecard
 from llm_grader.testing import BatchScript, FakeOpenAIServer, Reply, answer, item_of
 
@@ -442,8 +442,8 @@ def test_malformed_results_lines_are_failed_lines_asked_again(conversations: lis
 
 def await_and_answer(grader: Grader, path: Path) -> tuple[BatchState, Grader]:
     """The batch awaited and downloaded, and the grader answering from it."""
-    from llm_grader.batching import await_batch, batch_grader
-    from llm_grader.running import run_sync
+    from llm_grader._running import run_sync
+    from llm_grader.batch import await_batch, batch_grader
 
     state = run_sync(await_batch(grader, path, poll_interval=FAST))
     return state, batch_grader(grader, state)[0]

@@ -10,10 +10,8 @@ import pytest
 from llm_grader.calibration import calibrate, load_human_scores
 from llm_grader.errors import InputError
 from llm_grader.report import to_markdown
-from llm_grader.review import ReviewApp, ReviewError, VerdictStore, write_human_scores
-from llm_grader.review.batch import tier_choices
-from llm_grader.review.blind import blind_filters, labelled, reveal
-from llm_grader.review.queue import Filters
+from llm_grader.review import Filters, ReviewApp, ReviewError, VerdictStore, tier_choices, write_human_scores
+from llm_grader.review._blind import blind_filters, labelled, reveal
 
 from .test_review import RUBRIC, Graded, call, grade_examples, verdict
 

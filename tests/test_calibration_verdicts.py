@@ -7,8 +7,14 @@ import math
 import pytest
 
 from llm_grader import load_rubric
-from llm_grader.calibration import CalibrationReport, HumanScore, calibrate
-from llm_grader.calibration.models import Interval, ItemAgreement, RaterAgreement
+from llm_grader.calibration import (
+    CalibrationReport,
+    HumanScore,
+    Interval,
+    ItemAgreement,
+    RaterAgreement,
+    calibrate,
+)
 from llm_grader.report import to_html, to_markdown
 from llm_grader.scoring import score
 from llm_grader.types import Judgement

@@ -18,13 +18,12 @@ import pytest
 from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, load_conversations, load_rubric
-from llm_grader.answers import answer_shape
+from llm_grader._answers import answer_shape
 from llm_grader.calibration import compare_variants, load_human_scores
 from llm_grader.errors import RubricError
-from llm_grader.model import JudgeRequest, ModelSettings
+from llm_grader.llm import JudgeRequest, ModelSettings
 from llm_grader.rubric import check_rubric, item_fingerprint, rubric_from_text
-from llm_grader.testing import FakeJudge, FakeOpenAIServer, items_of, top_tier_answer
-from llm_grader.testing.server import Reply, answer
+from llm_grader.testing import FakeJudge, FakeOpenAIServer, Reply, answer, items_of, top_tier_answer
 
 from .conftest import ROOT
 

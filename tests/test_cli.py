@@ -301,8 +301,8 @@ def test_sampling_without_a_temperature_samples_at_the_sampling_temperature(
     # make_grader once named SAMPLING_TEMPERATURE without importing it: `grade --samples 2`
     # with no --temperature failed with a NameError before any call.
     from llm_grader import load_rubric
+    from llm_grader._grader import SAMPLING_TEMPERATURE
     from llm_grader.cli._grading import make_grader
-    from llm_grader.grader import SAMPLING_TEMPERATURE
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     rubric = load_rubric("internet_cs_qa")

@@ -1,4 +1,4 @@
-"""Confidence of model grades (llm_grader.confidence): the tier token's probability, the vote share,
+"""Confidence of model grades (llm_grader._confidence): the tier token's probability, the vote share,
 routing below a threshold to review — pure functions, FakeJudge, and the real SDK against the fake server."""
 
 from __future__ import annotations
@@ -10,9 +10,17 @@ import pytest
 from pydantic import SecretStr
 
 from llm_grader import Grader, LLMGraderError, ModelSettings, Rubric
-from llm_grader.confidence import TokenLogprob, combine, tier_distribution, tier_positions
-from llm_grader.testing import FakeJudge, FakeOpenAIServer, Reply, answer, scripted_logprobs, top_tier_answer
-from llm_grader.testing.responders import item_of, items_of
+from llm_grader._confidence import TokenLogprob, combine, tier_distribution, tier_positions
+from llm_grader.testing import (
+    FakeJudge,
+    FakeOpenAIServer,
+    Reply,
+    answer,
+    item_of,
+    items_of,
+    scripted_logprobs,
+    top_tier_answer,
+)
 
 from .test_judging import CHAT
 

@@ -14,14 +14,12 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from llm_grader import Grader, load_conversations, load_rubric
+from llm_grader import Grader, load_conversations, load_results, load_rubric
+from llm_grader._estimate import CACHE_BLOCK, CACHE_MIN_TOKENS, estimate, tokenizer
 from llm_grader.cli import app
 from llm_grader.errors import LLMGraderError
-from llm_grader.estimate import CACHE_BLOCK, CACHE_MIN_TOKENS, estimate, tokenizer
-from llm_grader.model import ModelSettings, load_prices, priced
-from llm_grader.model.prices import PRICES, cost_text
+from llm_grader.llm import PRICES, ModelSettings, cost_text, load_prices, priced
 from llm_grader.report import results_html
-from llm_grader.results import load_results
 from llm_grader.testing import FakeJudge, FakeOpenAIServer, answer, item_of, top_tier_answer
 from llm_grader.types import Usage
 

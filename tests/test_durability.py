@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from llm_grader import Grader, Rubric
+from llm_grader._results import ResultsWriter, count_results, load_results
 from llm_grader.conversation import Conversations
 from llm_grader.errors import OutputWriteError
-from llm_grader.results import ResultsWriter, count_results, load_results
 from llm_grader.testing import FakeJudge, FakeOpenAIServer, top_tier_responder
 
 from ._faults import FullDisk
@@ -164,7 +164,7 @@ print("committed", flush=True)
 
 OPEN = """
 import sys
-from llm_grader.model import ResultCache
+from llm_grader.llm import ResultCache
 cache = ResultCache(sys.argv[1])
 cache.get("k1")
 print("open", flush=True)
@@ -188,7 +188,7 @@ def release(proc: subprocess.Popen[str]) -> str:
 
 
 def filled(path: Path) -> None:
-    from llm_grader.model import ResultCache
+    from llm_grader.llm import ResultCache
 
     cache = ResultCache(path)
     for n in range(50):
@@ -197,8 +197,8 @@ def filled(path: Path) -> None:
 
 
 def test_a_cache_another_process_is_writing_is_waited_for_never_set_aside(tmp_path: Path) -> None:
-    from llm_grader.model import ResultCache
-    from llm_grader.model.cache import CacheWarning
+    from llm_grader.llm import ResultCache
+    from llm_grader.llm._cache import CacheWarning
 
     path = tmp_path / "answers.sqlite"
     filled(path)
@@ -223,7 +223,7 @@ def test_a_cache_locked_for_a_moment_is_waited_for(tmp_path: Path) -> None:
     import sqlite3
     import threading
 
-    from llm_grader.model import ResultCache
+    from llm_grader.llm import ResultCache
 
     path = tmp_path / "answers.sqlite"
     filled(path)
@@ -241,8 +241,8 @@ def test_a_cache_locked_for_a_moment_is_waited_for(tmp_path: Path) -> None:
 
 
 def test_a_damaged_cache_another_process_has_open_is_not_moved(tmp_path: Path) -> None:
-    from llm_grader.model import ResultCache
-    from llm_grader.model.cache import CacheWarning
+    from llm_grader.llm import ResultCache
+    from llm_grader.llm._cache import CacheWarning
 
     path = tmp_path / "answers.sqlite"
     filled(path)
@@ -270,7 +270,7 @@ def test_a_verdict_store_another_process_is_writing_is_busy_not_damaged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from llm_grader.errors import LLMGraderError
-    from llm_grader.review import store
+    from llm_grader.review import _store as store
 
     path = tmp_path / "verdicts.sqlite"
     store.VerdictStore(path).close()
@@ -326,7 +326,7 @@ def test_ctrl_c_in_process_stops_the_batch_and_reports_n_of_m(
     from llm_grader import load_rubric
     from llm_grader.cli._console import stream_batch
     from llm_grader.cli._grading import run_batch
-    from llm_grader.testing.judge import top_tier_answers
+    from llm_grader.testing._fake_judge import top_tier_answers
 
     rubric = load_rubric("internet_cs_qa_en")
     judge: FakeJudge

@@ -1,4 +1,4 @@
-"""Quote verification (llm_grader.evidence): content, length, turn range, invisible characters."""
+"""Quote verification (llm_grader._evidence): content, length, turn range, invisible characters."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import NamedTuple
 import pytest
 
 from llm_grader import Conversation
-from llm_grader.answers import quote_problems
-from llm_grader.evidence import MIN_QUOTE_CHARS, QuoteNotFound, verify_quote
-from llm_grader.prompting import Prompts
+from llm_grader._answers import quote_problems
+from llm_grader._evidence import MIN_QUOTE_CHARS, QuoteNotFound, verify_quote
+from llm_grader._prompting import Prompts
 from llm_grader.types import Evidence
 
 ZH, EN = Prompts.load("zh"), Prompts.load("en")

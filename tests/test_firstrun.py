@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from llm_grader import Grader
+from llm_grader._results import ResultsWriter
 from llm_grader.cli._console import BatchSummary, summary_table
 from llm_grader.conversation import Conversations
-from llm_grader.results import ResultsWriter
 from llm_grader.rubric import load_rubric
 from llm_grader.scoring import Scorecard
 

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 
 from llm_grader import load_conversations
-from llm_grader.conversation import Conversation, conversation_from_record, parse_time
-from llm_grader.conversation.limits import LIMITS
+from llm_grader.conversation import LIMITS, Conversation, conversation_from_record, parse_time
 from llm_grader.errors import ConversationError, LLMGraderError
 
 ROOT = Path(__file__).resolve().parent.parent

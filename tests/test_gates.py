@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from llm_grader import Grader
-from llm_grader import progress as progress_module
+from llm_grader import Grader, Progress
+from llm_grader import _progress as progress_module
+from llm_grader._results import ResultsWriter
 from llm_grader.calibration import (
     CalibrationReport,
     HumanScore,
@@ -23,9 +24,7 @@ from llm_grader.calibration import (
     overall_kappa,
 )
 from llm_grader.conversation import Conversation
-from llm_grader.model import JudgeRequest, ModelResult
-from llm_grader.progress import Progress
-from llm_grader.results import ResultsWriter
+from llm_grader.llm import JudgeRequest, ModelResult
 from llm_grader.rubric import rubric_from_text
 from llm_grader.scoring import Scorecard, score
 from llm_grader.testing import FakeJudge, top_tier_answer

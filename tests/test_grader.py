@@ -14,10 +14,9 @@ import openai
 import pytest
 from pydantic import ValidationError
 
-from llm_grader import Conversation, Grader, LLMGraderError, ModelSettings, Rubric
-from llm_grader.grader import GraderConfig
-from llm_grader.model import CachedJudge, Judge, JudgeRequest, ResultCache, default_cache_path
-from llm_grader.model.instructor_judge import reask_policy
+from llm_grader import Conversation, Grader, GraderConfig, LLMGraderError, ModelSettings, Rubric
+from llm_grader.llm import CachedJudge, Judge, JudgeRequest, ResultCache, default_cache_path
+from llm_grader.llm._instructor import reask_policy
 from llm_grader.testing import FakeJudge, top_tier_answer
 
 

@@ -9,12 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from llm_grader import Conversation, Grader, Rubric, load_conversations, load_rubric
+from llm_grader._prompting import Prompts, compile_messages, shared_messages
 from llm_grader.cli import app
-from llm_grader.conversation import conversation_from_record
-from llm_grader.conversation.tables import conversations_from_table
+from llm_grader.conversation import conversation_from_record, conversations_from_table
 from llm_grader.errors import RubricError
-from llm_grader.model import JudgeRequest
-from llm_grader.prompting import Prompts, compile_messages, shared_messages
+from llm_grader.llm import JudgeRequest
 from llm_grader.rubric import rubric_from_text
 from llm_grader.rubric._fields import named_metadata
 from llm_grader.testing import FakeJudge, top_tier_answer

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from llm_grader import Conversation, Rubric, load_rubric
-from llm_grader.prompting import Prompts, compile_messages
+from llm_grader._prompting import Prompts, compile_messages
 from llm_grader.testing import FakeOpenAIServer, top_tier_responder
 
 SEPARATORS = ["\r", "\r\n", "\u2028", "\u2029", "\x85", "\v", "\f", "\x1c", "\x1e"]
@@ -108,8 +108,8 @@ def test_an_unexpected_error_costs_only_its_own_conversation(flagship: Rubric, b
 def test_a_damaged_cache_is_set_aside_and_the_run_goes_on(tmp_path: Path, damage: str) -> None:
     import random
 
-    from llm_grader.model import ResultCache
-    from llm_grader.model.cache import CacheWarning
+    from llm_grader.llm import ResultCache
+    from llm_grader.llm._cache import CacheWarning
 
     path = tmp_path / "answers.sqlite"
     good = ResultCache(path)
@@ -130,8 +130,8 @@ def test_a_damaged_cache_is_set_aside_and_the_run_goes_on(tmp_path: Path, damage
 
 
 def test_two_runs_cannot_write_one_results_file(tmp_path: Path, examples: Any) -> None:
+    from llm_grader._results import ResultsWriter
     from llm_grader.errors import OutputLockedError
-    from llm_grader.results import ResultsWriter
 
     out = tmp_path / "cards.jsonl"
     first = ResultsWriter(out)

@@ -16,9 +16,9 @@ import pytest
 from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, load_rubric
-from llm_grader.model import JudgeRequest, ModelResult, ModelSettings
+from llm_grader._rules import judge_hybrid, judge_rule
+from llm_grader.llm import JudgeRequest, ModelResult, ModelSettings
 from llm_grader.rubric import check_rubric, item_fingerprint, rubric_from_text
-from llm_grader.rules import judge_hybrid, judge_rule
 from llm_grader.scoring import rescore
 from llm_grader.testing import FakeJudge, FakeOpenAIServer, top_tier_answer, top_tier_responder
 from llm_grader.types import Usage

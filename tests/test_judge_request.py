@@ -10,8 +10,9 @@ import pytest
 
 from llm_grader import Conversation, Grader, load_rubric
 from llm_grader.errors import LLMGraderError
-from llm_grader.model import ModelSettings, ResultCache, base
-from llm_grader.model.batch import custom_id
+from llm_grader.llm import ModelSettings, ResultCache
+from llm_grader.llm import _judge as base
+from llm_grader.llm._batch_api import custom_id
 from llm_grader.testing import FakeJudge
 
 FLAGSHIP = load_rubric("internet_cs_qa")
@@ -63,5 +64,5 @@ def test_a_judge_without_the_protocols_members_is_refused_clearly() -> None:
         async def aclose(self) -> None: ...
 
     with pytest.raises(LLMGraderError, match=r"^Old is not a Judge: it has no prompt_budget, endpoint \(see "
-                                             r"llm_grader\.model\.Judge\)$"):
+                                             r"llm_grader\.llm\.Judge\)$"):
         Grader(FLAGSHIP, model=Old())  # type: ignore[arg-type]

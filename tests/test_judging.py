@@ -1,4 +1,4 @@
-"""Model answers into judgements (llm_grader.judging): evidence verified once, samples voting on flags,
+"""Model answers into judgements (llm_grader._judging): evidence verified once, samples voting on flags,
 trivial evidence deciding nothing — with FakeJudge, and end to end through the fake OpenAI server."""
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import pytest
 from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, LLMGraderError, ModelSettings, Rubric
-from llm_grader import answers as answers_module
-from llm_grader.answers import answer_model, checked_model, located
-from llm_grader.model import JudgeRequest
-from llm_grader.prompting import Prompts
-from llm_grader.sampling import Vote, majority_occurrences, majority_verdict
+from llm_grader import _answers as answers_module
+from llm_grader._answers import answer_model, checked_model, located
+from llm_grader._prompting import Prompts
+from llm_grader._sampling import Vote, majority_occurrences, majority_verdict
+from llm_grader.llm import JudgeRequest
 from llm_grader.scoring import Scorecard
-from llm_grader.testing import FakeJudge, FakeOpenAIServer, Reply, answer, top_tier_answer
-from llm_grader.testing.responders import item_of
+from llm_grader.testing import FakeJudge, FakeOpenAIServer, Reply, answer, item_of, top_tier_answer
 from llm_grader.types import Occurrence
 
 ZH = Prompts.load("zh")
@@ -94,7 +93,7 @@ def test_judging_does_not_locate_the_quotes_again(flagship: Rubric, monkeypatch:
         return real(*args, **kwargs)
 
     monkeypatch.setattr(answers_module, "verify_quote", counting)
-    from llm_grader import judging
+    from llm_grader import _judging as judging
 
     # (A second pass, if there were one, would go through this name.)
     monkeypatch.setattr(judging, "verify_quote", counting, raising=False)

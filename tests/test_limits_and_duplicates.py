@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from llm_grader import Grader, LLMGraderError, Rubric, load_rubric
-from llm_grader.model.batch import BatchResults
-from llm_grader.model.prices import Price, cost_text, load_prices, priced
+from llm_grader.llm import Price, cost_text, load_prices, priced
+from llm_grader.llm._batch_api import BatchResults
 from llm_grader.ray import scorecard_rows
 from llm_grader.review import ReviewBatch, ReviewServer, VerdictStore, start_review_server
 from llm_grader.testing import FakeJudge

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_grader import messages
+from llm_grader import _messages as messages
+from llm_grader._messages import AUDIENCES, LANGUAGES, catalog, catalog_files, placeholders, text
 from llm_grader.errors import LLMGraderError
-from llm_grader.messages import AUDIENCES, LANGUAGES, catalog, catalog_files, placeholders, text
 
 PACKAGE = Path(messages.__file__).resolve().parent
 CALLS = {"text", "t", "_t", "say", "_say"}

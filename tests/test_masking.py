@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from llm_grader._evidence import QuoteNotFound, verify_quote
 from llm_grader.conversation import (
     DEFAULT_MASKERS,
     Conversation,
@@ -25,7 +26,6 @@ from llm_grader.conversation import (
     mask_personal_data,
     mask_text,
 )
-from llm_grader.evidence import QuoteNotFound, verify_quote
 
 CORPUS = Path(__file__).resolve().parent / "data" / "pii" / "cases.jsonl"
 CASES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]

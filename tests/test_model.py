@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, Rubric, load_rubric
 from llm_grader.errors import RescoreError
-from llm_grader.model import ModelSettings
+from llm_grader.llm import ModelSettings
 from llm_grader.rubric import builtin_rubrics, rubric_from_text
 from llm_grader.scoring import Scorecard, rescore
 from llm_grader.testing import FakeOpenAIServer, Reply, answer, error, raw, refusal
@@ -384,7 +384,7 @@ def test_samples_at_temperature_zero_are_refused(by_id: dict[str, Conversation])
 
 
 def test_deduction_samples_keep_occurrences_a_majority_reports() -> None:
-    from llm_grader.sampling import majority_occurrences
+    from llm_grader._sampling import majority_occurrences
     from llm_grader.types import Occurrence
 
     def at(*turns: int) -> list[Occurrence]:

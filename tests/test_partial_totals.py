@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from llm_grader import Conversation, Grader, Rubric, load_rubric
 from llm_grader.calibration import HumanScore, calibrate
-from llm_grader.model import ModelResult
+from llm_grader.llm import ModelResult
 from llm_grader.scoring import score
 from llm_grader.testing import FakeJudge, top_tier_answer
 from llm_grader.types import Judgement

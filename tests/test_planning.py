@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from llm_grader import Conversation, Grader, load_rubric
-from llm_grader.config import GraderConfig
+from llm_grader import Conversation, Grader, GraderConfig, Planner, load_rubric
 from llm_grader.errors import LLMGraderError
-from llm_grader.model import ModelSettings
-from llm_grader.planning import Planner
+from llm_grader.llm import ModelSettings
 from llm_grader.testing import FakeJudge
 
 FLAGSHIP = load_rubric("internet_cs_qa")

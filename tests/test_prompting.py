@@ -9,11 +9,10 @@ from typing import NamedTuple
 import pytest
 from pydantic import ValidationError
 
-from llm_grader import Conversation, Rubric, load_rubric
-from llm_grader.answers import answer_model, checked_model, group_model, quote_problems, response_model
+from llm_grader import Conversation, Rubric, load_rubric, verify_quote
+from llm_grader._answers import answer_model, checked_model, group_model, quote_problems, response_model
+from llm_grader._prompting import Prompts, PromptTemplate, compile_messages, render_transcript
 from llm_grader.errors import LLMGraderError
-from llm_grader.evidence import verify_quote
-from llm_grader.prompting import Prompts, PromptTemplate, compile_messages, render_transcript
 
 from .conftest import DATA
 

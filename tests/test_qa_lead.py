@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from llm_grader import coaching_rows, dashboard_html, load_results, write_coaching
+from llm_grader._groups import group_summary, mean_interval, summarise, welch, wilson
 from llm_grader.cli import app
-from llm_grader.coaching import coaching_rows, write_coaching
-from llm_grader.dashboard import dashboard_html
 from llm_grader.errors import InputError, LLMGraderError
-from llm_grader.groups import group_summary, mean_interval, summarise, welch, wilson
-from llm_grader.results import load_results
 from llm_grader.scoring import Scorecard
 
 ROOT = Path(__file__).resolve().parent.parent

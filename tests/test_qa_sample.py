@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from llm_grader._qa_sample import sample_plan, sample_size
+from llm_grader._results import ResultsWriter, load_results
 from llm_grader.cli import app
 from llm_grader.errors import LLMGraderError
-from llm_grader.qa_sample import sample_plan, sample_size
-from llm_grader.results import ResultsWriter, load_results
 from llm_grader.review import ReviewBatch
 from llm_grader.scoring import Scorecard, score
 from llm_grader.types import Judgement

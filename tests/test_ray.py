@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from llm_grader import Grader, load_conversations, load_rubric
 from llm_grader.errors import LLMGraderError
-from llm_grader.model import ModelSettings
+from llm_grader.llm import ModelSettings
 from llm_grader.ray import COLUMNS, scorecard_rows
 from llm_grader.scoring import Scorecard
 from llm_grader.testing import FakeOpenAIServer, top_tier_responder
@@ -40,7 +40,7 @@ def comparable(card: Scorecard) -> dict[str, Any]:
 
 
 def test_importing_llm_grader_does_not_import_ray() -> None:
-    code = "import sys, llm_grader, llm_grader.grader, llm_grader.cli; print('ray' in sys.modules)"
+    code = "import sys, llm_grader, llm_grader._grader, llm_grader.cli; print('ray' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from llm_grader.messages import text
+from llm_grader._messages import text
 from llm_grader.report import results_html
 from llm_grader.scoring import ItemResult, Scorecard
-from llm_grader.scoring.scorecard import PendingOverride
+from llm_grader.scoring._scorecard import PendingOverride
 from llm_grader.types import Audit, Occurrence
 
 

@@ -25,11 +25,11 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 
 from llm_grader import Conversation, Grader, LLMGraderError, load_conversations, load_rubric
+from llm_grader._results import ResultsWriter, read_results
 from llm_grader.calibration import calibrate, load_human_scores
 from llm_grader.errors import InputError, RescoreError
-from llm_grader.model import JudgeRequest, ModelResult
+from llm_grader.llm import JudgeRequest, ModelResult
 from llm_grader.report import results_html
-from llm_grader.results import ResultsWriter, read_results
 from llm_grader.review import (
     Filters,
     ReviewApp,
@@ -43,7 +43,7 @@ from llm_grader.review import (
     write_human_scores,
     write_sheet,
 )
-from llm_grader.review.queue import select
+from llm_grader.review._queue import select
 from llm_grader.scoring import Scorecard
 from llm_grader.testing import FakeJudge, top_tier_answer
 from llm_grader.types import ReviewVerdict
@@ -698,7 +698,7 @@ def test_rescore_applies_the_reviewers_verdicts(tmp_path: Path) -> None:
     import sys
 
     from llm_grader import Conversation, Grader, load_rubric
-    from llm_grader.results import ResultsWriter
+    from llm_grader._results import ResultsWriter
     from llm_grader.review import VerdictStore
     from llm_grader.testing import FakeJudge
     from llm_grader.types import ReviewVerdict

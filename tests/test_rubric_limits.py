@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_grader import Conversation, NotFoundError, RubricError
-from llm_grader import rules as rules_module
+from llm_grader import _rules as rules_module
+from llm_grader._rules import judge_rule
 from llm_grader.patterns import Pattern, PatternError, compile_pattern
-from llm_grader.patterns import match as match_module
+from llm_grader.patterns import _match as match_module
 from llm_grader.rubric import builtin_rubrics, check_rubric, load_rubric, rubric_from_dict, rubric_from_text
-from llm_grader.rules import judge_rule
 
 from .test_rubric import MINIMAL
 
@@ -599,8 +599,8 @@ def test_re2_finds_what_pythons_re_finds(source: str, texts: list[str]) -> None:
 
 
 def test_the_docs_state_the_limits_the_code_applies() -> None:
+    from llm_grader import _yaml as _yaml
     from llm_grader.patterns import TIME_LIMIT
-    from llm_grader.rubric import _yaml
 
     page = (Path(__file__).resolve().parent.parent / "docs" / "rubrics.md").read_text(encoding="utf-8")
     section = page.split("## Rubric limits")[1].split("\n## ")[0]

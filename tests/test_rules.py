@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llm_grader import Conversation, Rubric
+from llm_grader._rules import applicability_reason, judge_rule
 from llm_grader.rubric import rubric_from_text
-from llm_grader.rules import applicability_reason, judge_rule
 
 RULES = rubric_from_text("""\
 id: rules

@@ -2,7 +2,7 @@
 
 ``--base-url http://user:pass@host/v1`` put ``user:pass`` in error messages and in
 ``OUT.batch.json``; every place that shows or stores an endpoint now goes through
-:func:`llm_grader.model.without_userinfo`. :func:`llm_grader.model.redact` matches a key
+:func:`llm_grader.llm.without_userinfo`. :func:`llm_grader.llm.redact` matches a key
 whatever its case and URL-encoded, besides bearer tokens and ``sk-`` keys.
 """
 
@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, load_rubric, submit_batch
 from llm_grader.errors import ModelConfigurationError
-from llm_grader.model import ModelSettings, redact, without_userinfo
-from llm_grader.model.instructor_judge import InstructorJudge
+from llm_grader.llm import ModelSettings, redact, without_userinfo
+from llm_grader.llm._instructor import InstructorJudge
 from llm_grader.testing import FakeOpenAIServer, answer, item_of
 
 RUBRIC = load_rubric("internet_cs_qa")

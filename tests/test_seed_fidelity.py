@@ -16,8 +16,14 @@ import pytest
 
 from llm_grader import Conversation, Grader, Rubric, load_conversations, load_rubric
 from llm_grader.patterns import compile_pattern
-from llm_grader.rubric import builtin_rubrics, check_rubric
-from llm_grader.rubric.rule_model import CombinedRule, ForbiddenWordsRule, PhraseRule, Window
+from llm_grader.rubric import (
+    CombinedRule,
+    ForbiddenWordsRule,
+    PhraseRule,
+    Window,
+    builtin_rubrics,
+    check_rubric,
+)
 
 
 def _header_says(name: str, *quotes: str) -> None:
@@ -82,7 +88,7 @@ def test_service_taboo_is_the_fatal_class_not_a_forbidden_word(name: str) -> Non
 
 
 def test_taboo_narrowing_reaches_the_prompt(flagship: Rubric, by_id: dict[str, Conversation]) -> None:
-    from llm_grader.prompting import compile_messages
+    from llm_grader._prompting import compile_messages
 
     messages = compile_messages(rubric=flagship, item=flagship.item("politeness"), conversation=by_id["c003"])
     assert (

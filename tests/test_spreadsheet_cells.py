@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from llm_grader import Conversation, Grader, load_rubric
+from llm_grader import Conversation, Grader, export_results, load_rubric
 from llm_grader.calibration import load_human_scores
-from llm_grader.review import ReviewBatch, read_sheet, write_human_scores, write_sheet
-from llm_grader.review.store import StoredVerdict
-from llm_grader.tables import export_results
+from llm_grader.review import ReviewBatch, StoredVerdict, read_sheet, write_human_scores, write_sheet
 from llm_grader.types import ReviewVerdict
 
 RUBRIC = load_rubric("internet_cs_qa")
@@ -38,7 +36,7 @@ def _runs(cell: str) -> bool:
 
 @pytest.mark.parametrize("text", [*HOSTILE, "", "'", "plain", "'plain", "-", "客服=1"])
 def test_neutralise_makes_text_and_restore_gives_it_back(text: str) -> None:
-    from llm_grader.spreadsheet import neutralise, restore
+    from llm_grader import neutralise, restore
 
     assert not _runs(neutralise(text))
     assert restore(neutralise(text)) == text

@@ -10,9 +10,8 @@ from pydantic import SecretStr
 
 from llm_grader import Conversation, Grader, load_rubric
 from llm_grader.errors import LLMGraderError
-from llm_grader.model import ModelSettings
-from llm_grader.testing import FakeJudge, FakeOpenAIServer, Reply, answer, items_of
-from llm_grader.testing.responders import top_tier_responder
+from llm_grader.llm import ModelSettings
+from llm_grader.testing import FakeJudge, FakeOpenAIServer, Reply, answer, items_of, top_tier_responder
 
 FLAGSHIP = load_rubric("internet_cs_qa")
 MODEL_ITEMS = [i for _, i in FLAGSHIP.items() if i.judge == "model"]

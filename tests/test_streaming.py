@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
+import llm_grader.conversation._readers as readers_module
 import llm_grader.conversation._text as text_module
-import llm_grader.conversation.readers as readers_module
 from llm_grader import Grader, load_rubric
 from llm_grader.cli._console import BatchSummary, stream_batch
 from llm_grader.cli._grading import EXIT_FAILED, EXIT_INPUT, run_batch
 from llm_grader.conversation import LIMITS, load_conversations, stream_conversations
 from llm_grader.errors import ConversationError, NotFoundError
-from llm_grader.model import JudgeRequest
+from llm_grader.llm import JudgeRequest
 from llm_grader.testing import FakeJudge
-from llm_grader.testing.judge import top_tier_answers
+from llm_grader.testing._fake_judge import top_tier_answers
 
 from .conftest import EXAMPLES
 

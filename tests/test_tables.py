@@ -14,19 +14,19 @@ from typing import Any
 import pytest
 
 from llm_grader import Grader, load_conversations, load_rubric
-from llm_grader.calibration import calibrate, load_human_scores
-from llm_grader.conversation import Conversations, RowProblem, conversations_from_table, table_records
-from llm_grader.errors import ConversationError, InputError, LLMGraderError
-from llm_grader.messages import text
-from llm_grader.results import ResultsWriter
-from llm_grader.scoring import OverrideHit, Scorecard
-from llm_grader.tables import (
+from llm_grader._export import (
     export_results,
     results_columns,
     results_to_dataset,
     results_to_frame,
     results_to_records,
 )
+from llm_grader._messages import text
+from llm_grader._results import ResultsWriter
+from llm_grader.calibration import calibrate, load_human_scores
+from llm_grader.conversation import Conversations, RowProblem, conversations_from_table, table_records
+from llm_grader.errors import ConversationError, InputError, LLMGraderError
+from llm_grader.scoring import OverrideHit, Scorecard
 from llm_grader.testing import FakeJudge
 from llm_grader.types import ReviewVerdict
 
@@ -262,7 +262,7 @@ def test_table_records_cleans_cells() -> None:
 
 def test_pandas_is_imported_only_when_given() -> None:
     code = (
-        "import sys, llm_grader.conversation as c, llm_grader.tables as t\n"
+        "import sys, llm_grader.conversation as c, llm_grader._export as t\n"
         "got = c.conversations_from_table([{'id': 'a', 'turns': [{'speaker': '客服', 'text': 'hi'}]}])\n"
         "assert len(got) == 1 and t.results_to_records([]) == []\n"
         "print(sorted(m for m in ('pandas', 'pyarrow', 'datasets') if m in sys.modules))\n"

@@ -1,6 +1,6 @@
 """The fast model path: one pooled HTTP client, instructor's preparation, parsing and re-asks.
 
-The instructor judge posts prepared bodies itself (llm_grader/model/transport.py) instead of
+The instructor judge posts prepared bodies itself (llm_grader/llm/_transport.py) instead of
 going through ``instructor`` + the openai SDK's request machinery; these tests hold it to
 what the SDK path sends and does, mode by mode, against the fake server.
 """
@@ -68,8 +68,8 @@ def test_transport_errors_are_the_sdks_typed_errors_after_its_retries(by_id: dic
 def test_azure_still_goes_through_the_sdk() -> None:
     from pydantic import SecretStr
 
-    from llm_grader.model import ModelSettings
-    from llm_grader.model.instructor_judge import InstructorJudge
+    from llm_grader.llm import ModelSettings
+    from llm_grader.llm._instructor import InstructorJudge
 
     settings = ModelSettings(model="dep", base_url="https://x.openai.azure.com", api_key=SecretStr(KEY),
                              provider="azure")

@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 
 from llm_grader import Conversation, Grader, Rubric, load_rubric
-from llm_grader.answers import answer_model, checked_model, located
+from llm_grader._answers import answer_model, checked_model, located
+from llm_grader._prompting import Prompts, compile_messages, tier_order
+from llm_grader._views import tier_text
 from llm_grader.cli._console import BatchSummary, summary_table
 from llm_grader.errors import RubricError
-from llm_grader.model import JudgeRequest
-from llm_grader.prompting import Prompts, compile_messages, tier_order
+from llm_grader.llm import JudgeRequest
 from llm_grader.rubric import rubric_from_text
 from llm_grader.scoring import Scorecard
 from llm_grader.testing import FakeJudge, top_tier_answer
 from llm_grader.types import CANNOT_DETERMINE
-from llm_grader.views import tier_text
 from tests.test_judging import APOLOGY, CHAT, TABOO
 from tests.test_model import run
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from llm_grader import Grader, load_conversations, load_rubric
-from llm_grader.batching.state import BatchState
+from llm_grader._results import ResultsWriter, read_results
+from llm_grader.batch import BatchState
 from llm_grader.calibration import load_human_scores
 from llm_grader.errors import InputError, LLMGraderError
-from llm_grader.model import load_prices
-from llm_grader.results import ResultsWriter, read_results
+from llm_grader.llm import load_prices
 from llm_grader.review import VerdictStore
 
 from .conftest import EXAMPLES, ROOT
@@ -158,12 +158,12 @@ def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *
 def test_the_guard_turns_a_bug_into_one_line_naming_the_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    import llm_grader.tables
+    import llm_grader._export
 
     def broken(*args: object, **kwargs: object) -> int:
         raise RuntimeError("boom\n  at the second line, key sk-abcdefghijkl")
 
-    monkeypatch.setattr(llm_grader.tables, "export_results", broken)
+    monkeypatch.setattr(llm_grader._export, "export_results", broken)
     code, err = _main(monkeypatch, capsys, "export", str(tmp_path / "r.jsonl"), "-o", str(tmp_path / "x.csv"))
     assert code == 1 and len(err.splitlines()) == 1, err
     assert err.startswith("error: llm-grader export failed unexpectedly (RuntimeError: boom at the second line, "
@@ -185,12 +185,12 @@ def test_the_guard_turns_a_bug_into_one_line_naming_the_command(
 def test_the_guard_shows_the_traceback_when_asked_and_lets_ctrl_c_through(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    import llm_grader.tables
+    import llm_grader._export
 
     def broken(*args: object, **kwargs: object) -> int:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(llm_grader.tables, "export_results", broken)
+    monkeypatch.setattr(llm_grader._export, "export_results", broken)
     monkeypatch.setenv("LLM_GRADER_TRACEBACK", "1")
     code, err = _main(monkeypatch, capsys, "export", str(tmp_path / "r.jsonl"), "-o", str(tmp_path / "x.csv"))
     assert code == 1 and "Traceback (most recent call last)" in err and "in broken" in err
@@ -199,7 +199,7 @@ def test_the_guard_shows_the_traceback_when_asked_and_lets_ctrl_c_through(
     def interrupted(*args: object, **kwargs: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(llm_grader.tables, "export_results", interrupted)
+    monkeypatch.setattr(llm_grader._export, "export_results", interrupted)
     monkeypatch.delenv("LLM_GRADER_TRACEBACK")
     code, err = _main(monkeypatch, capsys, "export", str(tmp_path / "r.jsonl"), "-o", str(tmp_path / "x.csv"))
     assert "failed unexpectedly" not in err and "bug" not in err  # Ctrl-C is not a bug

@@ -1,4 +1,4 @@
-"""One presentation layer (llm_grader.views) and text in the rubric's language everywhere:
+"""One presentation layer (llm_grader._views) and text in the rubric's language everywhere:
 the CLI tables, the results page, the review pages and the calibration report with its plots."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from llm_grader._calibration_report import figures, to_html, to_markdown
+from llm_grader._views import item_verdict, override_state, total_text
 from llm_grader.calibration import calibrate
-from llm_grader.calibration_report import figures, to_html, to_markdown
 from llm_grader.cli import app
 from llm_grader.report import results_html
 from llm_grader.rubric import rubric_from_text
 from llm_grader.scoring import ItemResult, Scorecard
-from llm_grader.views import item_verdict, override_state, total_text
 
 from .conftest import EXAMPLES
 from .test_calibration import CARD, simulate
@@ -38,7 +38,7 @@ def test_total_text_writes_a_partial_card_as_its_range_in_both_languages() -> No
 
 
 def test_override_state_and_item_verdict() -> None:
-    from llm_grader.scoring.scorecard import PendingOverride
+    from llm_grader.scoring._scorecard import PendingOverride
 
     pending = card(fatal=None, pending_overrides=[PendingOverride(id="f", kind="fatal", reason="r", blocking=["a", "b"])])
     state = override_state(pending, "fatal", "zh")

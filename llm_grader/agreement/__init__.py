@@ -28,10 +28,10 @@ Conventions shared by every function here:
   the valid choices listed.
 """
 
-from .alpha import krippendorff_alpha
-from .binary import BinaryMetrics, binary_metrics
-from .continuous import mae, pearson, rmse, spearman
-from .kappa import cohen_kappa, confusion_matrix, fleiss_kappa, gwet_ac1, percent_agreement
+from ._alpha import krippendorff_alpha
+from ._binary import BinaryMetrics, binary_metrics
+from ._continuous import mae, pearson, rmse, spearman
+from ._kappa import cohen_kappa, confusion_matrix, fleiss_kappa, gwet_ac1, percent_agreement
 
 __all__ = [
     "BinaryMetrics",

@@ -15,21 +15,6 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = [
-    "ORDER_HINT",
-    "categories",
-    "check_in",
-    "choices",
-    "confusion",
-    "is_number",
-    "numeric_or_raise",
-    "numeric_pairs",
-    "plain",
-    "two_raters",
-    "valid_labels",
-    "values",
-]
-
 ORDER_HINT = "pass labels=[...] from lowest to highest"
 
 

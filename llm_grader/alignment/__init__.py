@@ -10,10 +10,10 @@
 ``llm-grader align`` is the command line of :func:`align`.
 """
 
-from .candidate import candidate_text, next_version, unified_diff
-from .proposals import ItemProposal, ProposedExample, Suggestion, excerpt, propose
-from .run import AlignmentReport, Experiment, History, align, read_history
-from .split import Adjudicated, Split, adjudicated_tiers, load_split, split_conversations
+from ._candidate import candidate_text, next_version, unified_diff
+from ._proposals import ItemProposal, ProposedExample, Suggestion, excerpt, propose
+from ._run import AlignmentReport, Experiment, History, align, read_history
+from ._split import Adjudicated, Split, adjudicated_tiers, load_split, split_conversations
 
 __all__ = [
     "Adjudicated",

@@ -13,10 +13,10 @@ Human scores are aligned with scorecards by conversation and item; the statistic
 :mod:`llm_grader.agreement`.
 """
 
-from .compare import compare_variants
-from .gates import agreement_failures, assert_agreement, overall_kappa
-from .human import HumanScore, load_human_scores, prefer_blind
-from .models import (
+from ._compare import compare_variants
+from ._gates import agreement_failures, assert_agreement, overall_kappa
+from ._human import HumanScore, load_human_scores, prefer_blind
+from ._models import (
     CalibrationReport,
     CoverageCurve,
     CoveragePoint,
@@ -29,7 +29,7 @@ from .models import (
     TotalsAgreement,
     VariantComparison,
 )
-from .run import calibrate
+from ._run import calibrate
 
 __all__ = [
     "CalibrationReport",

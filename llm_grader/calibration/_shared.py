@@ -19,22 +19,8 @@ from ..errors import LLMGraderError
 from ..rubric import Item, Rubric
 from ..scoring import Scorecard
 from ..types import NOT_APPLICABLE
-from .human import HumanScore
-from .models import Interval
-
-__all__ = [
-    "HumanValues",
-    "Pairs",
-    "Weights",
-    "bootstrap",
-    "bootstrap_draws",
-    "human_values",
-    "interval",
-    "item_scale",
-    "kappa",
-    "model_value",
-    "pool",
-]
+from ._human import HumanScore
+from ._models import Interval
 
 Weights = Literal["quadratic"] | None
 Pairs = list[tuple[str, str]]

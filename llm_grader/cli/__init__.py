@@ -31,9 +31,15 @@ from typing import Annotated
 
 import typer
 
+from .._messages import text
 from ..errors import InputError, LLMGraderError, ModelConfigurationError, OutputLockedError, OutputWriteError
-from ..messages import text
-from . import align, calibrate, export, grade, review, rubric, sample
+from . import _align as align
+from . import _calibrate as calibrate
+from . import _export as export
+from . import _grade as grade
+from . import _review as review
+from . import _rubric as rubric
+from . import _sample as sample
 from ._console import err, out
 from ._grading import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_WRITE
 
@@ -96,7 +102,7 @@ def _command(argv: Sequence[str]) -> str:
 
 def _bug_line(exc: Exception) -> str:
     """An unexpected exception as one short line, with any API key hidden."""
-    from ..model import redact  # only on this path: the model package is not needed at start-up
+    from ..llm import redact  # only on this path: the model package is not needed at start-up
 
     shown = " ".join(f"{type(exc).__name__}: {exc}".split())
     shown = shown if len(shown) <= 300 else shown[:299] + "…"

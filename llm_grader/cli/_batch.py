@@ -18,13 +18,11 @@ from ..errors import LLMGraderError
 from ._console import err, out
 
 if TYPE_CHECKING:
-    from ..batching import BatchState
+    from .._grader import Grader
+    from ..batch import BatchState
     from ..conversation import Conversation
-    from ..grader import Grader
     from ._console import ConversationStream
     from ._grading import BatchRun
-
-__all__ = ["run_batch_api"]
 
 
 def _quiet(paths: Sequence[Path], encoding: str | None, options: dict[str, Any]) -> Iterator[Conversation]:
@@ -47,7 +45,7 @@ def _graded_before(output: Path, *, resume: bool, overwrite: bool) -> set[str]:
             f"{str(output)!r} already holds scorecards: pass --resume to add the conversations "
             "not graded yet, or --overwrite to replace the file (or choose another -o)"
         )
-    from ..results import read_results
+    from .._results import read_results
 
     return {card.conversation_id for card in read_results(output)}
 
@@ -56,7 +54,7 @@ def _poll(grader: Grader, state: BatchState, poll_interval: float) -> BatchState
     """Wait for the batch with a bar of request counts and status (a line per change when piped)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..batching import await_batch
+    from ..batch import await_batch
 
     seen: set[tuple[str, int, int]] = set()
     with Progress(
@@ -109,7 +107,7 @@ def run_batch_api(
     poll_interval: float,
 ) -> BatchRun:
     """Submit (or pick up) the batch, wait for it, grade ``batch`` from its results; print as ``grade``."""
-    from ..batching import batch_grader, finish_batch, state_path, submit_batch
+    from ..batch import batch_grader, finish_batch, state_path, submit_batch
     from ._grading import run_batch
 
     if grader.judge is None:

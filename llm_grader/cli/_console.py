@@ -16,24 +16,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .._messages import text
 from ..errors import LLMGraderError
-from ..messages import text
 
 if TYPE_CHECKING:
     from ..conversation import Conversation, Conversations
     from ..scoring import Scorecard
-
-__all__ = [
-    "SUMMARY_ROWS",
-    "BatchSummary",
-    "ConversationStream",
-    "err",
-    "load_batch",
-    "out",
-    "stream_batch",
-    "summary_table",
-    "total_text",
-]
 
 # Piped output keeps whole lines rather than rich's 80-column default.
 out = Console(highlight=False, emoji=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -188,7 +176,7 @@ class BatchSummary:
 
     def add(self, card: Scorecard) -> None:
         """Count one scorecard (kept only while it is among the table's first rows by id)."""
-        from ..views import excluded_items, id_order, needs_model, pending_overrides
+        from .._views import excluded_items, id_order, needs_model, pending_overrides
 
         self.graded += 1
         self.unscored += sum(1 for i in card.items if i.unscored)
@@ -217,7 +205,7 @@ class BatchSummary:
 
     def plain_summary(self, language: str) -> list[str]:
         """The run in plain words: what rules decided, what needs a model and why, what is still open."""
-        from ..views import points_text
+        from .._views import points_text
 
         if not self.graded:
             return []
@@ -266,14 +254,14 @@ class BatchSummary:
 
 def total_text(card: Scorecard, language: str) -> str:
     """The total as the table shows it: ``部分 low–high / max`` while partial, never a bare number."""
-    from ..views import total_text
+    from .._views import total_text
 
     return total_text(card, language)
 
 
 def _notes(card: Scorecard, language: str) -> list[str]:
     """Overrides fired or pending, the items that lost points (with why), a rescaled total, errors."""
-    from ..views import item_points_text, lost_points, pending_overrides, rescaled_text, tier_text
+    from .._views import item_points_text, lost_points, pending_overrides, rescaled_text, tier_text
 
     notes = [f"{o.kind}: {o.id}" for o in card.overrides]
     notes += [f"{kind}? ({', '.join(items)})" for kind, items in pending_overrides(card).items()]
@@ -300,7 +288,7 @@ def summary_table(
 
     ``total``: how many scorecards the batch has when ``cards`` holds only its first ones.
     """
-    from ..views import id_order
+    from .._views import id_order
 
     shown = sorted(cards, key=lambda card: id_order(card.conversation_id))[:max_rows]
     more = (len(cards) if total is None else total) - len(shown)

@@ -1,19 +1,17 @@
-"""``report --by``: the dashboard page and the coaching CSV (see :mod:`llm_grader.dashboard`)."""
+"""``report --by``: the dashboard page and the coaching CSV (see :mod:`llm_grader._dashboard`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from ..messages import text
+from .._messages import text
 from ._console import out
 
 if TYPE_CHECKING:
+    from .._groups import Period
     from ..conversation import Conversation
-    from ..groups import Period
     from ..scoring import Scorecard
-
-__all__ = ["write_dashboard"]
 
 
 def write_dashboard(
@@ -28,9 +26,9 @@ def write_dashboard(
     language: str,
 ) -> None:
     """Write the dashboard page (and the coaching CSV) of ``report --by``."""
-    from ..coaching import coaching_rows, write_coaching
-    from ..dashboard import dashboard_html
-    from ..groups import parse_fields
+    from .._coaching import coaching_rows, write_coaching
+    from .._dashboard import dashboard_html
+    from .._groups import parse_fields
 
     fields = parse_fields(by)
     when = cast("Period | None", period)

@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from ..messages import text
-from ..views import item_verdict, needs_model, pending_overrides, total_text
+from .._messages import text
+from .._views import item_verdict, needs_model, pending_overrides, total_text
 from ._console import out
 
 if TYPE_CHECKING:
     from ..scoring import ItemResult, Scorecard
-
-__all__ = ["explain_card", "explain_cards", "print_explanation"]
 
 
 def _line(item: ItemResult, language: str, verdict: str) -> str:

@@ -1,7 +1,7 @@
 """Grading from the command line: the model options, the one place a Grader is made, a batch run.
 
 ``grade``, ``calibrate`` and ``rubric show --conversation`` all get their
-:class:`~llm_grader.grader.Grader` from :func:`make_grader`. The grader and the model
+:class:`~llm_grader._grader.Grader` from :func:`make_grader`. The grader and the model
 client are imported when a grader is made, not when the command line starts.
 """
 
@@ -15,49 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from .._messages import text
 from ..errors import LLMGraderError
-from ..messages import text
 from ._console import BatchSummary, ConversationStream, err, out
 
 if TYPE_CHECKING:
+    from .._grader import Grader
     from ..conversation import Conversations
-    from ..grader import Grader
     from ..rubric import Rubric
     from ..scoring import Scorecard
-
-__all__ = [
-    "EXIT_CONFIG",
-    "EXIT_FAILED",
-    "EXIT_INPUT",
-    "EXIT_INTERRUPTED",
-    "EXIT_WRITE",
-    "AllowInsecureOpt",
-    "BaseUrlOpt",
-    "BatchRun",
-    "CacheOpt",
-    "ChannelMapOpt",
-    "ChannelOpt",
-    "ConcurrencyOpt",
-    "EncodingOpt",
-    "FormatOpt",
-    "MaxPromptOpt",
-    "ModeOpt",
-    "ModelOpt",
-    "NoCacheOpt",
-    "NoMaskOpt",
-    "ProviderOpt",
-    "RpmOpt",
-    "RubricOpt",
-    "RulesOnlyOpt",
-    "SamplesOpt",
-    "SheetOpt",
-    "StrategyOpt",
-    "TemperatureOpt",
-    "TimeUnitOpt",
-    "load_options",
-    "make_grader",
-    "run_batch",
-]
 
 
 RubricOpt = Annotated[str, typer.Option("-r", "--rubric", help="Rubric file or built-in name.")]
@@ -188,8 +154,8 @@ def make_grader(
     no_logprobs: bool = False,
 ) -> Grader:
     """The grader for the command-line options (the only place the command line makes one)."""
-    from ..grader import SAMPLING_TEMPERATURE, Grader
-    from ..model import ModelSettings, check_mode
+    from .._grader import SAMPLING_TEMPERATURE, Grader
+    from ..llm import ModelSettings, check_mode
 
     settings = None
     rules_only = rules_only or all(item.judge == "rule" for _, item in rubric.items())  # no model needed
@@ -278,8 +244,8 @@ def run_batch(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from .._results import count_results
     from ..errors import OutputWriteError
-    from ..results import count_results
 
     language = grader.rubric.language
     started = time.monotonic()
@@ -346,8 +312,8 @@ def _close(
 
     ``unwritten``: scorecards graded but not written (a full disk); their calls are counted.
     """
-    from ..model.prices import cost_text
-    from ..results import count_results
+    from .._results import count_results
+    from ..llm._prices import cost_text
 
     language = grader.rubric.language
     out.print(summary.table(language))

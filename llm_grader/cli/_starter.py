@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-__all__ = ["STARTER"]
-
 STARTER = """\
 # A starter QA card (质检评分卡), written by `llm-grader rubric init`.
 # Edit it, then check it: `llm-grader rubric check {file}`; try it on conversations with

@@ -19,19 +19,10 @@ and the first datetime is kept as ``started_at``.
 
 from __future__ import annotations
 
-from .asr import (
-    VENDORS,
-    AsrVendor,
-    TimeUnit,
-    detect_vendor,
-    implausible_seconds,
-    parse_channel_map,
-    read_asr,
-    to_seconds,
-)
-from .build import conversation_from_record, parse_time, resolve_speaker
-from .limits import LIMITS, InputLimits
-from .masking import (
+from ._build import conversation_from_record, parse_time, resolve_speaker
+from ._frames import RowProblem, conversations_from_table, table_records
+from ._limits import LIMITS, InputLimits
+from ._masking import (
     DEFAULT_MASKERS,
     Masker,
     Span,
@@ -45,10 +36,27 @@ from .masking import (
     mask_personal_data,
     mask_text,
 )
-from .model import SPEAKER_ALIASES, Channel, Conversation, Conversations, Speaker, Turn, normalise_line_breaks
-from .readers import iter_conversations
-from .sources import FORMATS, load_conversations, stream_conversations
-from .tables import RowProblem, conversations_from_table, table_records
+from ._readers import iter_conversations
+from ._sources import FORMATS, load_conversations, stream_conversations
+from ._turns import (
+    SPEAKER_ALIASES,
+    Channel,
+    Conversation,
+    Conversations,
+    Speaker,
+    Turn,
+    normalise_line_breaks,
+)
+from .asr import (
+    VENDORS,
+    AsrVendor,
+    TimeUnit,
+    detect_vendor,
+    implausible_seconds,
+    parse_channel_map,
+    read_asr,
+    to_seconds,
+)
 
 __all__ = [
     "DEFAULT_MASKERS",

@@ -16,9 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ConversationError
-from .limits import LIMITS
-
-__all__ = ["checked_encoding", "read_text", "split_lines", "stream_lines"]
+from ._limits import LIMITS
 
 _UNICODE_BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

@@ -22,6 +22,6 @@ Modules: :mod:`._tree` (Python's parse trees: rewriting as RE2, nested repeats) 
 
 from __future__ import annotations
 
-from .match import TIME_LIMIT, Engine, Pattern, PatternError, PatternTimeout, compile_pattern
+from ._match import TIME_LIMIT, Engine, Pattern, PatternError, PatternTimeout, compile_pattern
 
 __all__ = ["TIME_LIMIT", "Engine", "Pattern", "PatternError", "PatternTimeout", "compile_pattern"]

@@ -17,8 +17,6 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["Untranslatable", "can_match_empty", "nested_repeat", "parse", "translate"]
-
 _parser: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
 _MAXREPEAT: int = _parser.MAXREPEAT
 _REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})

@@ -17,13 +17,13 @@ scorecards recomputed by the scoring rules.
 
 from __future__ import annotations
 
-from .apply import apply_verdicts
-from .batch import ReviewBatch, ReviewError, current_tier, tier_choices
-from .queue import ConversationRow, Filters, flag_reasons, summarise
-from .server import ReviewServer, is_loopback, start_review_server
-from .sheet import HUMAN_COLUMNS, SHEET_COLUMNS, read_sheet, write_human_scores, write_sheet
-from .store import StoredVerdict, VerdictStore
-from .web import ReviewApp
+from ._apply import apply_verdicts
+from ._queue import ConversationRow, Filters, flag_reasons, summarise
+from ._review_batch import ReviewBatch, ReviewError, current_tier, tier_choices
+from ._server import ReviewServer, is_loopback, start_review_server
+from ._sheet import HUMAN_COLUMNS, SHEET_COLUMNS, read_sheet, write_human_scores, write_sheet
+from ._store import StoredVerdict, VerdictStore
+from ._web import ReviewApp
 
 __all__ = [
     "HUMAN_COLUMNS",

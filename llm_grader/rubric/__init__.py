@@ -7,18 +7,7 @@ items, categories, overrides, the :class:`Rubric`), :mod:`.lint` (checks across 
 
 from __future__ import annotations
 
-from .lint import lint_rubric
-from .load import (
-    builtin_rubrics,
-    check_rubric,
-    item_fingerprint,
-    load_rubric,
-    resolve_rubric,
-    rubric_from_dict,
-    rubric_from_text,
-    rubric_json_schema,
-)
-from .model import (
+from ._card import (
     Applicability,
     Category,
     Condition,
@@ -37,7 +26,18 @@ from .model import (
     Tier,
     WhenUnsure,
 )
-from .rule_model import (
+from ._lint import lint_rubric
+from ._load import (
+    builtin_rubrics,
+    check_rubric,
+    item_fingerprint,
+    load_rubric,
+    resolve_rubric,
+    rubric_from_dict,
+    rubric_from_text,
+    rubric_json_schema,
+)
+from ._rule_types import (
     RULE_TYPES,
     BasicRule,
     Bounds,

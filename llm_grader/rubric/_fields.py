@@ -13,11 +13,9 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Literal, NamedTuple
 
+from .._yaml import FieldPath
 from ..types import NOT_APPLICABLE
-from ._yaml import FieldPath
-from .model import Item, Rubric
-
-__all__ = ["FIELD_WORDS", "Finding", "example_problems", "named_metadata", "unshown_fields"]
+from ._card import Item, Rubric
 
 
 class Finding(NamedTuple):

@@ -7,18 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from .._yaml import FieldPath
+from ._card import Item
 from ._fields import Finding as _Finding
-from ._yaml import FieldPath
-from .model import Item
-from .rule_model import Interval as _Interval
-from .rule_model import Threshold
-from .rule_model import describe_interval as _span
-from .rule_model import merged_intervals as _merged
-
-__all__: list[str] = []
+from ._rule_types import Interval as _Interval
+from ._rule_types import Threshold
+from ._rule_types import describe_interval as _span
+from ._rule_types import merged_intervals as _merged
 
 
-def _known_targets(item: Item, thresholds: Sequence[Threshold], path: FieldPath) -> Iterator[_Finding]:
+def known_targets(item: Item, thresholds: Sequence[Threshold], path: FieldPath) -> Iterator[_Finding]:
     """Thresholds naming a tier or a flag the item does not have."""
     tier_ids = [t.id for t in item.tiers]
     flag_ids = {f.id for f in item.flags}
@@ -34,7 +32,7 @@ def _known_targets(item: Item, thresholds: Sequence[Threshold], path: FieldPath)
                 yield _Finding((*threshold_path, "flags"), f"item declares no flag {flag!r}")
 
 
-def _checks_structure(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+def checks_structure(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
     # A decomposed item: checks the model answers, thresholds mapping the failed ones to a tier.
     where: FieldPath = (*path, "thresholds")
     if item.checks and (item.judge == "rule" or item.is_deduction):
@@ -55,12 +53,12 @@ def _checks_structure(item: Item, path: FieldPath, siblings: frozenset[str]) -> 
             yield _Finding((*path, "checks", ci, "id"), f"duplicate check id {check_id!r}")
 
 
-def _checks_thresholds(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
+def checks_thresholds(item: Item, path: FieldPath, siblings: frozenset[str]) -> Iterator[_Finding]:
     if not (item.checks and item.thresholds):
         return
     where: FieldPath = (*path, "thresholds")
     ids = [check.id for check in item.checks]
-    yield from _known_targets(item, item.thresholds, where)
+    yield from known_targets(item, item.thresholds, where)
     for hi, threshold in enumerate(item.thresholds):
         for fi, check_id in enumerate(threshold.failed):
             if check_id not in ids:
@@ -76,10 +74,10 @@ def _checks_thresholds(item: Item, path: FieldPath, siblings: frozenset[str]) ->
             f"no threshold covers {counts} failed check(s) (of 0 to {len(ids)}): the tier could not be "
             "computed (close the gap, or end with a threshold without min/max)",
         )
-    yield from _ordered(item.thresholds, where)
+    yield from ordered(item.thresholds, where)
 
 
-def _ordered(thresholds: Sequence[Threshold], path: FieldPath) -> Iterator[_Finding]:
+def ordered(thresholds: Sequence[Threshold], path: FieldPath) -> Iterator[_Finding]:
     # The first threshold that holds wins: later ones must not be impossible, shadowed, or
     # have a min or max that an earlier threshold makes meaningless.
     earlier: list[tuple[int, _Interval]] = []

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["IDENTIFIER", "Strict"]
-
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """The pattern of item, flag, category, override and rubric ids (ASCII)."""
 

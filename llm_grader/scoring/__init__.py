@@ -8,9 +8,9 @@
 - :mod:`.total` — :func:`score`, putting them together; :mod:`.rescore` — :func:`rescore`
 """
 
-from .overrides import CONDITIONS
-from .rescore import rescore
-from .scorecard import CategoryScore, ItemResult, OverrideHit, Scorecard
-from .total import score
+from ._overrides import CONDITIONS
+from ._rescore import rescore
+from ._scorecard import CategoryScore, ItemResult, OverrideHit, Scorecard
+from ._total import score
 
 __all__ = ["CONDITIONS", "CategoryScore", "ItemResult", "OverrideHit", "Scorecard", "rescore", "score"]
