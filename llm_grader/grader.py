@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._batch_output import cancel_all, written
+from ._batch_output import Slot, cancel_all, committed, stop_all
 from .answers import Answer
 from .confidence import routed
 from .config import GraderConfig, grader_config
@@ -203,12 +203,15 @@ class Grader:
         slots = asyncio.Semaphore(self.config.concurrency)
         cards: list[tuple[int, Scorecard]] = []
         running: set[asyncio.Future[None]] = set()
+        committing: set[asyncio.Future[None]] = set()
+        """Conversations graded and written, waiting for their line's ``fsync``: never cancelled."""
         stopped: list[BaseException] = []
 
         async def one(index: int, conversation: Conversation) -> None:
+            slot = Slot(slots)  # given back when the line is written, else at the end
             try:
                 card = await self._guarded(conversation, pacer)
-                if writer and not written(writer, card, reporter, on_error):
+                if writer and not await committed(writer, card, reporter, on_error, committing, slot.release):
                     return
                 if on_scorecard:
                     on_scorecard(card)
@@ -218,11 +221,11 @@ class Grader:
             except BaseException as exc:
                 stopped.append(exc)
                 if not isinstance(exc, asyncio.CancelledError):  # stop the others before they call again
-                    for task in running - {asyncio.current_task()}:
+                    for task in running.difference(committing, {asyncio.current_task()}):
                         task.cancel()
                 raise
             finally:
-                slots.release()
+                slot.release()
 
         try:
             for index, conversation in enumerate(conversations):
@@ -236,7 +239,7 @@ class Grader:
                 running.add(future)
                 future.add_done_callback(running.discard)
             if stopped:  # the run stopped (a full disk, a rejected key): no more calls for the rest
-                await cancel_all(running)
+                await stop_all(running, committing)  # the lines written are still synced
             else:
                 await asyncio.gather(*running)
         except BaseException:
