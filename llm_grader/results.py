@@ -173,7 +173,7 @@ class ResultsWriter:
     def _synced(self, done: asyncio.Future[None], group: list[tuple[int, asyncio.Future[None]]]) -> None:
         """On the event loop: tell the group's lines they are synced, or fail them and every later one."""
         self._syncing = None
-        if done.cancelled():  # the loop is going away: nobody is told the lines are synced
+        if done.cancelled() or self._fd < 0:  # the loop is going away, or the file was closed (and synced)
             for _, synced in group + self._waiting:
                 synced.cancel()
             self._waiting = []
