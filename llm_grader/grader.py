@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._batch_output import Slot, cancel_all, committed, stop_all
+from ._batch_output import cancel_all, committed, stop_all
 from .answers import Answer
 from .confidence import routed
 from .config import GraderConfig, grader_config
@@ -208,10 +208,9 @@ class Grader:
         stopped: list[BaseException] = []
 
         async def one(index: int, conversation: Conversation) -> None:
-            slot = Slot(slots)  # given back when the line is written, else at the end
             try:
                 card = await self._guarded(conversation, pacer)
-                if writer and not await committed(writer, card, reporter, on_error, committing, slot.release):
+                if writer and not await committed(writer, card, reporter, on_error, committing):
                     return
                 if on_scorecard:
                     on_scorecard(card)
@@ -225,7 +224,7 @@ class Grader:
                         task.cancel()
                 raise
             finally:
-                slot.release()
+                slots.release()
 
         try:
             for index, conversation in enumerate(conversations):
