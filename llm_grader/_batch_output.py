@@ -1,6 +1,8 @@
 """Where a batch's scorecards go: appended to the output, or the run stopped when it cannot be.
 
-:func:`written` appends one scorecard through the :class:`~llm_grader._results.ResultsWriter`.
+:func:`submitted` appends one scorecard through the :class:`~llm_grader._results.ResultsWriter`'s
+group commit, and :func:`committed` also waits for its ``fsync`` (the conversation's task is then
+never cancelled by a stop: :func:`stop_all`).
 A scorecard that cannot be serialised is reported and the batch goes on; an
 :class:`~llm_grader.errors.OutputWriteError` (a full disk, an I/O error: the writer has cut the
 file back to whole lines) stops it — the grader cancels the conversations in flight with
@@ -19,19 +21,19 @@ from .errors import OutputWriteError
 from .scoring import Scorecard
 
 
-def written(
+def submitted(
     writer: ResultsWriter,
     card: Scorecard,
     reporter: ProgressReporter,
     on_error: Callable[[str, str], None] | None,
-) -> bool:
-    """Append ``card`` to the output; False (reported) when it cannot be serialised.
+) -> asyncio.Future[None] | None:
+    """Append ``card`` now, its ``fsync`` to follow (:meth:`ResultsWriter.submit`).
 
-    A full disk (:class:`~llm_grader.errors.OutputWriteError`) is raised, to stop the run,
-    with the card among the error's ``unwritten``.
+    None (reported to ``on_error``) when it cannot be serialised; a full disk is raised, to
+    stop the run, with the card among the error's ``unwritten``.
     """
     try:
-        writer.write(card)
+        return writer.submit(card)
     except OutputWriteError as exc:
         exc.unwritten.append(card)
         reporter.advance(card, written=False)
@@ -40,8 +42,42 @@ def written(
         if on_error:
             on_error(card.conversation_id, f"not written: {type(exc).__name__}: {exc}")
         reporter.advance(card, written=False)
+        return None
+
+
+async def committed(
+    writer: ResultsWriter,
+    card: Scorecard,
+    reporter: ProgressReporter,
+    on_error: Callable[[str, str], None] | None,
+    committing: set[asyncio.Future[None]],
+) -> bool:
+    """Append ``card`` and wait for its ``fsync``, the task in ``committing`` meanwhile.
+
+    The conversation keeps its slot until then, so at most ``concurrency`` conversations are
+    read and not yet reported. False when the card cannot be serialised (reported); a full
+    disk or a failed ``fsync`` is raised with the card unwritten.
+    """
+    line = submitted(writer, card, reporter, on_error)
+    if line is None:
         return False
+    task = asyncio.current_task()
+    if task is not None:
+        committing.add(task)
+        task.add_done_callback(committing.discard)
+    try:
+        await line
+    except OutputWriteError as exc:
+        exc.unwritten.append(card)
+        reporter.advance(card, written=False)
+        raise
     return True
+
+
+async def stop_all(running: set[asyncio.Future[None]], committing: set[asyncio.Future[None]]) -> None:
+    """Cancel the conversations in flight but those whose line is being synced; wait for all."""
+    await cancel_all(running - committing)
+    await asyncio.gather(*committing, return_exceptions=True)
 
 
 async def cancel_all(running: set[asyncio.Future[None]]) -> None:

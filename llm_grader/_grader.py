@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from ._answers import Answer
 from ._arguments import checked_judge, many_conversations, one_conversation, settings_options
-from ._batch_output import cancel_all, written
+from ._batch_output import cancel_all, committed, stop_all
 from ._confidence import routed
 from ._config import GraderConfig, grader_config
 from ._judging import ItemJudging, merge_flags
@@ -210,12 +210,14 @@ class Grader:
         slots = asyncio.Semaphore(self.config.concurrency)
         cards: list[tuple[int, Scorecard]] = []
         running: set[asyncio.Future[None]] = set()
+        committing: set[asyncio.Future[None]] = set()
+        """Conversations graded and written, waiting for their line's ``fsync``: never cancelled."""
         stopped: list[BaseException] = []
 
         async def one(index: int, conversation: Conversation) -> None:
             try:
                 card = await self._guarded(conversation, pacer)
-                if writer and not written(writer, card, reporter, on_error):
+                if writer and not await committed(writer, card, reporter, on_error, committing):
                     return
                 if on_scorecard:
                     on_scorecard(card)
@@ -225,7 +227,7 @@ class Grader:
             except BaseException as exc:
                 stopped.append(exc)
                 if not isinstance(exc, asyncio.CancelledError):  # stop the others before they call again
-                    for task in running - {asyncio.current_task()}:
+                    for task in running.difference(committing, {asyncio.current_task()}):
                         task.cancel()
                 raise
             finally:
@@ -243,7 +245,7 @@ class Grader:
                 running.add(future)
                 future.add_done_callback(running.discard)
             if stopped:  # the run stopped (a full disk, a rejected key): no more calls for the rest
-                await cancel_all(running)
+                await stop_all(running, committing)  # the lines written are still synced
             else:
                 await asyncio.gather(*running)
         except BaseException:

@@ -72,7 +72,9 @@ def _read(path: Path) -> dict[str, tuple[str, int]]:
     import yaml
 
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
+        # libyaml's parser when PyYAML has it: the same nodes and marks, many times faster.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError) as exc:
         raise LLMGraderError(f"message catalog {path}: {exc}") from None
     if root is None:

@@ -7,12 +7,14 @@ once instead of grading everything again and writing duplicates.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
 import os
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,6 +79,14 @@ class ResultsWriter:
     I/O error) it cuts the file back to that offset and raises
     :class:`~llm_grader.errors.OutputWriteError`; every later :meth:`write` raises the same
     error, so no line is ever glued to a torn one.
+
+    On an event loop, :meth:`submit` is the group commit: the line is written at once (a
+    page-cache write; a short write or ``ENOSPC`` raises there and then, cut back to the last
+    whole line) and the ``fsync`` runs on the writer's own thread — one ``fsync`` for every
+    line written while the previous one was in progress — so requests in flight never wait
+    for the disk. The future it returns is done when the line is synced (or fails with the
+    :class:`~llm_grader.errors.OutputWriteError` of a failed ``fsync``: the file is cut back
+    to its last synced line, and every line after it fails the same way).
     """
 
     def __init__(self, path: str | Path, *, resume: bool = False, overwrite: bool = False) -> None:
@@ -98,10 +108,17 @@ class ResultsWriter:
                 self.path.unlink()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
             self._good = os.fstat(self._fd).st_size
-            """Bytes of whole lines, written and synced: where a failed write is cut back to."""
+            """Bytes of whole lines, written and synced: where a failed ``fsync`` is cut back to."""
+            self._written = self._good
+            """Bytes of whole lines written (synced or not): where a failed write is cut back to."""
         except BaseException:
             self._unlock()
             raise
+        self._syncer: ThreadPoolExecutor | None = None
+        self._syncing: asyncio.Future[None] | None = None
+        """The ``fsync`` in progress on the writer's thread, if any."""
+        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+        """Lines written but not in a sync yet: (end offset, future told when it is synced)."""
 
     def _repair(self) -> None:
         data = self.path.read_bytes()
@@ -119,6 +136,35 @@ class ResultsWriter:
         while writing or syncing cuts the file back to its last whole line and raises
         :class:`~llm_grader.errors.OutputWriteError`, here and on every later call.
         """
+        self._append(card)
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._failed = self._fail(exc, self._good)
+            raise self._failed from None
+        self._good = self._written
+
+    def submit(self, card: Scorecard) -> asyncio.Future[None]:
+        """Append one scorecard as one whole line now; the future is done once the line is synced.
+
+        Call on the event loop. Raises at once as :meth:`write` does for a scorecard that cannot
+        be serialised or a write that fails; a failed ``fsync`` fails the future (and those of
+        every line written after it) with :class:`~llm_grader.errors.OutputWriteError`.
+        """
+        self._append(card)
+        synced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((self._written, synced))
+        if self._syncing is None:
+            self._sync_next()
+        return synced
+
+    async def drain(self) -> None:
+        """Wait until every line submitted is synced (or has failed)."""
+        while self._syncing is not None:
+            await asyncio.wait([self._syncing])
+
+    def _append(self, card: Scorecard) -> None:
+        """Write the card's line whole, or cut back to the last whole line and raise."""
         if self._failed is not None:
             raise self._failed
         data = (card.model_dump_json() + "\n").encode("utf-8")
@@ -126,19 +172,57 @@ class ResultsWriter:
             view = memoryview(data)
             while view:  # a short write (the disk filling up) is followed by the rest, or by an error
                 view = view[os.write(self._fd, view) :]
-            os.fsync(self._fd)
         except OSError as exc:
-            self._failed = self._fail(exc)
+            self._failed = self._fail(exc, self._written)
             raise self._failed from None
-        self._good += len(data)
+        self._written += len(data)
 
-    def _fail(self, exc: OSError) -> OutputWriteError:
-        """Cut the file back to its last whole line; the error that says what and where."""
+    def _fsync(self) -> None:
+        os.fsync(self._fd)
+
+    def _sync_next(self) -> None:
+        """Start one ``fsync`` on the writer's thread for every line waiting."""
+        group, self._waiting = self._waiting, []
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-grader-fsync")
+        syncing = asyncio.wrap_future(self._syncer.submit(self._fsync))
+        self._syncing = syncing
+        syncing.add_done_callback(lambda done: self._synced(done, group))
+
+    def _synced(self, done: asyncio.Future[None], group: list[tuple[int, asyncio.Future[None]]]) -> None:
+        """On the event loop: tell the group's lines they are synced, or fail them and every later one."""
+        self._syncing = None
+        if done.cancelled() or self._fd < 0:  # the loop is going away, or the file was closed (and synced)
+            for _, synced in group + self._waiting:
+                synced.cancel()
+            self._waiting = []
+            return
+        exc = done.exception()
+        if exc is None:
+            self._good = max(self._good, group[-1][0])
+            for _, synced in group:
+                if not synced.done():
+                    synced.set_result(None)
+            if self._waiting:
+                self._sync_next()
+            return
+        error: BaseException = exc
+        if isinstance(exc, OSError):  # the lines not synced are cut off; none is written after them
+            self._failed = self._fail(exc, self._good)
+            error = self._failed
+        group, self._waiting = group + self._waiting, []
+        for _, synced in group:
+            if not synced.done():
+                synced.set_exception(error)
+
+    def _fail(self, exc: OSError, good: int) -> OutputWriteError:
+        """Cut the file back to ``good`` (its last whole line); the error that says what and where."""
         where = f"results file {str(self.path)!r}"
         reason = exc.strerror or str(exc)
         code = errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno is not None else ""
         try:
-            os.ftruncate(self._fd, self._good)
+            os.ftruncate(self._fd, good)
+            self._written = good
             with contextlib.suppress(OSError):  # what readers see is cut back already; syncing it is a bonus
                 os.fsync(self._fd)
             kept = "it keeps every scorecard written before, as whole lines"
@@ -160,9 +244,15 @@ class ResultsWriter:
             self._lock = None
 
     def close(self) -> None:
-        """Close the file and release the lock (idempotent)."""
+        """Sync what is written, close the file and release the lock (idempotent)."""
+        if self._syncer is not None:
+            self._syncer.shutdown(wait=True)  # an fsync in progress finishes before the file is closed
+            self._syncer = None
         fd, self._fd = self._fd, -1
         if fd >= 0:
+            if self._written > self._good and self._failed is None:
+                with contextlib.suppress(OSError):  # lines nobody was told are written: a bonus
+                    os.fsync(fd)
             os.close(fd)
         self._unlock()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -349,3 +351,62 @@ def test_ctrl_c_in_process_stops_the_batch_and_reports_n_of_m(
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"interrupted after {done} of 14 conversations; rerun with --resume"
     )
+
+
+# --------------------------------------------------------------------------- 20.2 fsync off the loop
+
+
+def test_a_slow_fsync_does_not_hold_up_other_conversations_model_calls(
+    tmp_path: Path, flagship: Rubric, examples: Conversations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "cards.jsonl"
+    judge = FakeJudge.top_tier(flagship)
+    calls_during: list[int] = []  # model calls made while each fsync of the results file was in progress
+    synced_lines: list[int] = [0]  # whole lines in the file when each fsync ended
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        before = len(judge.requests)
+        time.sleep(0.05)  # a slow disk
+        real_fsync(fd)
+        synced_lines.append(out.read_bytes().count(b"\n"))
+        calls_during.append(len(judge.requests) - before)
+
+    monkeypatch.setattr("os.fsync", slow_fsync)
+    reported: list[tuple[str, int]] = []  # each card reported written, with the lines synced by then
+    Grader(flagship, model=judge, concurrency=4).grade_many(
+        examples, output=out, on_scorecard=lambda card: reported.append((card.conversation_id, synced_lines[-1]))
+    )
+    monkeypatch.undo()
+    assert max(calls_during) > 0, calls_during  # the other conversations went on calling the model
+    assert len(calls_during) <= len(examples)  # at most one fsync per card (fewer when they come together)
+    written = ids(out)
+    assert sorted(written) == sorted(c.id for c in examples) and [cid for cid, _ in reported] == written
+    for cid, synced in reported:  # no card is reported before the fsync that covers its line ended
+        assert written.index(cid) < synced
+
+
+def test_a_slow_answer_cache_write_does_not_hold_up_model_calls(
+    tmp_path: Path, flagship: Rubric, examples: Conversations, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm_grader.llm import CachedJudge, ResultCache
+
+    inner = FakeJudge.top_tier(flagship)
+    calls_during: list[int] = []  # model calls made while each answer was being stored
+    real_put = ResultCache.put
+
+    def slow_put(self: ResultCache, key: str, value: str) -> None:
+        before = len(inner.requests)
+        time.sleep(0.02)  # a commit waiting for a slow disk
+        real_put(self, key, value)
+        calls_during.append(len(inner.requests) - before)
+
+    monkeypatch.setattr(ResultCache, "put", slow_put)
+    some = examples[:4]
+    Grader(flagship, model=CachedJudge(inner, ResultCache(tmp_path / "c.sqlite")), concurrency=4).grade_many(some)
+    monkeypatch.undo()
+    calls = len(inner.requests)
+    assert len(calls_during) == calls  # every answer stored (no logprobs here), after grade_many returned
+    assert max(calls_during) > 0, calls_during  # the conversations went on calling the model meanwhile
+    again = Grader(flagship, model=CachedJudge(inner, ResultCache(tmp_path / "c.sqlite"))).grade_many(some)
+    assert len(inner.requests) == calls and all(card.usage.calls == 0 for card in again)  # all from disk

@@ -26,7 +26,6 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -66,6 +65,8 @@ app.add_typer(review.review_app, name="review")
 def _version(value: bool) -> None:
     # The installed distribution's version: the package's ``__init__`` is above the CLI.
     if value:
+        from importlib.metadata import PackageNotFoundError, version  # ~30 ms: only for --version
+
         try:
             shown = version("llm-grader")
         except PackageNotFoundError:  # a source checkout that is not installed

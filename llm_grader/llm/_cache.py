@@ -17,6 +17,7 @@ import threading
 import time
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,12 @@ class ResultCache:
         self._off = False
         """Set when the file is damaged but open elsewhere: this cache reads and stores nothing."""
         self._warned: set[str] = set()
+        self._pending: dict[str, str] = {}
+        """Answers handed to the writer thread and not written yet, by key."""
+        self._pending_lock = threading.Lock()
+        self._writes: ThreadPoolExecutor | None = None
+        self._behind: ResultCache | None = None
+        """The writer thread's cache (a connection of its own), made on the first :meth:`put_later`."""
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +202,11 @@ class ResultCache:
         return hashlib.sha256(canonical_object(parts).encode()).hexdigest()
 
     def get(self, key: str) -> str | None:
-        """The stored answer JSON, or None."""
+        """The stored answer JSON (or one :meth:`put_later` is writing), or None."""
+        with self._pending_lock:
+            pending = self._pending.get(key)
+        if pending is not None:
+            return pending
         rows = self._run("select value from answers where key = ?", (key,))
         return str(rows[0][0]) if rows else None
 
@@ -203,8 +214,31 @@ class ResultCache:
         """Store an answer JSON."""
         self._run("insert or replace into answers values (?, ?)", (key, value))
 
+    def put_later(self, key: str, value: str) -> None:
+        """Store an answer JSON on the writer thread; the caller does not wait for the disk."""
+        with self._pending_lock:
+            self._pending[key] = value
+        if self._writes is None or self._behind is None:
+            self._behind = ResultCache(self.path, busy_timeout=self.busy_timeout)
+            self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-grader-cache")
+        self._writes.submit(self._write_behind, self._behind, key, value)
+
+    def _write_behind(self, behind: ResultCache, key: str, value: str) -> None:
+        try:
+            behind.put(key, value)
+        finally:
+            with self._pending_lock:
+                if self._pending.get(key) is value:
+                    del self._pending[key]
+
     def close(self) -> None:
-        """Close the database (it reopens on next use)."""
+        """Wait for the writes :meth:`put_later` started, then close the database (it reopens on next use)."""
+        writes, self._writes = self._writes, None
+        if writes is not None:
+            writes.shutdown(wait=True)
+        behind, self._behind = self._behind, None
+        if behind is not None:
+            behind.close()
         with self._lock:
             self._release()
 
@@ -264,10 +298,10 @@ class CachedJudge(JudgeWrapper):
                     logprobs=_load_logprobs(self.cache.get(key + _LOGPROBS)),
                 )
         result = await self.inner.judge(request)
-        if result.answer is not None and result.raw:
-            self.cache.put(key, result.raw)
-            if result.logprobs:  # beside the answer: a cached grade keeps its confidence
-                self.cache.put(key + _LOGPROBS, json.dumps([astuple(t) for t in result.logprobs]))
+        if result.answer is not None and result.raw:  # stored on the cache's thread: no fsync on the loop
+            if result.logprobs:  # beside the answer (first, so an answer read back has them): its confidence
+                self.cache.put_later(key + _LOGPROBS, json.dumps([astuple(t) for t in result.logprobs]))
+            self.cache.put_later(key, result.raw)
         return result
 
     async def aclose(self) -> None:
