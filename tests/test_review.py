@@ -217,6 +217,21 @@ def test_filters(graded: Graded, query: dict[str, str], expected: list[str]) -> 
     assert [r.conversation_id for r in select(rows, Filters.from_query(query))] == expected
 
 
+def test_the_least_confident_flagged_conversations_come_first(graded: Graded) -> None:
+    sure = {"c002": 0.9, "c004": 0.3, "c005": 0.55}
+    cards = tuple(
+        c.model_copy(update={"items": [
+            i.model_copy(update={"confidence": sure[c.conversation_id]}) if i.judge == "model" else i for i in c.items
+        ]}) if c.conversation_id in sure else c
+        for c in graded.batch.cards
+    )
+    batch = type(graded.batch)(graded.batch.rubric, cards, graded.batch.conversations)
+    rows = summarise(batch, {})
+    ordered = [r.conversation_id for r in select(rows, Filters(sort="confidence"))]
+    assert ordered[:3] == ["c004", "c005", "c002"]  # then every row without a confidence, by id
+    assert Filters.from_query({"sort": "confidence"}).sort == "confidence"
+
+
 def test_filters_round_trip_and_pending_goes_down(graded: Graded, tmp_path: Path) -> None:
     filters = Filters.from_query({"needs_review": "on", "sort": "nope", "item": "efficiency", "descending": "1"})
     assert filters.sort == "id" and filters.needs_review and filters.descending

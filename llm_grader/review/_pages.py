@@ -47,6 +47,7 @@ _SORT_NAMES = {
     "fatal": "review.sort.fatal",
     "review": "review.sort.review",
     "pending": "review.sort.pending",
+    "confidence": "review.sort.confidence",
     "field": "review.sort.field",
 }
 """Each way the queue sorts (:data:`~llm_grader.review._queue.SORTS`), as the message naming it."""

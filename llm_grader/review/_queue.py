@@ -18,7 +18,7 @@ from ..scoring import ItemResult, Scorecard
 from ._review_batch import ReviewBatch
 from ._store import StoredVerdict
 
-SORTS = ("id", "total", "fatal", "review", "pending", "field")
+SORTS = ("id", "total", "fatal", "review", "pending", "confidence", "field")
 """What the list can be sorted by."""
 
 _Latest = Mapping[tuple[str, str], StoredVerdict]
@@ -74,6 +74,14 @@ class ConversationRow:
         """Whether the total is missing, counts only part of the items, or fatal is undetermined."""
         card = self.card
         return card.total_score is None or not card.complete or card.fatal is None or card.zero_score is None
+
+    @property
+    def confidence(self) -> float | None:
+        """The lowest confidence of the conversation's flagged model items (None when none has one)."""
+        found = [
+            i.confidence for i in self.card.items if i.item_id in self.flagged and i.confidence is not None
+        ]
+        return min(found) if found else None
 
     def value(self, field: str) -> str:
         """A metadata field as text ('' when absent)."""
@@ -200,6 +208,9 @@ class Filters:
             return (-row.count("needs_review"), ident)
         if self.sort == "pending":
             return (-len(row.pending), ident)
+        if self.sort == "confidence":  # the least sure first; rows without a confidence last
+            low = row.confidence
+            return (low is None, low if low is not None else 0.0, ident)
         if self.sort == "field":
             return (row.value(self.field), ident)
         return (ident,)
