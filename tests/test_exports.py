@@ -221,3 +221,14 @@ def test_grade_sheet_option(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_a_header_repeated_behind_a_byte_order_mark_is_a_clean_error(tmp_path: Path) -> None:
+    # Found by eval/bench_fuzz.py: the second header differs from the first only by a BOM.
+    path = tmp_path / "x.csv"
+    path.write_bytes("conversation_id,speaker,text,\ufeffconversation_id\nc1,客服,您好,c1\n".encode())
+    batch = load_conversations(path)
+    assert len(batch) == 0
+    assert [str(e) for e in batch.errors] == [
+        f"{path}: columns 'conversation_id' and 'conversation_id' both give conversation_id; keep one"
+    ]

@@ -125,6 +125,17 @@ def test_human_scores_jsonl_that_is_not_objects_is_reported(tmp_path: Path) -> N
     ]
 
 
+def test_a_tampered_state_files_long_key_is_cut_in_its_message(tmp_path: Path) -> None:
+    # Found by eval/bench_fuzz.py: the field a problem names comes from the file.
+    path = tmp_path / "cards.jsonl.batch.json"
+    key = "长" * 5_000
+    path.write_text('{"version": 1, "' + key + '": 1}', encoding="utf-8")
+    with pytest.raises(LLMGraderError) as caught:
+        BatchState.load(path)
+    shown = str(caught.value)
+    assert "\n" not in shown and len(shown) < len(str(path)) + 300 and shown.endswith("delete it to submit anew")
+
+
 @pytest.mark.parametrize(("content", "start"), [
     (b"[" * 100_000 + b"]" * 100_000, "{p}: not a batch state file of this version (nested too deeply)"),
     (b'{"version": 1, \xff}', "{p}:1: not UTF-8 text"),

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._textfiles import read_utf8
+from .._textfiles import read_utf8, shown_key
 from ..errors import InputError, LLMGraderError
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ class BatchState:
         try:
             return _state(path, data)
         except _Bad as bad:
-            raise InputError.at(str(path), None, bad.field, f"{bad}; {_FIX}") from None
+            raise InputError.at(str(path), None, shown_key(bad.field), f"{_one_line(bad)}; {_FIX}") from None
 
 
 def _one_line(exc: BaseException) -> str:

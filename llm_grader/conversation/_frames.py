@@ -320,7 +320,7 @@ def turn_rows(rows: list[Any], headers: list[str]) -> tuple[list[Any], list[dict
     metadata apart, and the header's problems.
     """
     columns, problems = resolve_header(headers)
-    named = {c.header: c for c in columns}
+    named = dict(zip(headers, columns, strict=True))
     known: list[Any] = []
     loose: list[dict[str, Any]] = []
     for row in rows:
@@ -328,7 +328,7 @@ def turn_rows(rows: list[Any], headers: list[str]) -> tuple[list[Any], list[dict
             known.append(row)
             loose.append({})
             continue
-        cells = [(named[str(k).strip()], v) for k, v in row.items()]
+        cells = [(named.get(k) or column_name(k), v) for k, v in row.items()]
         known.append({c.name: v for c, v in cells if c.name and not c.loose})
         loose.append({c.name: v for c, v in cells if c.name and c.loose})
     return known, loose, problems
