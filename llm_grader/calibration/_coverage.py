@@ -33,23 +33,6 @@ OVERALL = "overall"
 _Array = NDArray[np.float64]
 _GRID = 21  # thresholds at most (0, 0.05, …, 1 when there are more distinct confidences)
 
-_SAY = {
-    "zh": (
-        "自动通过 {cov:.0%} 的评分(置信度 ≥ {t:.2f},κ = {k:.2f},{level:.0%} 区间 {lo:.2f}–{hi:.2f},"
-        "达到 κ ≥ {target:.2f});其余 {rest:.0%} 送人工复核。",
-        "没有任何置信度阈值能使 κ ≥ {target:.2f}:全部送人工复核(最高 κ = {k:.2f},置信度 ≥ {t:.2f},"
-        "自动通过 {cov:.0%})。",
-        "评分没有置信度(单次采样且无 logprobs),无法按置信度分流。",
-    ),
-    "en": (
-        "Auto-accept {cov:.0%} at κ ≥ {target:.2f} (confidence ≥ {t:.2f}: κ = {k:.2f}, {level:.0%} CI "
-        "{lo:.2f}–{hi:.2f}); send {rest:.0%} to review.",
-        "No confidence threshold reaches κ ≥ {target:.2f}: send everything to review (best κ = {k:.2f} "
-        "at confidence ≥ {t:.2f}, accepting {cov:.0%}).",
-        "The grades carry no confidence (one sample, no logprobs): nothing to route by.",
-    ),
-}
-
 
 def _kappas(observed: NDArray[np.float64], weights: NDArray[np.float64]) -> NDArray[np.float64]:
     """Weighted kappa of each confusion matrix in ``observed`` (..., L, L); NaN where undefined."""
@@ -132,17 +115,25 @@ def _curve(
 
 def coverage_sentence(curve: CoverageCurve, level: float, language: str) -> str:
     """The plain sentence: where to set the threshold to keep kappa at the target, or that none does."""
-    say = _SAY.get(language, _SAY["zh"])
     if not curve.confident:
-        return say[2]
+        return text("report.cov.no_confidence", language)
     best = curve.recommended
     if best is not None:
         ci = best.kappa_ci
-        return say[0].format(cov=best.coverage, t=best.threshold, k=best.kappa, level=level, lo=ci.low,
-                             hi=ci.high, target=curve.target_kappa, rest=1 - best.coverage)  # fmt: skip
+        return text(
+            "report.cov.accept", language, cov=best.coverage, t=best.threshold, k=best.kappa, level=level,
+            lo=ci.low, hi=ci.high, target=curve.target_kappa, rest=1 - best.coverage,
+        )  # fmt: skip
     defined = [p for p in curve.points if not math.isnan(p.kappa)]
     top = max(defined, key=lambda p: (p.kappa, p.coverage), default=curve.points[0])
-    return say[1].format(target=curve.target_kappa, k=top.kappa, t=top.threshold, cov=top.coverage)
+    return text(
+        "report.cov.none_reaches",
+        language,
+        target=curve.target_kappa,
+        k=top.kappa,
+        t=top.threshold,
+        cov=top.coverage,
+    )
 
 
 def coverage_curves(
